@@ -1,0 +1,15 @@
+# The registry's Python services (deploy, indexer, API) for docker-compose. Contracts are deployed
+# from the committed artifacts, so the image needs no compiler and no Node.
+FROM python:3.11-slim
+
+WORKDIR /app
+COPY requirements.lock pyproject.toml README.md ./
+RUN pip install --no-cache-dir -r requirements.lock
+COPY registry ./registry
+COPY api ./api
+RUN pip install --no-cache-dir --no-deps .
+
+RUN useradd --create-home creditreg && mkdir /state && chown creditreg /state
+USER creditreg
+ENV CREDITREG_STATE_DIR=/state
+ENTRYPOINT ["creditreg"]

@@ -1,0 +1,89 @@
+"""Turns revert data from the chain into the package's domain exceptions, never raw hex.
+
+Every custom error in the contracts' ABIs is known by its 4-byte selector. The well-known ones map to
+specific exception classes; any other becomes a :class:`RuleViolation` whose ``rule`` is the error's
+name in kebab case, with the decoded arguments as details.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_utils import keccak, to_checksum_address
+
+from registry import errors
+
+__all__ = ["RevertDecoder"]
+
+_SPECIFIC: dict[str, type[errors.RegistryError]] = {
+    "AccessControlUnauthorizedAccount": errors.MissingRole,
+    "ReceivableNotFound": errors.ReceivableNotFound,
+    "ReceivableAlreadyRegistered": errors.ReceivableAlreadyRegistered,
+    "DeclarationLinkedToOtherInvoice": errors.DeclarationLinkedToOtherInvoice,
+    "FinancingExceedsCap": errors.FinancingExceedsCap,
+    "ReceivableFinancedByOtherBank": errors.ReceivableFinancedByOtherBank,
+    "RepaymentExceedsOutstanding": errors.RepaymentExceedsOutstanding,
+    "ReceivableNotFinancedByCaller": errors.ReceivableNotFinancedByCaller,
+}
+
+
+def _kebab(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def _jsonable(value: Any, abi_type: str = "") -> Any:
+    if abi_type == "address":
+        return to_checksum_address(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, tuple | list):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    if param["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(component) for component in param["components"])
+        return f"({inner}){param['type'][5:]}"
+    return str(param["type"])
+
+
+class _ErrorAbi:
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.name: str = entry["name"]
+        self.arg_names = [param["name"] for param in entry["inputs"]]
+        self.types = [_abi_type(param) for param in entry["inputs"]]
+        self.selector = keccak(text=f"{self.name}({','.join(self.types)})")[:4]
+
+
+class RevertDecoder:
+    """Knows the custom errors of a set of ABIs."""
+
+    def __init__(self, abis: Iterable[list[dict[str, Any]]]) -> None:
+        self._errors: dict[bytes, _ErrorAbi] = {}
+        for abi in abis:
+            for entry in abi:
+                if entry.get("type") == "error":
+                    error = _ErrorAbi(entry)
+                    self._errors[error.selector] = error
+
+    def to_exception(self, data: bytes) -> errors.RegistryError:
+        error = self._errors.get(data[:4])
+        if error is None:
+            return errors.UnknownRevert(f"the chain reverted with unknown data 0x{data.hex()}")
+        values = abi_decode(error.types, data[4:])
+        details = {
+            name: _jsonable(value, abi_type)
+            for name, abi_type, value in zip(error.arg_names, error.types, values, strict=True)
+        }
+        described = ", ".join(f"{name}={value}" for name, value in details.items())
+        message = f"{error.name}({described})"
+        specific = _SPECIFIC.get(error.name)
+        if specific is not None:
+            return specific(message, **details)
+        generic = errors.RuleViolation(message, **details)
+        generic.rule = _kebab(error.name)
+        return generic

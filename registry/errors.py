@@ -1,0 +1,156 @@
+"""Domain exceptions of the credit registry.
+
+Every failure the package reports is a :class:`RegistryError`. The category bases decide how the
+API answers (the status code of the problem+json response); the leaves carry what a caller needs to
+act on the refusal: the field and rule broken, the document, the current holder.
+
+Exception tree::
+
+    RegistryError
+    ├── InvalidInput                  bad input (422): a field breaks a rule
+    ├── AccessDenied                  the caller lacks the role (403)
+    │   └── MissingRole               on-chain AccessControl refusal
+    ├── NotFound                      no such record (404)
+    │   └── ReceivableNotFound
+    ├── RuleViolation                 a ledger rule refused the operation (409)
+    │   ├── ReceivableAlreadyRegistered
+    │   ├── DeclarationLinkedToOtherInvoice
+    │   ├── FinancingExceedsCap
+    │   ├── ReceivableFinancedByOtherBank
+    │   ├── RepaymentExceedsOutstanding
+    │   └── ReceivableNotFinancedByCaller
+    ├── ChainError                    the node misbehaved or is unreachable (503)
+    │   ├── NodeStartError
+    │   └── UnknownRevert
+    └── ConfigurationError            settings or files are missing or inconsistent
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AccessDenied",
+    "ChainError",
+    "ConfigurationError",
+    "DeclarationLinkedToOtherInvoice",
+    "FinancingExceedsCap",
+    "InvalidInput",
+    "MissingRole",
+    "NodeStartError",
+    "NotFound",
+    "ReceivableAlreadyRegistered",
+    "ReceivableFinancedByOtherBank",
+    "ReceivableNotFinancedByCaller",
+    "ReceivableNotFound",
+    "RegistryError",
+    "RepaymentExceedsOutstanding",
+    "RuleViolation",
+    "UnknownRevert",
+]
+
+
+class RegistryError(Exception):
+    """Root of every error this package raises.
+
+    ``rule`` is a stable, machine-readable name of the rule that was broken (it becomes the
+    problem type); ``details`` holds the values that explain the refusal.
+    """
+
+    rule: str = "registry-error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(RegistryError, ValueError):
+    """A field of the input breaks a rule (format, range, check digit)."""
+
+    rule = "invalid-input"
+
+    def __init__(self, field: str, rule: str, message: str) -> None:
+        super().__init__(message, field=field)
+        self.field = field
+        self.rule = rule
+
+
+class AccessDenied(RegistryError):
+    """The caller is not allowed to do this."""
+
+    rule = "access-denied"
+
+
+class MissingRole(AccessDenied):
+    """The chain refused the call: the account lacks the role (AccessControlUnauthorizedAccount)."""
+
+    rule = "missing-role"
+
+
+class NotFound(RegistryError):
+    """The record does not exist."""
+
+    rule = "not-found"
+
+
+class ReceivableNotFound(NotFound):
+    rule = "receivable-not-found"
+
+
+class RuleViolation(RegistryError):
+    """A ledger rule refused the operation; nothing was written."""
+
+    rule = "rule-violation"
+
+
+class ReceivableAlreadyRegistered(RuleViolation):
+    rule = "receivable-already-registered"
+
+
+class DeclarationLinkedToOtherInvoice(RuleViolation):
+    """A customs declaration backs at most one invoice (SPEC: export receivables)."""
+
+    rule = "declaration-linked-to-other-invoice"
+
+
+class FinancingExceedsCap(RuleViolation):
+    """Outstanding financing would exceed face value x advance rate (or the declared value)."""
+
+    rule = "financing-exceeds-cap"
+
+
+class ReceivableFinancedByOtherBank(RuleViolation):
+    """Another bank has financing outstanding on the receivable (exclusivity)."""
+
+    rule = "receivable-financed-by-other-bank"
+
+
+class RepaymentExceedsOutstanding(RuleViolation):
+    rule = "repayment-exceeds-outstanding"
+
+
+class ReceivableNotFinancedByCaller(RuleViolation):
+    """Only the bank whose financing is outstanding records repayments against it."""
+
+    rule = "receivable-not-financed-by-caller"
+
+
+class ChainError(RegistryError):
+    """The node is unreachable or answered in a way the registry cannot interpret."""
+
+    rule = "chain-unavailable"
+
+
+class NodeStartError(ChainError):
+    rule = "node-start-failed"
+
+
+class UnknownRevert(ChainError):
+    """The chain reverted with data that matches no known error of our contracts."""
+
+    rule = "unknown-revert"
+
+
+class ConfigurationError(RegistryError):
+    rule = "configuration-error"

@@ -1,0 +1,94 @@
+"""Settings, read from the environment (prefix ``CREDITREG_``) with embedded defaults.
+
+The defaults run everything on one machine: a dev node the package starts itself, a SQLite file and
+generated dev keys, all below ``state_dir``. Nothing is read at import time: call
+:func:`get_settings` (cached) or build :class:`Settings` directly in tests.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["NodeKind", "Settings", "get_settings"]
+
+NodeKind = Literal["anvil", "ganache"]
+
+
+class Settings(BaseSettings):
+    """Every setting, with its environment variable ``CREDITREG_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDITREG_", extra="ignore", frozen=True)
+
+    state_dir: Path = Field(
+        default=Path(".creditreg"),
+        description="Directory for the embedded defaults: SQLite file, manifest, dev secrets.",
+    )
+    rpc_url: str | None = Field(
+        default=None,
+        description="JSON-RPC URL of an Ethereum node. Unset: `creditreg up` starts a dev node.",
+    )
+    node: NodeKind = Field(default="anvil", description="Dev node to start when rpc_url is unset.")
+    node_block_time: int = Field(
+        default=0, ge=0, description="Dev node block time in seconds; 0 mines on each transaction."
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the index. Unset: sqlite file registry.db in state_dir.",
+    )
+    manifest_path: Path | None = Field(
+        default=None,
+        description="Deployment manifest. Unset: deployment.json in state_dir.",
+    )
+    secrets_path: Path | None = Field(
+        default=None,
+        description="Dev secrets (fingerprint keys, signer keys, API keys). Unset: secrets.json in "
+        "state_dir, generated on first `up`.",
+    )
+    api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
+    api_port: int = Field(default=8000, ge=0, le=65535, description="Port the API listens on.")
+    confirmations: int = Field(
+        default=0, ge=0, description="Blocks the indexer stays behind the head (0 on a dev chain)."
+    )
+    index_chunk_size: int = Field(
+        default=2000, ge=1, description="Blocks per eth_getLogs request of the indexer."
+    )
+    poll_interval: float = Field(
+        default=0.5, gt=0, description="Seconds between indexer polls when it has caught up."
+    )
+    advance_rate_bps: int = Field(
+        default=8000, ge=0, le=10_000, description="Advance rate set at deployment (basis points)."
+    )
+    solc_version: str = Field(default="0.8.28", description="Pinned Solidity compiler version.")
+    solc_binary: Path | None = Field(
+        default=None,
+        description="solc executable. Unset: a native solc on PATH of the pinned version, else "
+        "the npm solc package through scripts/solc-wasm.",
+    )
+
+    @property
+    def embedded_database_path(self) -> Path:
+        """The SQLite file used when no database_url is set."""
+        return self.state_dir / "registry.db"
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.embedded_database_path}"
+
+    @property
+    def resolved_manifest_path(self) -> Path:
+        return self.manifest_path or self.state_dir / "deployment.json"
+
+    @property
+    def resolved_secrets_path(self) -> Path:
+        return self.secrets_path or self.state_dir / "secrets.json"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

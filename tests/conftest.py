@@ -1,0 +1,159 @@
+"""Shared fixtures: one dev node per kind for the whole session, snapshot/revert around each test,
+and index databases on SQLite and on PostgreSQL.
+
+PostgreSQL tests use the server at CREDITREG_TEST_POSTGRES_URL (default: the local server's `test`
+database). Without a reachable server they skip, except under CI (CI=true), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from registry.chain.artifacts import load_artifact
+from registry.chain.client import Chain
+from registry.chain.deploy import Deployment
+from registry.chain.ledger import ReceivableLedger
+from registry.chain.node import DevNode
+from registry.credentials import DevSecrets, Institution
+from registry.db import make_engine
+from registry.devstack import bootstrap
+from registry.settings import NodeKind
+
+POSTGRES_URL = os.environ.get(
+    "CREDITREG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+ADVANCE_RATE_BPS = 8000
+
+
+@dataclass
+class Stack:
+    """A deployed registry on a running dev node, with the secrets of its institutions."""
+
+    node: DevNode
+    chain: Chain
+    secrets: DevSecrets
+    deployment: Deployment
+    ledger: ReceivableLedger
+
+    @property
+    def bank_a(self) -> Institution:
+        return self.secrets.institution("Bank A")
+
+    @property
+    def bank_b(self) -> Institution:
+        return self.secrets.institution("Bank B")
+
+    @property
+    def admin(self) -> Institution:
+        return self.secrets.institution("Consortium admin")
+
+    def snapshot(self) -> str:
+        return str(self.chain.w3.provider.make_request("evm_snapshot", [])["result"])  # type: ignore[arg-type]
+
+    def revert(self, snapshot_id: str) -> None:
+        response = self.chain.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
+        assert response.get("result") is True, response
+        # Reverting rewinds account nonces; the signers' cached nonces must follow.
+        self.secrets.deployer.next_nonce = None
+        for institution in self.secrets.institutions:
+            institution.signer.next_nonce = None
+
+
+def _start_stack(kind: NodeKind) -> Stack:
+    node = DevNode(kind).start()
+    try:
+        chain = Chain.connect(node.url, [load_artifact("ReceivableLedger").abi])
+        secrets = DevSecrets.generate()
+        deployment = bootstrap(chain, secrets, ADVANCE_RATE_BPS)
+    except BaseException:
+        node.stop()
+        raise
+    ledger = ReceivableLedger(chain, deployment.address_of("ReceivableLedger"))
+    return Stack(node, chain, secrets, deployment, ledger)
+
+
+@pytest.fixture(scope="session")
+def anvil_stack() -> Iterator[Stack]:
+    stack = _start_stack("anvil")
+    yield stack
+    stack.node.stop()
+
+
+@pytest.fixture(scope="session")
+def ganache_stack() -> Iterator[Stack]:
+    stack = _start_stack("ganache")
+    yield stack
+    stack.node.stop()
+
+
+def _isolated(stack: Stack) -> Iterator[Stack]:
+    snapshot_id = stack.snapshot()
+    yield stack
+    stack.revert(snapshot_id)
+
+
+@pytest.fixture
+def stack(anvil_stack: Stack) -> Iterator[Stack]:
+    """The anvil stack, rewound after the test."""
+    yield from _isolated(anvil_stack)
+
+
+@pytest.fixture(params=["anvil", "ganache"])
+def any_stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """The same test on anvil and on ganache, each rewound after the test."""
+    yield from _isolated(request.getfixturevalue(f"{request.param}_stack"))
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        engine = make_engine(POSTGRES_URL)
+        with engine.connect() as connection:
+            connection.execute(sa.text("select 1"))
+        engine.dispose()
+    except sa.exc.OperationalError as error:
+        return str(error.orig).strip().splitlines()[0]
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    problem = _postgres_reachable()
+    if problem is not None:
+        reason = f"no PostgreSQL at {POSTGRES_URL}: {problem}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true requires it)")
+        pytest.skip(reason)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'index.db'}"
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(postgres_url)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{name}"'))
+    yield f"{postgres_url}?options=-csearch_path%3D{name}"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """The same test against SQLite and against PostgreSQL."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("postgres_schema_url"))

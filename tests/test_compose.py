@@ -1,0 +1,76 @@
+"""docker-compose.yml cannot run here (no Docker engine); this checks it agrees with the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy.engine import make_url
+
+from registry.chain.node import DEV_CHAIN_IDS
+from registry.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+REGISTRY_SERVICES = ("deploy", "indexer", "api")
+
+
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+def setting_names() -> set[str]:
+    prefix = Settings.model_config.get("env_prefix", "")
+    return {f"{prefix}{name}".upper() for name in Settings.model_fields}
+
+
+def test_services_present() -> None:
+    assert set(compose()["services"]) == {"ganache", "postgres", *REGISTRY_SERVICES}
+
+
+def test_registry_services_use_only_known_settings() -> None:
+    known = setting_names()
+    for name in REGISTRY_SERVICES:
+        environment = compose()["services"][name]["environment"]
+        unknown = set(environment) - known
+        assert not unknown, f"{name} sets variables no setting reads: {unknown}"
+        # Every value must parse as the setting it configures.
+        Settings(**{key.removeprefix("CREDITREG_").lower(): value for key, value in environment.items()})
+
+
+def test_services_point_at_the_compose_chain_and_database() -> None:
+    services = compose()["services"]
+    ganache_port = services["ganache"]["ports"][0].split(":")[1]
+    postgres = services["postgres"]["environment"]
+    for name in REGISTRY_SERVICES:
+        environment = services[name]["environment"]
+        assert environment["CREDITREG_RPC_URL"] == f"http://ganache:{ganache_port}"
+        url = make_url(environment["CREDITREG_DATABASE_URL"])
+        assert (url.host, url.port, url.username, url.password, url.database) == (
+            "postgres",
+            5432,
+            postgres["POSTGRES_USER"],
+            postgres["POSTGRES_PASSWORD"],
+            postgres["POSTGRES_DB"],
+        )
+
+
+def test_ganache_runs_our_chain_id_and_hardfork() -> None:
+    command = compose()["services"]["ganache"]["command"]
+    assert f"--chain.chainId={DEV_CHAIN_IDS['ganache']}" in command
+    assert "--chain.hardfork=shanghai" in command
+
+
+def test_api_port_published_matches_its_setting() -> None:
+    api = compose()["services"]["api"]
+    port = int(api["environment"]["CREDITREG_API_PORT"])
+    assert f"{port}:{port}" in api["ports"]
+    assert api["command"] == ["serve"]
+
+
+def test_image_entrypoint_is_the_cli() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["creditreg"]' in dockerfile
+    commands = {compose()["services"][name]["command"][0] for name in REGISTRY_SERVICES}
+    assert commands == {"deploy", "index", "serve"}
