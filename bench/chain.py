@@ -40,7 +40,11 @@ def _presigned_rate(chain: Chain, signer: Signer, txs: list[dict[str, Any]]) -> 
     receipts = [chain.w3.eth.get_transaction_receipt(h) for h in hashes]
     assert all(r["status"] == 1 for r in receipts), "a pre-signed transaction failed"
     gas = sum(r["gasUsed"] for r in receipts)
-    return {"tx_per_s": len(raw) / elapsed, "gas_per_tx": gas / len(raw), "gas_per_s": gas / elapsed}
+    return {
+        "tx_per_s": len(raw) / elapsed,
+        "gas_per_tx": gas / len(raw),
+        "gas_per_s": gas / elapsed,
+    }
 
 
 def _terms(i: int, tag: bytes) -> tuple[ReceivableTerms, list[DeclarationTerm]]:
@@ -89,7 +93,10 @@ def run(count: int) -> dict[str, Any]:
             ledger.register(bank, terms, decls)
             ledger.finance(bank, terms.id, 50_000)
         elapsed = time.perf_counter() - start
-        through_binding = {"ops_per_s": 2 * sequential / elapsed, "ms_per_op": elapsed / (2 * sequential) * 1000}
+        through_binding = {
+            "ops_per_s": 2 * sequential / elapsed,
+            "ms_per_op": elapsed / (2 * sequential) * 1000,
+        }
 
     return {
         "node": "anvil (automine)",
@@ -108,14 +115,22 @@ def main() -> None:
     results = run(args.count)
     ref = results["reference_transfer"]
     print(f"{'operation':<32}{'tx/s':>10}{'gas/tx':>12}{'vs transfers':>14}")
-    print(f"{'ether transfer (reference)':<32}{ref['tx_per_s']:>10.0f}{ref['gas_per_tx']:>12.0f}{'1.00x':>14}")
-    for key, label in (("register_presigned", "registerReceivable"), ("finance_presigned", "finance")):
+    label = "ether transfer (reference)"
+    print(f"{label:<32}{ref['tx_per_s']:>10.0f}{ref['gas_per_tx']:>12.0f}{'1.00x':>14}")
+    for key, label in (
+        ("register_presigned", "registerReceivable"),
+        ("finance_presigned", "finance"),
+    ):
         row = results[key]
-        print(f"{label:<32}{row['tx_per_s']:>10.0f}{row['gas_per_tx']:>12.0f}"
-              f"{row['tx_per_s'] / ref['tx_per_s']:>13.2f}x")
+        print(
+            f"{label:<32}{row['tx_per_s']:>10.0f}{row['gas_per_tx']:>12.0f}"
+            f"{row['tx_per_s'] / ref['tx_per_s']:>13.2f}x"
+        )
     seq = results["binding_sequential"]
-    print(f"{'register+finance via binding':<32}{seq['ops_per_s']:>10.0f}{'':>12}"
-          f"{seq['ops_per_s'] / ref['tx_per_s']:>13.2f}x   ({seq['ms_per_op']:.1f} ms per call)")
+    print(
+        f"{'register+finance via binding':<32}{seq['ops_per_s']:>10.0f}{'':>12}"
+        f"{seq['ops_per_s'] / ref['tx_per_s']:>13.2f}x   ({seq['ms_per_op']:.1f} ms per call)"
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {RESULTS}")

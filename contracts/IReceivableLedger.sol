@@ -85,7 +85,7 @@ interface IReceivableLedger {
     /// @notice Advance rates are basis points, at most 10000.
     error AdvanceRateOutOfRange(uint256 rateBps);
 
-    /// @notice A receivable was registered. Its declarations follow as {DeclarationLinked} events.
+    /// @notice A receivable was registered, right after one {DeclarationLinked} event per declaration.
     /// @param id Invoice fingerprint, the receivable's id.
     /// @param registrant Bank that registered it.
     /// @param exporter Exporter (enterprise) fingerprint.
@@ -127,8 +127,8 @@ interface IReceivableLedger {
 
     /// @notice Registers the receivable described by `terms`, resting on `declarations` (at least one,
     /// each backing no other invoice; values in the receivable's currency).
-    /// @dev Caller needs LENDER_ROLE. Emits a {ReceivableRegistered} event and one {DeclarationLinked}
-    /// event per declaration.
+    /// @dev Caller needs LENDER_ROLE. Emits one {DeclarationLinked} event per declaration, then a
+    /// {ReceivableRegistered} event.
     function registerReceivable(Terms calldata terms, Declaration[] calldata declarations) external;
 
     /// @notice Draws `amount` of financing on receivable `id` for the calling bank.

@@ -11,7 +11,9 @@ from registry.settings import Settings
 
 def test_committed_artifacts_match_a_fresh_compile() -> None:
     settings = Settings()
-    fresh = compile_contracts(find_solc(settings.solc_version, settings.solc_binary), settings.solc_version)
+    fresh = compile_contracts(
+        find_solc(settings.solc_version, settings.solc_binary), settings.solc_version
+    )
 
     committed = {path.stem: json.loads(path.read_text()) for path in ARTIFACTS_DIR.glob("*.json")}
     assert set(committed) == set(fresh), "run `make artifacts` and commit the result"

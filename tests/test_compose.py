@@ -36,7 +36,9 @@ def test_registry_services_use_only_known_settings() -> None:
         unknown = set(environment) - known
         assert not unknown, f"{name} sets variables no setting reads: {unknown}"
         # Every value must parse as the setting it configures.
-        Settings(**{key.removeprefix("CREDITREG_").lower(): value for key, value in environment.items()})
+        Settings(
+            **{key.removeprefix("CREDITREG_").lower(): value for key, value in environment.items()}
+        )
 
 
 def test_services_point_at_the_compose_chain_and_database() -> None:

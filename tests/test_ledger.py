@@ -37,7 +37,9 @@ def register(stack: Stack, signer: Signer, invoice: str, *declarations: tuple[st
     return fp(invoice)
 
 
-def refused(stack: Stack, error: type[errors.RegistryError], action: object) -> errors.RegistryError:
+def refused(
+    stack: Stack, error: type[errors.RegistryError], action: object
+) -> errors.RegistryError:
     """Runs ``action``, expects ``error``, and checks that no block was mined."""
     head = stack.chain.block_number()
     with pytest.raises(error) as raised:
@@ -72,7 +74,9 @@ def test_cap_is_the_declared_value_when_lower(stack: Stack) -> None:
     rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 30_000))
     assert stack.ledger.receivable(rid).cap == 30_000
     error = refused(
-        stack, errors.FinancingExceedsCap, lambda: stack.ledger.finance(stack.bank_a.signer, rid, 30_001)
+        stack,
+        errors.FinancingExceedsCap,
+        lambda: stack.ledger.finance(stack.bank_a.signer, rid, 30_001),
     )
     assert error.details["headroom"] == 30_000
 
@@ -86,7 +90,10 @@ def test_declaration_backs_at_most_one_invoice(any_stack: Stack) -> None:
         errors.DeclarationLinkedToOtherInvoice,
         lambda: register(stack, stack.bank_b.signer, "INV-2", ("D9", 10), ("D1", 90_000)),
     )
-    assert error.details == {"declaration": "0x" + fp("D1").hex(), "linkedReceivable": "0x" + first.hex()}
+    assert error.details == {
+        "declaration": "0x" + fp("D1").hex(),
+        "linkedReceivable": "0x" + first.hex(),
+    }
     assert stack.ledger.receivable(fp("INV-2")).status is ReceivableStatus.NONE
     # The declaration listed before the refused one was not linked either: the whole call reverted.
     assert stack.ledger.receivable_of_declaration(fp("D9")) is None
@@ -114,7 +121,9 @@ def test_malformed_registrations_refused(
     stack: Stack, declarations: tuple[tuple[str, int], ...], rule: str
 ) -> None:
     error = refused(
-        stack, errors.RuleViolation, lambda: register(stack, stack.bank_a.signer, "INV-1", *declarations)
+        stack,
+        errors.RuleViolation,
+        lambda: register(stack, stack.bank_a.signer, "INV-1", *declarations),
     )
     assert error.rule == rule
 
@@ -196,13 +205,17 @@ def test_cancel_frees_declarations_and_allows_reregistration(stack: Stack) -> No
 def test_financed_receivable_cannot_be_cancelled(stack: Stack) -> None:
     rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000))
     stack.ledger.finance(stack.bank_a.signer, rid, 1)
-    error = refused(stack, errors.RuleViolation, lambda: stack.ledger.cancel(stack.bank_a.signer, rid))
+    error = refused(
+        stack, errors.RuleViolation, lambda: stack.ledger.cancel(stack.bank_a.signer, rid)
+    )
     assert error.rule == "receivable-not-cancellable"
 
 
 def test_unknown_receivable(stack: Stack) -> None:
     refused(
-        stack, errors.ReceivableNotFound, lambda: stack.ledger.finance(stack.bank_a.signer, fp("X"), 1)
+        stack,
+        errors.ReceivableNotFound,
+        lambda: stack.ledger.finance(stack.bank_a.signer, fp("X"), 1),
     )
 
 
@@ -215,7 +228,9 @@ def test_roles_are_enforced_on_chain(any_stack: Stack) -> None:
         stack, errors.MissingRole, lambda: register(stack, outsider, "INV-1", ("D1", 100))
     )
     assert error.details["account"] == outsider.address
-    refused(stack, errors.MissingRole, lambda: stack.ledger.set_advance_rate(stack.bank_a.signer, 9000))
+    refused(
+        stack, errors.MissingRole, lambda: stack.ledger.set_advance_rate(stack.bank_a.signer, 9000)
+    )
 
 
 def test_admin_sets_advance_rate_for_new_registrations(stack: Stack) -> None:
@@ -225,6 +240,8 @@ def test_admin_sets_advance_rate_for_new_registrations(stack: Stack) -> None:
     assert stack.ledger.receivable(old).cap == 80_000
     assert stack.ledger.receivable(new).cap == 50_000
     error = refused(
-        stack, errors.RuleViolation, lambda: stack.ledger.set_advance_rate(stack.admin.signer, 10_001)
+        stack,
+        errors.RuleViolation,
+        lambda: stack.ledger.set_advance_rate(stack.admin.signer, 10_001),
     )
     assert error.rule == "advance-rate-out-of-range"

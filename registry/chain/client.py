@@ -19,7 +19,7 @@ from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3Exception
-from web3.types import TxParams
+from web3.types import Nonce, TxParams, Wei
 
 from registry.chain.reverts import RevertDecoder
 from registry.errors import ChainError, RegistryError
@@ -77,7 +77,9 @@ class Chain:
         self._chain_id: int | None = None
 
     @classmethod
-    def connect(cls, url: str, abis: Iterable[list[dict[str, Any]]] = (), timeout: float = 30) -> Chain:
+    def connect(
+        cls, url: str, abis: Iterable[list[dict[str, Any]]] = (), timeout: float = 30
+    ) -> Chain:
         return cls(Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout})), abis)
 
     @property
@@ -123,7 +125,7 @@ class Chain:
                 signer.next_nonce = self._rpc(
                     lambda: self.w3.eth.get_transaction_count(signer.address, "pending")
                 )
-            tx["nonce"] = signer.next_nonce
+            tx["nonce"] = Nonce(signer.next_nonce)
             try:
                 raw = signer.sign(tx)
                 tx_hash = self._rpc(lambda: self.w3.eth.send_raw_transaction(raw))
@@ -149,6 +151,8 @@ class Chain:
 
     def send_value(self, sender: ChecksumAddress, to: ChecksumAddress, wei: int) -> HexStr:
         """Sends ether from an account the node itself holds (dev nodes only: funding dev keys)."""
-        tx_hash = self._rpc(lambda: self.w3.eth.send_transaction({"from": sender, "to": to, "value": wei}))
+        tx_hash = self._rpc(
+            lambda: self.w3.eth.send_transaction({"from": sender, "to": to, "value": Wei(wei)})
+        )
         self._rpc(lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60))
         return HexStr(HexBytes(tx_hash).to_0x_hex())

@@ -42,7 +42,9 @@ def find_solc(version: str, configured: Path | None = None) -> Path:
     if configured is not None:
         found = _version_of(configured)
         if found != version:
-            raise ConfigurationError(f"solc at {configured} is {found or 'not runnable'}, need {version}")
+            raise ConfigurationError(
+                f"solc at {configured} is {found or 'not runnable'}, need {version}"
+            )
         return configured
     native = shutil.which("solc")
     if native and _version_of(native) == version:

@@ -73,7 +73,9 @@ def _deploy_one(chain: Chain, deployer: Signer, name: str, *args: Any) -> Contra
     address = receipt["contractAddress"]
     if address is None:
         raise ChainError(f"deploying {name} created no contract")
-    return ContractDeployment(address=address, block_number=result.block_number, tx_hash=result.tx_hash)
+    return ContractDeployment(
+        address=address, block_number=result.block_number, tx_hash=result.tx_hash
+    )
 
 
 def deploy(chain: Chain, deployer: Signer, advance_rate_bps: int) -> Deployment:

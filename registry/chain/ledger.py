@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_typing import ChecksumAddress
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from registry.chain.artifacts import load_artifact
 from registry.chain.client import Chain, Signer, TxResult
@@ -104,7 +104,9 @@ class ReceivableLedger:
             terms.maturity,
         )
         decls = [(d.fingerprint, d.value) for d in declarations]
-        return self.chain.transact(signer, self.contract.functions.registerReceivable(struct, decls))
+        return self.chain.transact(
+            signer, self.contract.functions.registerReceivable(struct, decls)
+        )
 
     def finance(self, signer: Signer, receivable_id: bytes, amount: int) -> TxResult:
         return self.chain.transact(signer, self.contract.functions.finance(receivable_id, amount))

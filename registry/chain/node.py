@@ -7,6 +7,7 @@ child it spawned, and Ctrl-C in the terminal reaches us first, not the node.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -159,7 +160,5 @@ class DevNode:
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass

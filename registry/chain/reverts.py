@@ -1,8 +1,8 @@
 """Turns revert data from the chain into the package's domain exceptions, never raw hex.
 
-Every custom error in the contracts' ABIs is known by its 4-byte selector. The well-known ones map to
-specific exception classes; any other becomes a :class:`RuleViolation` whose ``rule`` is the error's
-name in kebab case, with the decoded arguments as details.
+Every custom error in the contracts' ABIs is known by its 4-byte selector. The well-known ones
+map to specific exception classes; any other becomes a :class:`RuleViolation` whose ``rule`` is
+the error's name in kebab case, with the decoded arguments as details.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import keccak, to_checksum_address
+from eth_abi.abi import decode as abi_decode
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from registry import errors
 

@@ -1,0 +1,665 @@
+"""The indexer against real nodes and real databases.
+
+The projections are checked against the contract's own views, field by field; the events table
+against the node's ``eth_getLogs``. Failure seams (a node that refuses wide ranges, a handler that
+fails mid-chunk) are injected through the indexer's constructor, never monkeypatched.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from eth_typing import ChecksumAddress
+from eth_utils.abi import event_abi_to_log_topic
+from hexbytes import HexBytes
+
+from registry import errors
+from registry.chain.artifacts import load_artifact
+from registry.chain.client import Signer
+from registry.chain.ledger import (
+    DeclarationTerm,
+    ReceivableState,
+    ReceivableStatus,
+    ReceivableTerms,
+)
+from registry.db import create_schema, make_engine, schema
+from registry.indexer import (
+    CURSOR_NAME,
+    DEFAULT_HANDLERS,
+    BlockRange,
+    Decoder,
+    IndexConflict,
+    Indexer,
+    Loader,
+    RawLog,
+    ReceivableFinanced,
+    ReceivableRegistered,
+    ReorgDetected,
+    UnknownEvent,
+    Web3LogSource,
+    fetch_logs,
+    next_range,
+)
+from tests.conftest import ADVANCE_RATE_BPS, Stack
+
+MATURITY = 2_000_000_000
+EXPORTER = b"\xee" * 32
+TABLES = (
+    schema.indexer_cursor,
+    schema.events,
+    schema.receivables,
+    schema.declarations,
+    schema.financings,
+)
+# Columns whose values depend on when or in which database a row was written, not on the chain.
+VOLATILE = {"id", "updated_at"}
+
+
+def fp(label: str) -> bytes:
+    """A stand-in fingerprint: the ledger only sees 32-byte values."""
+    return label.encode().ljust(32, b"\0")
+
+
+def hx(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def register(
+    stack: Stack,
+    signer: Signer,
+    invoice: str,
+    *declarations: tuple[str, int],
+    face_value: int = 100_000,
+) -> bytes:
+    terms = ReceivableTerms(fp(invoice), EXPORTER, 1, face_value, "USD", MATURITY)
+    decls = [DeclarationTerm(fp(number), value) for number, value in declarations]
+    stack.ledger.register(signer, terms, decls)
+    return fp(invoice)
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(database_url)
+    create_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+def sqlite_engine(path: Path) -> sa.Engine:
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    return engine
+
+
+@pytest.fixture
+def sqlite_engines(tmp_path: Path) -> Iterator[Callable[[str], sa.Engine]]:
+    """Fresh SQLite index databases, by name, disposed after the test."""
+    made: list[sa.Engine] = []
+
+    def make(name: str) -> sa.Engine:
+        made.append(sqlite_engine(tmp_path / f"{name}.db"))
+        return made[-1]
+
+    yield make
+    for engine in made:
+        engine.dispose()
+
+
+def indexer(stack: Stack, engine: sa.Engine, **options: Any) -> Indexer:
+    return Indexer(engine, stack.chain, stack.deployment, **options)
+
+
+def dump(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every index table's rows, without the columns that depend on when they were written."""
+    contents = {}
+    with engine.connect() as connection:
+        for table in TABLES:
+            columns = [c for c in table.columns if c.name not in VOLATILE]
+            order = [table.c.id] if "id" in table.c else columns
+            rows = connection.execute(sa.select(*columns).order_by(*order)).all()
+            contents[table.name] = [tuple(row) for row in rows]
+    return contents
+
+
+def projected(engine: sa.Engine, receivable_id: bytes) -> ReceivableState:
+    """The index's receivable, in the shape of the contract's view."""
+    with engine.connect() as connection:
+        row = connection.execute(
+            sa.select(schema.receivables).where(schema.receivables.c.id == hx(receivable_id))
+        ).one()
+    return ReceivableState(
+        status=ReceivableStatus[row.status.upper()],
+        key_version=row.key_version,
+        currency=row.currency,
+        maturity=row.maturity,
+        registrant=row.registrant,
+        financier=row.financier,
+        exporter=bytes(HexBytes(row.exporter)),
+        face_value=row.face_value,
+        declared_value=row.declared_value,
+        cap=row.cap,
+        outstanding=row.outstanding,
+    )
+
+
+def linked_declarations(engine: sa.Engine) -> dict[str, tuple[str, int]]:
+    table = schema.declarations
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(table.c.fingerprint, table.c.receivable_id, table.c.value)
+        )
+        return {row.fingerprint: (row.receivable_id, row.value) for row in rows}
+
+
+def chain_logs(stack: Stack) -> list[RawLog]:
+    """Every log of the ledger from its deployment, straight from the node."""
+    return list(
+        stack.chain.w3.eth.get_logs(
+            {
+                "address": stack.ledger.address,
+                "fromBlock": stack.deployment.deployment_block,
+                "toBlock": stack.chain.block_number(),
+            }
+        )
+    )
+
+
+def event_names() -> dict[bytes, str]:
+    abi = load_artifact("ReceivableLedger").abi
+    return {event_abi_to_log_topic(e): e["name"] for e in abi if e["type"] == "event"}  # type: ignore[arg-type]
+
+
+def lifecycle(stack: Stack) -> dict[str, bytes]:
+    """Two financed receivables (one partly repaid, one settled), a cancelled one, one
+    re-registered after cancellation and one under a changed advance rate."""
+    a, b = stack.bank_a.signer, stack.bank_b.signer
+    ids = {
+        "partly": register(stack, a, "INV-1", ("D1", 60_000), ("D2", 50_000)),
+        "settled": register(stack, b, "INV-2", ("D3", 40_000)),
+        "again": register(stack, b, "INV-3", ("D4", 30_000), ("D5", 10_000)),
+        "cancelled": register(stack, a, "INV-5", ("D6", 70_000)),
+    }
+    stack.ledger.finance(a, ids["partly"], 50_000)
+    stack.ledger.finance(a, ids["partly"], 20_000)
+    stack.ledger.repay(a, ids["partly"], 30_000)
+    stack.ledger.finance(b, ids["settled"], 40_000)
+    stack.ledger.repay(b, ids["settled"], 15_000)
+    stack.ledger.repay(b, ids["settled"], 25_000)
+    stack.ledger.cancel(b, ids["again"])
+    register(stack, a, "INV-3", ("D5", 10_000), ("D7", 5_000), face_value=20_000)
+    stack.ledger.cancel(a, ids["cancelled"])
+    stack.ledger.set_advance_rate(stack.admin.signer, 9_000)
+    ids["new rate"] = register(stack, b, "INV-6", ("D8", 95_000))
+    return ids
+
+
+def assert_matches_chain(stack: Stack, engine: sa.Engine, ids: dict[str, bytes]) -> None:
+    for receivable_id in ids.values():
+        assert projected(engine, receivable_id) == stack.ledger.receivable(receivable_id)
+    declarations = linked_declarations(engine)
+    for fingerprint, (linked_to, _value) in declarations.items():
+        on_chain = stack.ledger.receivable_of_declaration(bytes(HexBytes(fingerprint)))
+        assert on_chain is not None
+        assert hx(on_chain) == linked_to
+
+
+def test_projections_equal_the_contract_views(stack: Stack, engine: sa.Engine) -> None:
+    ids = lifecycle(stack)
+    a, b = stack.bank_a.signer.address, stack.bank_b.signer.address
+
+    events = indexer(stack, engine).run_until_caught_up()
+
+    assert_matches_chain(stack, engine, ids)
+    assert projected(engine, ids["partly"]).status is ReceivableStatus.FINANCED
+    assert projected(engine, ids["settled"]).status is ReceivableStatus.SETTLED
+    assert projected(engine, ids["cancelled"]).status is ReceivableStatus.CANCELLED
+    assert projected(engine, ids["again"]).declared_value == 15_000
+    assert projected(engine, ids["new rate"]).cap == 90_000
+    with engine.connect() as connection:
+        rates = connection.execute(
+            sa.select(schema.receivables.c.id, schema.receivables.c.advance_rate_bps)
+        )
+        assert {row.id: row.advance_rate_bps for row in rates} == {
+            hx(ids["partly"]): ADVANCE_RATE_BPS,
+            hx(ids["settled"]): ADVANCE_RATE_BPS,
+            hx(ids["again"]): ADVANCE_RATE_BPS,
+            hx(ids["cancelled"]): ADVANCE_RATE_BPS,
+            hx(ids["new rate"]): 9_000,
+        }
+
+    # Declarations: every live link, and none of a cancelled receivable (the contract freed D4, D6).
+    assert linked_declarations(engine) == {
+        hx(fp("D1")): (hx(ids["partly"]), 60_000),
+        hx(fp("D2")): (hx(ids["partly"]), 50_000),
+        hx(fp("D3")): (hx(ids["settled"]), 40_000),
+        hx(fp("D5")): (hx(ids["again"]), 10_000),
+        hx(fp("D7")): (hx(ids["again"]), 5_000),
+        hx(fp("D8")): (hx(ids["new rate"]), 95_000),
+    }
+    assert stack.ledger.receivable_of_declaration(fp("D4")) is None
+    assert stack.ledger.receivable_of_declaration(fp("D6")) is None
+
+    f = schema.financings
+    with engine.connect() as connection:
+        financings = connection.execute(
+            sa.select(
+                f.c.receivable_id, f.c.bank, f.c.kind, f.c.amount, f.c.outstanding_after
+            ).order_by(f.c.block_number, f.c.log_index)
+        ).all()
+    assert [tuple(row) for row in financings] == [
+        (hx(ids["partly"]), a, "drawdown", 50_000, 50_000),
+        (hx(ids["partly"]), a, "drawdown", 20_000, 70_000),
+        (hx(ids["partly"]), a, "repayment", 30_000, 40_000),
+        (hx(ids["settled"]), b, "drawdown", 40_000, 40_000),
+        (hx(ids["settled"]), b, "repayment", 15_000, 25_000),
+        (hx(ids["settled"]), b, "repayment", 25_000, 0),
+    ]
+
+    # The events table is the node's log list, in chain order, each decoded under its own name.
+    logs = chain_logs(stack)
+    names = event_names()
+    expected = [
+        (
+            log["blockNumber"],
+            log["blockHash"].to_0x_hex(),
+            log["transactionHash"].to_0x_hex(),
+            log["transactionIndex"],
+            log["logIndex"],
+            log["address"],
+            names[bytes(log["topics"][0])],
+        )
+        for log in logs
+    ]
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(
+                schema.events.c.block_number,
+                schema.events.c.block_hash,
+                schema.events.c.tx_hash,
+                schema.events.c.tx_index,
+                schema.events.c.log_index,
+                schema.events.c.contract,
+                schema.events.c.event,
+            ).order_by(schema.events.c.id)
+        ).all()
+    assert [tuple(row) for row in rows] == sorted(expected, key=lambda e: (e[0], e[3], e[4]))
+    assert events == len(logs)
+    assert Counter(e[-1] for e in expected) == {
+        "RoleGranted": 3,  # the admin at construction, then LENDER for both banks
+        "AdvanceRateSet": 2,
+        "ReceivableRegistered": 6,
+        "DeclarationLinked": 9,
+        "ReceivableFinanced": 3,
+        "ReceivableRepaid": 3,
+        "ReceivableCancelled": 2,
+    }
+
+
+def test_event_args_are_json_with_decimal_strings(stack: Stack, engine: sa.Engine) -> None:
+    big = 2**200
+    register(stack, stack.bank_b.signer, "INV-BIG", ("D2", big), face_value=big)
+    indexer(stack, engine).run_until_caught_up()
+
+    with engine.connect() as connection:
+        args = {
+            row.event: row.args
+            for row in connection.execute(
+                sa.select(schema.events.c.event, schema.events.c.args).where(
+                    schema.events.c.event.in_(["ReceivableRegistered", "DeclarationLinked"])
+                )
+            )
+        }
+    assert args["ReceivableRegistered"] == {
+        "id": hx(fp("INV-BIG")),
+        "registrant": stack.bank_b.signer.address,
+        "exporter": hx(EXPORTER),
+        "keyVersion": "1",
+        "faceValue": str(big),
+        "currency": "USD",
+        "maturity": str(MATURITY),
+        "advanceRateBps": str(ADVANCE_RATE_BPS),
+        "cap": str(big * ADVANCE_RATE_BPS // 10_000),
+    }
+    assert args["DeclarationLinked"] == {
+        "declaration": hx(fp("D2")),
+        "id": hx(fp("INV-BIG")),
+        "value": str(big),
+    }
+    # uint256 stays exact in the projection on SQLite and PostgreSQL alike.
+    assert projected(engine, fp("INV-BIG")).face_value == big
+
+
+@pytest.mark.parametrize("attempt", ["declaration under a second invoice", "beyond the cap"])
+def test_refused_operation_changes_neither_chain_nor_index(
+    stack: Stack, engine: sa.Engine, attempt: str
+) -> None:
+    rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    stack.ledger.finance(stack.bank_a.signer, rid, 10_000)
+    index = indexer(stack, engine)
+    index.run_until_caught_up()
+    before = dump(engine)
+    head = stack.chain.block_number()
+
+    if attempt == "beyond the cap":
+        with pytest.raises(errors.FinancingExceedsCap):
+            stack.ledger.finance(stack.bank_a.signer, rid, 70_001)
+    else:
+        with pytest.raises(errors.DeclarationLinkedToOtherInvoice):
+            register(stack, stack.bank_b.signer, "INV-2", ("D9", 5_000), ("D1", 90_000))
+
+    assert stack.chain.block_number() == head
+    assert index.step() == 0
+    assert index.run_until_caught_up() == 0
+    assert dump(engine) == before
+    assert before["events"]  # the comparison is over a populated index
+
+
+def test_rerun_is_idempotent(stack: Stack, engine: sa.Engine) -> None:
+    ids = lifecycle(stack)
+    index = indexer(stack, engine)
+    index.run_until_caught_up()
+    indexed = dump(engine)
+
+    # Caught up: nothing more to do.
+    assert index.step() == 0
+    assert dump(engine) == indexed
+
+    # Forget the cursor: every chunk is applied a second time, and nothing is added twice.
+    with engine.begin() as connection:
+        connection.execute(sa.delete(schema.indexer_cursor))
+    assert index.run_until_caught_up() == len(indexed["events"])
+    assert dump(engine) == indexed
+    assert_matches_chain(stack, engine, ids)
+
+
+def test_tiny_chunks_give_the_same_index_as_one_big_chunk(
+    stack: Stack, sqlite_engines: Callable[[str], sa.Engine]
+) -> None:
+    lifecycle(stack)
+    big, tiny = sqlite_engines("big"), sqlite_engines("tiny")
+    span = stack.chain.block_number() - stack.deployment.deployment_block + 1
+
+    indexer(stack, big, chunk_size=10_000).run_until_caught_up()
+    tiny_indexer = indexer(stack, tiny, chunk_size=1)
+    steps = 0
+    while tiny_indexer.advance().block_range is not None:
+        steps += 1
+
+    assert steps == span
+    assert dump(tiny) == dump(big)
+
+
+def test_failing_handler_leaves_neither_rows_nor_cursor(stack: Stack, engine: sa.Engine) -> None:
+    register(stack, stack.bank_a.signer, "INV-0", ("D0", 10_000))
+    index = indexer(stack, engine)
+    index.run_until_caught_up()
+    before = dump(engine)
+    status = index.status()
+
+    # One chunk: a registration (applied first), then a drawdown whose handler fails.
+    rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    stack.ledger.finance(stack.bank_a.signer, rid, 10_000)
+
+    written_before_failure: list[str | None] = []
+
+    def explode(connection: sa.Connection, event: ReceivableFinanced) -> None:
+        # Proof that the chunk's earlier rows were written in this transaction before it failed.
+        written_before_failure.append(
+            connection.execute(
+                sa.select(schema.receivables.c.id).where(schema.receivables.c.id == hx(rid))
+            ).scalar_one_or_none()
+        )
+        raise RuntimeError("handler failed mid-chunk")
+
+    loader = Loader({**DEFAULT_HANDLERS, ReceivableFinanced: explode})
+    failing = indexer(stack, engine, loader=loader)
+    with pytest.raises(RuntimeError, match="mid-chunk"):
+        failing.step()
+
+    assert written_before_failure == [hx(rid)]
+    assert dump(engine) == before
+    assert failing.status().indexed_block == status.indexed_block
+    # A working indexer then picks the same chunk up whole: DeclarationLinked,
+    # ReceivableRegistered, ReceivableFinanced.
+    assert index.run_until_caught_up() == 3
+    assert projected(engine, rid) == stack.ledger.receivable(rid)
+
+
+def test_failing_handler_on_an_empty_index_leaves_it_empty(stack: Stack, engine: sa.Engine) -> None:
+    # The first chunk holds the deployment's role grants, applied before the failing registration.
+    register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+
+    def explode(connection: sa.Connection, event: ReceivableRegistered) -> None:
+        raise RuntimeError("boom")
+
+    loader = Loader({**DEFAULT_HANDLERS, ReceivableRegistered: explode})
+    with pytest.raises(RuntimeError, match="boom"):
+        indexer(stack, engine, loader=loader).step()
+    assert all(rows == [] for rows in dump(engine).values())
+
+
+class NarrowNode:
+    """A log source that refuses ranges wider than ``max_width`` blocks, as real nodes do."""
+
+    def __init__(self, inner: Web3LogSource, max_width: int) -> None:
+        self.inner = inner
+        self.max_width = max_width
+        self.requests: list[tuple[int, int, bool]] = []
+
+    def __call__(
+        self, addresses: Sequence[ChecksumAddress], from_block: int, to_block: int
+    ) -> Sequence[RawLog]:
+        refused = to_block - from_block + 1 > self.max_width
+        self.requests.append((from_block, to_block, not refused))
+        if refused:
+            raise errors.ChainError(f"range {from_block}..{to_block} too wide")
+        return self.inner(addresses, from_block, to_block)
+
+
+def test_refused_ranges_are_halved_and_every_event_still_arrives(
+    stack: Stack, sqlite_engines: Callable[[str], sa.Engine]
+) -> None:
+    lifecycle(stack)
+    reference, narrow = sqlite_engines("reference"), sqlite_engines("narrow")
+    indexer(stack, reference).run_until_caught_up()
+
+    node = NarrowNode(Web3LogSource(stack.chain.w3), max_width=2)
+    indexer(stack, narrow, chunk_size=50, log_source=node).run_until_caught_up()
+
+    assert dump(narrow) == dump(reference)
+    served = [(start, end) for start, end, ok in node.requests if ok]
+    assert any(not ok for *_, ok in node.requests)
+    assert all(end - start + 1 <= 2 for start, end in served)
+    # The served ranges tile the indexed blocks exactly once, in order.
+    blocks = [b for start, end in served for b in range(start, end + 1)]
+    assert blocks == list(range(stack.deployment.deployment_block, stack.chain.block_number() + 1))
+
+
+def test_a_single_block_the_node_refuses_raises_and_writes_nothing(
+    stack: Stack, engine: sa.Engine
+) -> None:
+    register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    node = NarrowNode(Web3LogSource(stack.chain.w3), max_width=0)
+    with pytest.raises(errors.ChainError, match="single block"):
+        indexer(stack, engine, log_source=node).step()
+    assert all(rows == [] for rows in dump(engine).values())
+
+
+def test_fetch_logs_halves_down_to_one_block() -> None:
+    calls: list[tuple[int, int]] = []
+
+    def source(addresses: Sequence[ChecksumAddress], start: int, end: int) -> list[RawLog]:
+        calls.append((start, end))
+        if end - start >= 2:
+            raise errors.ChainError("too wide")
+        return [{"blockNumber": b} for b in range(start, end + 1)]
+
+    logs = fetch_logs(source, [], BlockRange(10, 17))
+    assert [log["blockNumber"] for log in logs] == list(range(10, 18))
+    assert calls[0] == (10, 17)
+    assert (10, 13) in calls
+    assert next_range(9, 17, 100) == BlockRange(10, 17)
+    assert next_range(9, 100, 5) == BlockRange(10, 14)
+    assert next_range(17, 17, 5) is None
+
+
+def test_cursor_hash_mismatch_is_detected(stack: Stack, engine: sa.Engine) -> None:
+    register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    index = indexer(stack, engine)
+    index.run_until_caught_up()
+    indexed_block = index.status().indexed_block
+    bogus = "0x" + "ab" * 32
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(schema.indexer_cursor)
+            .where(schema.indexer_cursor.c.name == CURSOR_NAME)
+            .values(block_hash=bogus)
+        )
+    before = dump(engine)
+    register(stack, stack.bank_a.signer, "INV-2", ("D2", 90_000))
+
+    with pytest.raises(ReorgDetected) as raised:
+        index.step()
+    assert raised.value.details == {
+        "block_number": indexed_block,
+        "indexed_hash": bogus,
+        "chain_hash": stack.chain.w3.eth.get_block(indexed_block)["hash"].to_0x_hex(),
+    }
+    assert "rollback is not implemented" in raised.value.message
+    assert dump(engine) == before
+    with pytest.raises(ReorgDetected):
+        index.run_forever(threading.Event())
+
+
+def test_a_log_at_an_indexed_position_with_another_hash_is_a_conflict(
+    stack: Stack, engine: sa.Engine
+) -> None:
+    register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    index = indexer(stack, engine)
+    index.run_until_caught_up()
+    with engine.begin() as connection:
+        connection.execute(sa.update(schema.events).values(block_hash="0x" + "cd" * 32))
+        connection.execute(sa.delete(schema.indexer_cursor))
+    before = dump(engine)
+    with pytest.raises(IndexConflict):
+        index.run_until_caught_up()
+    assert dump(engine) == before
+
+
+def test_unknown_topic_from_our_contract_is_an_error(stack: Stack) -> None:
+    decoder = Decoder.for_deployment(stack.deployment)
+    log: RawLog = {
+        "address": stack.ledger.address,
+        "topics": ["0x" + "12" * 32],
+        "data": "0x",
+        "blockNumber": 7,
+        "blockHash": "0x" + "00" * 32,
+        "transactionHash": "0x" + "00" * 32,
+        "transactionIndex": 0,
+        "logIndex": 3,
+        "removed": False,
+    }
+    with pytest.raises(UnknownEvent) as raised:
+        decoder.decode(log)
+    assert raised.value.details == {"contract": stack.ledger.address, "topic0": "0x" + "12" * 32}
+
+
+def test_recorded_logs_decode_like_live_ones(stack: Stack) -> None:
+    """Logs recorded as plain JSON (hex strings) decode to the same records as web3's."""
+    rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    stack.ledger.finance(stack.bank_a.signer, rid, 10_000)
+    stack.ledger.repay(stack.bank_a.signer, rid, 10_000)
+    live = chain_logs(stack)
+    recorded: list[RawLog] = [
+        {
+            **log,
+            "blockHash": log["blockHash"].to_0x_hex(),
+            "transactionHash": log["transactionHash"].to_0x_hex(),
+            "data": HexBytes(log["data"]).to_0x_hex(),
+            "topics": [HexBytes(t).to_0x_hex() for t in log["topics"]],
+            "blockNumber": hex(log["blockNumber"]),
+            "transactionIndex": hex(log["transactionIndex"]),
+            "logIndex": hex(log["logIndex"]),
+        }
+        for log in live
+    ]
+    decoder = Decoder.for_deployment(stack.deployment)
+    assert decoder.decode_all(recorded) == decoder.decode_all(live)
+    repaid = decoder.decode_all(live)[-1]
+    assert repaid.event == "ReceivableRepaid"
+    assert repaid.args()["status"] == str(int(ReceivableStatus.SETTLED))
+
+
+def test_indexes_on_anvil_and_ganache(any_stack: Stack, tmp_path: Path) -> None:
+    stack = any_stack
+    a = stack.bank_a.signer
+    ids = {
+        "financed": register(stack, a, "INV-1", ("D1", 60_000), ("D2", 50_000)),
+        "cancelled": register(stack, stack.bank_b.signer, "INV-2", ("D3", 10_000)),
+    }
+    stack.ledger.finance(a, ids["financed"], 60_000)
+    stack.ledger.repay(a, ids["financed"], 1_000)
+    stack.ledger.cancel(stack.bank_b.signer, ids["cancelled"])
+    engine = sqlite_engine(tmp_path / "index.db")
+    try:
+        index = indexer(stack, engine, chunk_size=3)
+        assert index.run_until_caught_up() == len(chain_logs(stack))
+        assert_matches_chain(stack, engine, ids)
+        status = index.status()
+        assert (status.indexed_block, status.lag) == (stack.chain.block_number(), 0)
+        assert (
+            status.indexed_hash
+            == stack.chain.w3.eth.get_block(status.indexed_block)["hash"].to_0x_hex()
+        )
+    finally:
+        engine.dispose()
+
+
+def test_confirmations_keep_the_index_behind_the_head(stack: Stack, engine: sa.Engine) -> None:
+    register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    register(stack, stack.bank_a.signer, "INV-2", ("D2", 90_000))
+    index = indexer(stack, engine, confirmations=1)
+    assert index.status().indexed_block == stack.deployment.deployment_block - 1
+    index.run_until_caught_up()
+    status = index.status()
+    assert status.indexed_block == status.head - 1
+    assert status.lag == 1
+    assert status.caught_up
+    with engine.connect() as connection:
+        ids = connection.execute(sa.select(schema.receivables.c.id)).scalars().all()
+    assert ids == [hx(fp("INV-1"))]
+
+
+def test_run_forever_follows_the_chain_until_stopped(stack: Stack, engine: sa.Engine) -> None:
+    index = indexer(stack, engine, poll_interval=0.05)
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            index.run_forever(stop)
+        except BaseException as error:  # surfaced to the test thread below
+            failures.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+        stack.ledger.finance(stack.bank_a.signer, rid, 5_000)
+        head = stack.chain.block_number()
+        deadline = time.monotonic() + 30
+        while index.status().indexed_block < head and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert failures == []
+    assert projected(engine, rid) == stack.ledger.receivable(rid)

@@ -1,0 +1,463 @@
+"""The receivables domain service against a real dev chain: duplicate checks, registration,
+financing and repayment from plain document fields.
+
+Refusals are checked for their domain error and for leaving the chain as it was (no block mined).
+Bad input is checked against a ledger on an unreachable node: an :class:`InvalidInput` coming back
+proves the service refused it before making any chain request at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from registry import errors
+from registry.chain.client import Chain
+from registry.chain.ledger import ReceivableLedger
+from registry.fingerprint import ExportInvoice
+from registry.receivables import (
+    MAX_DECLARATIONS,
+    DeclarationCheck,
+    DeclarationInput,
+    DeclarationStatus,
+    InvoiceStatus,
+    Receivable,
+    ReceivableService,
+)
+from tests.conftest import ADVANCE_RATE_BPS, Stack
+
+TODAY = date(2026, 11, 1)
+MATURITY = date(2027, 3, 31)
+EXPORTER = "91350100M000100Y43"
+OTHER_EXPORTER = "91110000600037341L"
+DECL_1 = "310120260000012345"
+DECL_2 = "310120260000067890"
+FACE = 100_000
+CAP = FACE * ADVANCE_RATE_BPS // 10_000
+
+
+@pytest.fixture
+def service(stack: Stack) -> ReceivableService:
+    return ReceivableService(stack.ledger, stack.secrets.keyring, today=lambda: TODAY)
+
+
+@contextmanager
+def no_new_block(stack: Stack) -> Iterator[None]:
+    head = stack.chain.block_number()
+    yield
+    assert stack.chain.block_number() == head
+
+
+def register(
+    service: ReceivableService,
+    stack: Stack,
+    invoice_number: str = "INV-2026-001",
+    declarations: tuple[tuple[str, int], ...] = ((DECL_1, 60_000), (DECL_2, 50_000)),
+    exporter: str = EXPORTER,
+    bank: str = "Bank A",
+) -> str:
+    registered = service.register(
+        stack.secrets.institution(bank).signer,
+        exporter_uscc=exporter,
+        invoice_number=invoice_number,
+        currency="USD",
+        face_value=FACE,
+        maturity_date=MATURITY,
+        declarations=[DeclarationInput(number, value) for number, value in declarations],
+    )
+    return registered.receivable_id
+
+
+def check(
+    service: ReceivableService,
+    stack: Stack,
+    bank: str = "Bank A",
+    invoice_number: str = "INV-2026-001",
+    declaration_numbers: tuple[str, ...] = (DECL_1, DECL_2),
+) -> Any:
+    return service.check(
+        stack.secrets.institution(bank).signer.address,
+        exporter_uscc=EXPORTER,
+        invoice_number=invoice_number,
+        currency="USD",
+        declaration_numbers=declaration_numbers,
+    )
+
+
+def test_register_uses_the_active_key_fingerprint_and_returns_the_transaction(
+    service: ReceivableService, stack: Stack
+) -> None:
+    head = stack.chain.block_number()
+    registered = service.register(
+        stack.bank_a.signer,
+        exporter_uscc=EXPORTER,
+        invoice_number="INV-2026-001",
+        currency="usd",
+        face_value=FACE,
+        maturity_date=MATURITY,
+        declarations=[DeclarationInput(DECL_1, 60_000), DeclarationInput(DECL_2, 50_000)],
+    )
+
+    expected = stack.secrets.keyring.fingerprint(ExportInvoice(EXPORTER, "INV-2026-001", "USD"))
+    assert registered.receivable_id == expected.hex
+    assert registered.key_version == expected.key_version == 1
+    assert registered.block_number == head + 1
+    assert registered.tx_hash.startswith("0x")
+    assert len(registered.tx_hash) == 66
+
+    receivable = service.get(registered.receivable_id)
+    assert receivable == Receivable(
+        receivable_id=expected.hex,
+        status="registered",
+        key_version=1,
+        currency="USD",
+        maturity_date=MATURITY,
+        registrant=stack.bank_a.signer.address,
+        financier=None,
+        exporter_fingerprint=receivable.exporter_fingerprint,
+        face_value=FACE,
+        declared_value=110_000,
+        cap=CAP,
+        outstanding=0,
+        headroom=CAP,
+        overdue=False,
+        as_of_block=head + 1,
+    )
+    # The exporter goes on chain as a keyed fingerprint, never as its USCC.
+    assert EXPORTER.encode().hex() not in receivable.exporter_fingerprint
+    assert len(bytes.fromhex(receivable.exporter_fingerprint[2:])) == 32
+
+
+def test_check_follows_registration_and_financing(service: ReceivableService, stack: Stack) -> None:
+    before = check(service, stack)
+    assert before.status is InvoiceStatus.UNKNOWN
+    assert (before.receivable_id, before.cap, before.outstanding, before.headroom) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert [d.status for d in before.declarations] == [DeclarationStatus.UNKNOWN] * 2
+
+    rid = register(service, stack)
+    registered = check(service, stack)
+    assert registered.status is InvoiceStatus.REGISTERED
+    assert registered.receivable_id == rid
+    assert (registered.cap, registered.outstanding, registered.headroom) == (CAP, 0, CAP)
+    assert registered.declarations == (
+        DeclarationCheck(DECL_1, DeclarationStatus.LINKED_TO_THIS_INVOICE, rid),
+        DeclarationCheck(DECL_2, DeclarationStatus.LINKED_TO_THIS_INVOICE, rid),
+    )
+    assert registered.as_of_block == stack.chain.block_number()
+
+    service.finance(stack.bank_a.signer, rid, 30_000)
+    mine = check(service, stack, bank="Bank A")
+    assert mine.status is InvoiceStatus.FINANCED_BY_YOU
+    assert (mine.outstanding, mine.headroom) == (30_000, CAP - 30_000)
+    theirs = check(service, stack, bank="Bank B")
+    assert theirs.status is InvoiceStatus.FINANCED_BY_OTHER
+    assert (theirs.outstanding, theirs.headroom, theirs.cap) == (30_000, 0, CAP)
+
+
+def test_check_sees_the_declaration_under_another_invoice(
+    service: ReceivableService, stack: Stack
+) -> None:
+    rid = register(service, stack)
+    result = check(
+        service,
+        stack,
+        bank="Bank B",
+        invoice_number="INV-OTHER",
+        declaration_numbers=(
+            DECL_2,
+            "310120269999999999",
+        ),
+    )
+    assert result.status is InvoiceStatus.UNKNOWN
+    assert result.declarations == (
+        DeclarationCheck(DECL_2, DeclarationStatus.LINKED_TO_OTHER_INVOICE, rid),
+        DeclarationCheck("310120269999999999", DeclarationStatus.UNKNOWN, None),
+    )
+
+
+def test_other_spellings_find_the_same_documents(service: ReceivableService, stack: Stack) -> None:
+    rid = register(service, stack, invoice_number="inv-2026/001")
+    result = service.check(
+        stack.bank_b.signer.address,
+        exporter_uscc=" 9135 0100 m000 100y43 ",
+        invoice_number="ＩＮＶ　２０２６　００１",
+        currency=" usd ",
+        declaration_numbers=["3101-2026-0000-012345"],
+    )
+    assert result.status is InvoiceStatus.REGISTERED
+    assert result.receivable_id == rid
+    assert result.declarations == (
+        DeclarationCheck(DECL_1, DeclarationStatus.LINKED_TO_THIS_INVOICE, rid),
+    )
+
+
+def test_settled_counts_as_registered_and_cancelled_as_unknown(
+    service: ReceivableService, stack: Stack
+) -> None:
+    rid = register(service, stack)
+    service.finance(stack.bank_a.signer, rid, 10_000)
+    repaid = service.repay(stack.bank_a.signer, rid, 10_000)
+    assert repaid.receivable.status == "settled"
+    assert repaid.receivable.financier is None
+    settled = check(service, stack, bank="Bank B")
+    assert settled.status is InvoiceStatus.REGISTERED
+    assert settled.headroom == CAP
+
+    other = register(service, stack, "INV-2", (("310120260000000002", 5_000),))
+    stack.ledger.cancel(stack.bank_a.signer, bytes.fromhex(other[2:]))
+    cancelled = check(
+        service, stack, invoice_number="INV-2", declaration_numbers=("310120260000000002",)
+    )
+    assert cancelled.status is InvoiceStatus.UNKNOWN
+    assert cancelled.declarations[0].status is DeclarationStatus.UNKNOWN
+    # A cancelled registration frees the invoice and its declaration: another bank may register.
+    assert register(service, stack, "INV-2", (("310120260000000002", 5_000),), bank="Bank B") == (
+        other
+    )
+
+
+def test_declaration_of_another_invoice_is_refused_naming_it(
+    service: ReceivableService, stack: Stack
+) -> None:
+    first = register(service, stack)
+    with no_new_block(stack), pytest.raises(errors.DeclarationLinkedToOtherInvoice) as raised:
+        register(
+            service,
+            stack,
+            "INV-FRAUD",
+            (("310120260000000003", 1_000), (DECL_2, 50_000)),
+            bank="Bank B",
+        )
+    assert raised.value.details["linkedReceivable"] == first
+    assert raised.value.details["field"] == "declarations.1.number"
+
+
+def test_registering_twice_is_refused(service: ReceivableService, stack: Stack) -> None:
+    rid = register(service, stack)
+    with no_new_block(stack), pytest.raises(errors.ReceivableAlreadyRegistered) as raised:
+        register(service, stack, declarations=(("310120260000000004", 1_000),), bank="Bank B")
+    assert raised.value.details == {"id": rid, "registrant": stack.bank_a.signer.address}
+
+
+def test_financing_rules(service: ReceivableService, stack: Stack) -> None:
+    rid = register(service, stack)
+    with no_new_block(stack), pytest.raises(errors.FinancingExceedsCap) as cap:
+        service.finance(stack.bank_a.signer, rid, CAP + 1)
+    assert cap.value.details["headroom"] == CAP
+
+    first = service.finance(stack.bank_a.signer, rid, 50_000)
+    assert first.amount == 50_000
+    assert first.receivable.status == "financed"
+    assert first.receivable.financier == stack.bank_a.signer.address
+    assert (first.receivable.outstanding, first.receivable.headroom) == (50_000, CAP - 50_000)
+    assert first.receivable.as_of_block == first.block_number
+
+    with no_new_block(stack), pytest.raises(errors.ReceivableFinancedByOtherBank) as other:
+        service.finance(stack.bank_b.signer, rid, 1)
+    assert other.value.details["financier"] == stack.bank_a.signer.address
+    with no_new_block(stack), pytest.raises(errors.ReceivableNotFinancedByCaller):
+        service.repay(stack.bank_b.signer, rid, 1)
+    with no_new_block(stack), pytest.raises(errors.RepaymentExceedsOutstanding) as repay:
+        service.repay(stack.bank_a.signer, rid, 50_001)
+    assert repay.value.details["outstanding"] == 50_000
+
+    second = service.finance(stack.bank_a.signer, rid, CAP - 50_000)
+    assert second.receivable.headroom == 0
+    assert service.repay(stack.bank_a.signer, rid, 20_000).receivable.outstanding == CAP - 20_000
+
+
+def test_overdue_is_past_maturity_with_money_outstanding(stack: Stack) -> None:
+    today = [TODAY]
+    service = ReceivableService(stack.ledger, stack.secrets.keyring, today=lambda: today[0])
+    rid = register(service, stack)
+    today[0] = MATURITY + timedelta(days=1)
+    assert service.get(rid).overdue is False  # nothing outstanding
+    service.finance(stack.bank_a.signer, rid, 1_000)
+    assert service.get(rid).overdue is True
+    today[0] = MATURITY
+    assert service.get(rid).overdue is False  # due today is not yet overdue
+
+
+def test_get_unknown_receivable(service: ReceivableService) -> None:
+    with pytest.raises(errors.ReceivableNotFound) as raised:
+        service.get("0x" + "00" * 31 + "01")
+    assert raised.value.details == {"id": "0x" + "00" * 31 + "01"}
+
+
+# --- key rotation ------------------------------------------------------------------------------
+
+
+def test_documents_under_an_old_key_are_found_and_guarded(
+    service: ReceivableService, stack: Stack
+) -> None:
+    old = register(service, stack)
+    rotated = ReceivableService(stack.ledger, stack.secrets.keyring.rotated(), today=lambda: TODAY)
+    assert rotated.keyring.active_version == 2
+
+    found = check(rotated, stack, bank="Bank B")
+    assert found.status is InvoiceStatus.REGISTERED
+    assert (found.receivable_id, found.key_version) == (old, 1)
+    assert {d.status for d in found.declarations} == {DeclarationStatus.LINKED_TO_THIS_INVOICE}
+
+    # The contract cannot see a version-1 registration behind a version-2 fingerprint: the service
+    # refuses these itself, and sends nothing.
+    with no_new_block(stack), pytest.raises(errors.ReceivableAlreadyRegistered) as again:
+        register(rotated, stack, declarations=(("310120260000000005", 1_000),), bank="Bank B")
+    assert again.value.details["id"] == old
+    with no_new_block(stack), pytest.raises(errors.DeclarationLinkedToOtherInvoice) as linked:
+        register(rotated, stack, "INV-NEW", (("310120260000000006", 1), (DECL_1, 1)))
+    assert linked.value.details["linkedReceivable"] == old
+    assert linked.value.details["field"] == "declarations.1.number"
+
+    fresh = register(rotated, stack, "INV-NEW", (("310120260000000006", 1_000),))
+    assert rotated.get(fresh).key_version == 2
+    assert rotated.finance(stack.bank_a.signer, old, 1_000).receivable.outstanding == 1_000
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def offline(stack: Stack) -> ReceivableService:
+    """A service whose node does not exist: any chain request would fail with a ChainError."""
+    chain = Chain.connect("http://127.0.0.1:9", timeout=1)
+    return ReceivableService(
+        ReceivableLedger(chain, stack.ledger.address), stack.secrets.keyring, today=lambda: TODAY
+    )
+
+
+def _registration(**changes: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "exporter_uscc": EXPORTER,
+        "invoice_number": "INV-1",
+        "currency": "USD",
+        "face_value": FACE,
+        "maturity_date": MATURITY,
+        "declarations": [DeclarationInput(DECL_1, 60_000)],
+    }
+    return fields | changes
+
+
+BAD_REGISTRATIONS: list[tuple[dict[str, Any], str, str]] = [
+    ({"exporter_uscc": "91350100M000100Y44"}, "exporter_uscc", "uscc-check-digit"),
+    ({"exporter_uscc": "91350100M000100Y4"}, "exporter_uscc", "uscc-format"),
+    ({"invoice_number": " - "}, "invoice_number", "identifier-empty"),
+    ({"currency": "XYZ"}, "currency", "iso-4217"),
+    ({"face_value": 0}, "face_value", "positive-integer-minor-units"),
+    ({"face_value": -1}, "face_value", "positive-integer-minor-units"),
+    ({"face_value": 1.5}, "face_value", "positive-integer-minor-units"),
+    ({"face_value": True}, "face_value", "positive-integer-minor-units"),
+    ({"face_value": "100"}, "face_value", "positive-integer-minor-units"),
+    ({"face_value": 2**128}, "face_value", "positive-integer-minor-units"),
+    ({"maturity_date": TODAY - timedelta(days=1)}, "maturity_date", "maturity-in-past"),
+    ({"maturity_date": "2027-01-01"}, "maturity_date", "iso-8601-date"),
+    ({"declarations": []}, "declarations", "declaration-count"),
+    (
+        {"declarations": [DeclarationInput(f"3101202600000000{i:02}", 1) for i in range(33)]},
+        "declarations",
+        "declaration-count",
+    ),
+    (
+        {"declarations": [DeclarationInput("31012026000001234", 1)]},
+        "declarations.0.number",
+        "declaration-number-format",
+    ),
+    (
+        {"declarations": [DeclarationInput(DECL_1, 1), DeclarationInput(DECL_2, 0)]},
+        "declarations.1.value",
+        "positive-integer-minor-units",
+    ),
+    (
+        {
+            "declarations": [
+                DeclarationInput(DECL_1, 1),
+                DeclarationInput(" 3101-2026-0000-012345", 1),
+            ]
+        },
+        "declarations.1.number",
+        "declaration-duplicated",
+    ),
+]
+
+
+@pytest.mark.parametrize(("changes", "field", "rule"), BAD_REGISTRATIONS)
+def test_bad_registration_is_refused_before_any_chain_request(
+    offline: ReceivableService, stack: Stack, changes: dict[str, Any], field: str, rule: str
+) -> None:
+    with pytest.raises(errors.InvalidInput) as raised:
+        offline.register(stack.bank_a.signer, **_registration(**changes))
+    assert (raised.value.field, raised.value.rule) == (field, rule)
+    assert field in raised.value.message or field.split(".")[0] in raised.value.message
+
+
+def test_max_declarations_are_accepted(service: ReceivableService, stack: Stack) -> None:
+    numbers = [f"3101202600000001{i:02}" for i in range(MAX_DECLARATIONS)]
+    rid = register(service, stack, "INV-MANY", tuple((number, 1_000) for number in numbers))
+    assert service.get(rid).declared_value == MAX_DECLARATIONS * 1_000
+    assert service.get(rid).cap == min(CAP, MAX_DECLARATIONS * 1_000)
+
+
+@pytest.mark.parametrize(
+    ("call", "field", "rule"),
+    [
+        (lambda s, signer: s.finance(signer, "0x1234", 1), "receivable_id", "receivable-id-format"),
+        (lambda s, signer: s.repay(signer, "ab" * 32, 1), "receivable_id", "receivable-id-format"),
+        (
+            lambda s, signer: s.finance(signer, "0x" + "ab" * 32, 0),
+            "amount",
+            "positive-integer-minor-units",
+        ),
+        (
+            lambda s, signer: s.repay(signer, "0x" + "ab" * 32, -5),
+            "amount",
+            "positive-integer-minor-units",
+        ),
+        (lambda s, signer: s.get("0x" + "zz" * 32), "receivable_id", "receivable-id-format"),
+        (
+            lambda s, signer: s.check(
+                signer.address,
+                exporter_uscc=EXPORTER,
+                invoice_number="INV-1",
+                currency="USD",
+                declaration_numbers=[DECL_1, DECL_1],
+            ),
+            "declaration_numbers.1",
+            "declaration-duplicated",
+        ),
+        (
+            lambda s, signer: s.check(
+                signer.address,
+                exporter_uscc=EXPORTER,
+                invoice_number="INV-1",
+                currency="EURO",
+            ),
+            "currency",
+            "iso-4217",
+        ),
+    ],
+)
+def test_bad_ids_amounts_and_checks_are_refused_before_any_chain_request(
+    offline: ReceivableService,
+    stack: Stack,
+    call: Callable[[ReceivableService, Any], object],
+    field: str,
+    rule: str,
+) -> None:
+    with pytest.raises(errors.InvalidInput) as raised:
+        call(offline, stack.bank_a.signer)
+    assert (raised.value.field, raised.value.rule) == (field, rule)
+
+
+def test_the_offline_service_really_has_no_chain(offline: ReceivableService, stack: Stack) -> None:
+    """The bad-input tests above prove something only if a valid request would fail here."""
+    with pytest.raises(errors.ChainError):
+        offline.register(stack.bank_a.signer, **_registration())
