@@ -62,7 +62,9 @@ class DevSecrets:
     institutions: tuple[Institution, ...]
 
     def __repr__(self) -> str:
-        return f"DevSecrets({len(self.institutions)} institutions, deployer {self.deployer.address})"
+        return (
+            f"DevSecrets({len(self.institutions)} institutions, deployer {self.deployer.address})"
+        )
 
     def institution(self, name: str) -> Institution:
         for institution in self.institutions:

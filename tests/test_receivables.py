@@ -38,6 +38,10 @@ DECL_1 = "310120260000012345"
 DECL_2 = "310120260000067890"
 FACE = 100_000
 CAP = FACE * ADVANCE_RATE_BPS // 10_000
+# "INV 2026 001" typed in full-width letters and digits, with ideographic spaces (U+3000).
+FULL_WIDTH_INVOICE_NUMBER = "".join(
+    "\u3000" if char == " " else chr(ord(char) + 0xFEE0) for char in "INV 2026 001"
+)
 
 
 @pytest.fixture
@@ -189,7 +193,7 @@ def test_other_spellings_find_the_same_documents(service: ReceivableService, sta
     result = service.check(
         stack.bank_b.signer.address,
         exporter_uscc=" 9135 0100 m000 100y43 ",
-        invoice_number="ＩＮＶ　２０２６　００１",
+        invoice_number=FULL_WIDTH_INVOICE_NUMBER,
         currency=" usd ",
         declaration_numbers=["3101-2026-0000-012345"],
     )

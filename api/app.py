@@ -1,0 +1,67 @@
+"""The FastAPI application: :func:`create_app` wires routers and error handlers, nothing else.
+
+Nothing is built at import time. ``creditreg up`` and ``creditreg serve`` build
+:class:`~api.services.Services` themselves and pass it in; without it, the app builds its own from
+the settings when it starts (and disposes of it when it stops), which is what
+``uvicorn --factory api.app:create_app_from_environment`` runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+
+from api.problems import install_problem_handlers, problem_openapi
+from api.routes import health, receivables
+from api.services import Services
+from registry.settings import Settings, get_settings
+
+__all__ = ["create_app", "create_app_from_environment"]
+
+DESCRIPTION = """\
+The bank-facing API of the credit registry and trade-finance ledger.
+
+Authenticate with your institution's key in the `X-API-Key` header. Amounts are JSON integers of
+minor units (cents, fen). Every error is an RFC 9457 `application/problem+json` document whose
+`rule` names the rule broken and, for bad input, whose `field` names the field.
+"""
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """The API for ``services``, or for services built from ``settings`` at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services is not None:
+            yield
+            return
+        # Connecting waits for the node: off the event loop, though nothing else runs yet.
+        built = await asyncio.to_thread(Services.from_settings, settings)
+        app.state.services = built
+        try:
+            yield
+        finally:
+            built.engine.dispose()
+
+    app = FastAPI(
+        title="Credit registry",
+        version=version("creditreg"),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    if services is not None:
+        app.state.services = services
+    install_problem_handlers(app)
+    app.openapi = problem_openapi(app)  # type: ignore[method-assign]
+    app.include_router(health.router)
+    app.include_router(receivables.router)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app for the process's settings (``CREDITREG_*``): a factory for uvicorn."""
+    return create_app(get_settings())

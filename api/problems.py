@@ -1,0 +1,237 @@
+"""Every error the API answers, in one shape: RFC 9457 ``application/problem+json``.
+
+A problem carries the standard members (``type``, ``title``, ``status``, ``detail``, ``instance``)
+and three of ours: ``rule``, the stable machine-readable name of the rule broken (``type`` is
+``urn:creditreg:problem:<rule>``); ``field``, the dotted location of the offending input
+(``declarations.0.number``) for bad input; ``details``, the values explaining a refusal (the
+holder of a declaration, the headroom left). Request validation errors add ``errors``, one entry per
+field, and take ``field`` and ``rule`` from the first.
+
+The status follows the exception's category (:mod:`registry.errors`), decided here and nowhere
+else: routes never build error responses themselves.
+
+What a problem never carries: the submitted values of a refused request (a client may put a key in
+the wrong field), and the text of a chain or server failure, which can hold the node's URL and
+its credentials; those go to the log, the client gets a generic detail.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from registry.errors import (
+    AccessDenied,
+    ChainError,
+    InvalidInput,
+    NotFound,
+    RegistryError,
+    RuleViolation,
+)
+
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_TYPE_PREFIX",
+    "Unauthenticated",
+    "install_problem_handlers",
+    "problem_openapi",
+    "problem_response",
+    "status_of",
+]
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:creditreg:problem:"
+
+logger = logging.getLogger(__name__)
+
+
+class Unauthenticated(RegistryError):
+    """No API key, or one the registry does not know (401).
+
+    An API concept, not a registry one (the package itself has no callers to authenticate), so it
+    lives here rather than in :mod:`registry.errors`.
+    """
+
+    rule = "unauthenticated"
+
+
+# Most specific first: the first category an error belongs to decides its status.
+_STATUS_BY_CATEGORY: tuple[tuple[type[RegistryError], int], ...] = (
+    (Unauthenticated, 401),
+    (InvalidInput, 422),
+    (AccessDenied, 403),
+    (NotFound, 404),
+    (RuleViolation, 409),
+    (ChainError, 503),
+)
+
+_ACRONYMS = {"uscc": "USCC", "iso": "ISO", "id": "ID", "api": "API", "json": "JSON", "http": "HTTP"}
+
+
+def status_of(error: RegistryError) -> int:
+    """The HTTP status for a domain error; 500 for a category the API does not expect (a
+    configuration error surfacing in a request is the server's fault, not the client's)."""
+    for category, status in _STATUS_BY_CATEGORY:
+        if isinstance(error, category):
+            return status
+    return 500
+
+
+def _title(rule: str) -> str:
+    """A stable title per problem type, from its rule: ``uscc-check-digit`` -> ``USCC check
+    digit``."""
+    words = [_ACRONYMS.get(word, word) for word in rule.split("-")]
+    first = words[0]
+    return " ".join([first[:1].upper() + first[1:], *words[1:]])
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    rule: str,
+    detail: str,
+    field: str | None = None,
+    details: dict[str, Any] | None = None,
+    errors: Sequence[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + rule,
+        "title": _title(rule),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "rule": rule,
+    }
+    if field is not None:
+        body["field"] = field
+    body["details"] = jsonable_encoder(details or {})
+    if errors is not None:
+        body["errors"] = list(errors)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RegistryError)
+    status = status_of(exc)
+    details = dict(exc.details)
+    # Bad input always names its field; a refusal may too (the declaration that backs another
+    # invoice), and then it is shown the same way.
+    field = exc.field if isinstance(exc, InvalidInput) else details.get("field")
+    details.pop("field", None)
+    detail = exc.message
+    if status >= 500:
+        # The message may name the node's URL (and any credentials in it): log it, do not send it.
+        logger.error("%s %s failed: %s: %s", request.method, request.url.path, exc.rule, detail)
+        detail = "the registry could not complete the request; try again later"
+        details = {}
+    headers = {"WWW-Authenticate": 'APIKey header="X-API-Key"'} if status == 401 else None
+    return problem_response(
+        request,
+        status=status,
+        rule=exc.rule,
+        detail=detail,
+        field=field,
+        details=details,
+        headers=headers,
+    )
+
+
+def _location(loc: Sequence[int | str]) -> str:
+    """``("body", "declarations", 0, "number")`` -> ``declarations.0.number``; the whole body when
+    the error is about the body itself (malformed JSON, not an object)."""
+    inner = [str(part) for part in loc[1:]] if loc and loc[0] in {"body", "path", "query"} else []
+    if not inner:
+        return ".".join(str(part) for part in loc) or "body"
+    return ".".join(inner)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Neither the rejected input nor pydantic's ctx is echoed: see the module docstring.
+    errors = [
+        {"field": _location(error["loc"]), "rule": _kebab(error["type"]), "message": error["msg"]}
+        for error in exc.errors()
+    ]
+    first = errors[0] if errors else {"field": "body", "rule": "invalid-request", "message": ""}
+    summary = "; ".join(f"{error['field']}: {error['message']}" for error in errors)
+    return problem_response(
+        request,
+        status=422,
+        rule=first["rule"],
+        detail=summary or "the request is malformed",
+        field=first["field"],
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own errors (unknown path, wrong method) in the same shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    phrase = http.HTTPStatus(exc.status_code).phrase
+    return problem_response(
+        request,
+        status=exc.status_code,
+        rule=phrase.lower().replace(" ", "-"),
+        detail=str(exc.detail) if exc.detail else phrase,
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        request,
+        status=500,
+        rule="internal-error",
+        detail="the registry could not complete the request",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answers domain errors, request validation errors, routing errors and bugs as problems."""
+    app.add_exception_handler(RegistryError, _registry_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+def problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """An ``app.openapi`` that declares error bodies as ``application/problem+json``.
+
+    FastAPI documents every response model under ``application/json``; the error responses are
+    sent as problem documents, so their schema is moved to the media type they really have.
+    """
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    for code, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if code[:1] in {"4", "5"} and "application/json" in content:
+                            content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi

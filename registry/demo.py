@@ -1,0 +1,130 @@
+"""``creditreg demo``: the classic trade-finance fraud, played against a running API.
+
+One shipment, so one customs declaration, is presented under two invoices to two banks. Bank A
+checks, registers and finances the first invoice; Bank B's duplicate check then shows the
+declaration already backing another invoice, and the ledger refuses B's registration. It talks to
+the API over HTTP with the banks' API keys, exactly as the banks would.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from registry.credentials import DevSecrets
+from registry.errors import ChainError
+
+__all__ = ["run_demo"]
+
+EXPORTER_USCC = "91350100M000100Y43"
+
+
+def _declaration_number() -> str:
+    # Fresh numbers each run, so the demo can be played again on the same chain.
+    return "".join(secrets.choice("0123456789") for _ in range(18))
+
+
+class _Bank:
+    def __init__(self, client: httpx.Client, name: str, api_key: str, console: Console) -> None:
+        self.client, self.name, self.console = client, name, console
+        self.headers = {"X-API-Key": api_key}
+
+    def call(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+        response = self.client.request(method, path, json=body, headers=self.headers)
+        style = "green" if response.is_success else "red"
+        self.console.print(
+            f"  [dim]{self.name}: {method} {path} ->[/] [{style}]{response.status_code}[/]"
+        )
+        return response
+
+
+def _show_check(console: Console, answer: dict[str, Any]) -> None:
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("document")
+    table.add_column("status")
+    table.add_column("headroom", justify="right")
+    headroom = answer.get("headroom")
+    table.add_row("invoice", answer["status"], "-" if headroom is None else f"{headroom:,}")
+    for declaration in answer["declarations"]:
+        table.add_row(f"declaration {declaration['number']}", declaration["status"], "")
+    console.print(table)
+
+
+def _expect(response: httpx.Response, status: int) -> dict[str, Any]:
+    if response.status_code != status:
+        raise ChainError(f"unexpected answer {response.status_code}: {response.text}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def run_demo(api_url: str, secrets_path: Path, console: Console) -> None:
+    keys = DevSecrets.load(secrets_path)
+    declaration = _declaration_number()
+    invoice_a = f"INV-{declaration[-6:]}-A"
+    invoice_b = f"INV-{declaration[-6:]}-B"
+    maturity = (datetime.now(UTC).date() + timedelta(days=90)).isoformat()
+    invoice = {"exporter_uscc": EXPORTER_USCC, "currency": "USD"}
+
+    with httpx.Client(base_url=api_url, timeout=30) as client:
+        try:
+            health = _expect(client.get("/health"), 200)
+        except httpx.HTTPError as error:
+            raise ChainError(f"no API at {api_url} ({error}); start it with `make run`") from None
+        console.print(
+            f"[bold]API[/] {api_url}: chain {health['chain_id']}, block {health['head_block']}"
+        )
+        bank_a = _Bank(client, "Bank A", keys.institution("Bank A").api_key, console)
+        bank_b = _Bank(client, "Bank B", keys.institution("Bank B").api_key, console)
+
+        console.rule(f"1. Exporter {EXPORTER_USCC} presents invoice {invoice_a} to Bank A")
+        check = {**invoice, "invoice_number": invoice_a, "declaration_numbers": [declaration]}
+        _show_check(console, _expect(bank_a.call("POST", "/v1/receivables/check", check), 200))
+        registration = {
+            **invoice,
+            "invoice_number": invoice_a,
+            "face_value": 10_000_000,
+            "maturity_date": maturity,
+            "declarations": [{"number": declaration, "value": 10_000_000}],
+        }
+        registered = _expect(bank_a.call("POST", "/v1/receivables", registration), 201)
+        receivable_id = registered["receivable_id"]
+        console.print(
+            f"  registered as {receivable_id[:18]}... in block {registered['block_number']}"
+        )
+        financed = _expect(
+            bank_a.call(
+                "POST", f"/v1/receivables/{receivable_id}/financings", {"amount": 8_000_000}
+            ),
+            201,
+        )
+        console.print(
+            f"  Bank A advanced USD {financed['amount'] / 100:,.2f}; "
+            f"headroom left {financed['receivable']['headroom'] / 100:,.2f}"
+        )
+
+        console.rule(f"2. The same shipment, as invoice {invoice_b}, goes to Bank B")
+        check_b = {**invoice, "invoice_number": invoice_b, "declaration_numbers": [declaration]}
+        _show_check(console, _expect(bank_b.call("POST", "/v1/receivables/check", check_b), 200))
+        refused = bank_b.call(
+            "POST", "/v1/receivables", {**registration, "invoice_number": invoice_b}
+        )
+        problem = _expect(refused, 409)
+        console.print(
+            f"  [bold red]refused[/] ({refused.headers['content-type']}): {problem['title']}"
+        )
+        console.print(f"  rule: [bold]{problem['rule']}[/]; {problem['detail']}")
+
+        console.rule("3. Bank B tries to finance Bank A's receivable directly")
+        grab = bank_b.call(
+            "POST", f"/v1/receivables/{receivable_id}/financings", {"amount": 1_000_000}
+        )
+        console.print(f"  [bold red]refused[/]: rule [bold]{_expect(grab, 409)['rule']}[/]")
+        console.print(
+            "\nNo declaration backs two invoices; no receivable is financed by two banks."
+        )

@@ -1,0 +1,496 @@
+"""Export receivables as a bank works with them: check, register, finance, repay.
+
+This is the domain service behind the API's receivable routes (one call per route). Callers pass
+plain document fields; fingerprints are computed here, with the consortium's keyring, and only
+fingerprints and amounts go to the chain.
+
+Design:
+
+- **Validate everything first.** Every field is normalized and checked (USCC check digit, ISO 4217
+  currency, 18-digit declaration numbers, positive integer amounts, at most
+  :data:`MAX_DECLARATIONS`, no declaration twice) before the first chain request, and a failure is
+  an :class:`~registry.errors.InvalidInput` naming the field the way the API names it
+  (``declarations.2.number``), so the API passes it through unchanged.
+- **The contract is the authority.** Checks and reads use the contract's views, not the index: a
+  bank deciding whether to lend must not act on a view that lags the chain. The reads of one check
+  are pinned to one block, so the answer is a consistent snapshot, and that block is returned.
+- **Key rotation.** New registrations use the active key version. Lookups try every version held
+  (:meth:`~registry.fingerprint.FingerprintKeyring.candidates`), so a document registered under an
+  old key is still found. The contract sees only one version per registration, so it cannot refuse a
+  document registered under another one; :meth:`ReceivableService.register` therefore checks the
+  older versions itself before sending. That read-then-write is race-free: nothing is registered
+  under an older version any more, and the active version is guarded by the contract atomically.
+- **Refusals send nothing.** :meth:`~registry.chain.client.Chain.transact` estimates first, so a
+  ledger rule that refuses raises its decoded :class:`~registry.errors.RuleViolation` and no
+  transaction is sent.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from eth_typing import ChecksumAddress
+
+from registry.chain.client import Signer, TxResult
+from registry.chain.ledger import (
+    DeclarationTerm,
+    ReceivableLedger,
+    ReceivableState,
+    ReceivableStatus,
+    ReceivableTerms,
+)
+from registry.errors import (
+    DeclarationLinkedToOtherInvoice,
+    InvalidInput,
+    ReceivableAlreadyRegistered,
+    ReceivableNotFound,
+)
+from registry.fingerprint import (
+    CustomsDeclaration,
+    Enterprise,
+    ExportInvoice,
+    Fingerprint,
+    FingerprintKeyring,
+    normalize_declaration_number,
+)
+
+__all__ = [
+    "AMOUNT_RULE",
+    "MAX_AMOUNT",
+    "MAX_DECLARATIONS",
+    "DeclarationCheck",
+    "DeclarationInput",
+    "DeclarationStatus",
+    "DuplicateCheck",
+    "InvoiceStatus",
+    "Receivable",
+    "ReceivableService",
+    "Registered",
+    "TransactionRecorded",
+    "parse_receivable_id",
+]
+
+# ReceivableLedger.MAX_DECLARATIONS: refused here first, so an oversized request never reaches the
+# chain and is answered as bad input naming the field.
+MAX_DECLARATIONS = 32
+
+# Far above any real invoice (2**128 minor units is ~3e38) and far enough below uint256 that no
+# arithmetic in the contract can overflow: the sum of 32 declared values and face value x 10,000
+# basis points both stay below 2**143. An overflow would revert with a Panic, answered as a chain
+# failure instead of as bad input.
+MAX_AMOUNT = 2**128 - 1
+AMOUNT_RULE = "positive-integer-minor-units"
+
+_RECEIVABLE_ID = re.compile(r"0x[0-9a-fA-F]{64}", re.ASCII)
+_LIVE = frozenset(
+    {ReceivableStatus.REGISTERED, ReceivableStatus.FINANCED, ReceivableStatus.SETTLED}
+)
+
+
+class InvoiceStatus(enum.StrEnum):
+    """What a duplicate check says about an invoice, from the asking bank's point of view."""
+
+    UNKNOWN = "unknown"
+    """Not registered under any key version held, or registered and cancelled."""
+    REGISTERED = "registered"
+    """Registered, no financing outstanding (never financed, or settled)."""
+    FINANCED_BY_YOU = "financed_by_you"
+    FINANCED_BY_OTHER = "financed_by_other"
+
+
+class DeclarationStatus(enum.StrEnum):
+    UNKNOWN = "unknown"
+    LINKED_TO_THIS_INVOICE = "linked_to_this_invoice"
+    LINKED_TO_OTHER_INVOICE = "linked_to_other_invoice"
+
+
+@dataclass(frozen=True)
+class DeclarationInput:
+    """A customs declaration presented with a receivable: its number and its declared value (minor
+    units of the receivable's currency)."""
+
+    number: str
+    value: int
+
+
+@dataclass(frozen=True)
+class DeclarationCheck:
+    """One declaration's answer in a duplicate check. ``number`` is the normalized number;
+    ``receivable_id`` the invoice it backs, if any."""
+
+    number: str
+    status: DeclarationStatus
+    receivable_id: str | None
+
+
+@dataclass(frozen=True)
+class DuplicateCheck:
+    """A duplicate check's answer, read from the contract at ``as_of_block``.
+
+    ``cap``, ``outstanding`` and ``headroom`` are None for an unknown invoice. ``headroom`` is what
+    the asking bank could still draw: 0 while another bank holds financing on the receivable.
+    """
+
+    status: InvoiceStatus
+    receivable_id: str | None
+    key_version: int | None
+    cap: int | None
+    outstanding: int | None
+    headroom: int | None
+    declarations: tuple[DeclarationCheck, ...]
+    as_of_block: int
+
+
+@dataclass(frozen=True)
+class Receivable:
+    """A receivable as the contract holds it, at ``as_of_block``.
+
+    ``headroom`` is cap minus outstanding (0 once cancelled); who may draw it is the exclusivity
+    rule's business. ``overdue``: past maturity with financing outstanding (SPEC, derived).
+    """
+
+    receivable_id: str
+    status: str
+    key_version: int
+    currency: str
+    maturity_date: date
+    registrant: ChecksumAddress | None
+    financier: ChecksumAddress | None
+    exporter_fingerprint: str
+    face_value: int
+    declared_value: int
+    cap: int
+    outstanding: int
+    headroom: int
+    overdue: bool
+    as_of_block: int
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A registration the chain accepted."""
+
+    receivable_id: str
+    key_version: int
+    tx_hash: str
+    block_number: int
+
+
+@dataclass(frozen=True)
+class TransactionRecorded:
+    """A financing or repayment the chain accepted, with the receivable as it stands after it."""
+
+    amount: int
+    tx_hash: str
+    block_number: int
+    receivable: Receivable
+
+
+def parse_receivable_id(value: str, field: str = "receivable_id") -> bytes:
+    """A receivable id as the API shows it (``0x`` and 64 hex digits: the invoice fingerprint)."""
+    if not isinstance(value, str) or not _RECEIVABLE_ID.fullmatch(value):
+        raise InvalidInput(
+            field, "receivable-id-format", f"{field} must be 0x followed by 64 hex digits"
+        )
+    return bytes.fromhex(value[2:])
+
+
+def _amount(value: object, field: str) -> int:
+    # bool is an int in Python but never an amount; a float cannot hold a large amount exactly.
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_AMOUNT:
+        raise InvalidInput(
+            field,
+            AMOUNT_RULE,
+            f"{field} must be a positive integer amount in minor units, at most 2**128 - 1",
+        )
+    return value
+
+
+def _declaration_numbers(numbers: Sequence[str], field: Callable[[int], str]) -> list[str]:
+    """Normalized numbers; refuses a number given twice (under any spelling)."""
+    normalized: list[str] = []
+    seen: dict[str, int] = {}
+    for index, number in enumerate(numbers):
+        value = normalize_declaration_number(number, field(index))
+        if value in seen:
+            raise InvalidInput(
+                field(index),
+                "declaration-duplicated",
+                f"{field(index)} is the same declaration as {field(seen[value])}",
+            )
+        seen[value] = index
+        normalized.append(value)
+    return normalized
+
+
+def _declaration_count(count: int, minimum: int, field: str) -> None:
+    if not minimum <= count <= MAX_DECLARATIONS:
+        raise InvalidInput(
+            field,
+            "declaration-count",
+            f"{field} must hold {minimum} to {MAX_DECLARATIONS} customs declarations, not {count}",
+        )
+
+
+def _hex(digest: bytes) -> str:
+    return "0x" + digest.hex()
+
+
+class ReceivableService:
+    """Duplicate checks, registration, financing and repayment of export receivables.
+
+    ``today`` gives the current date (UTC); injected so tests can pin it.
+    """
+
+    def __init__(
+        self,
+        ledger: ReceivableLedger,
+        keyring: FingerprintKeyring,
+        today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+    ) -> None:
+        self.ledger = ledger
+        self.keyring = keyring
+        self._today = today
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    def check(
+        self,
+        bank: ChecksumAddress,
+        *,
+        exporter_uscc: str,
+        invoice_number: str,
+        currency: str,
+        declaration_numbers: Sequence[str] = (),
+    ) -> DuplicateCheck:
+        """Whether an invoice and its customs declarations are already registered or financed.
+
+        ``bank`` is the asking bank's account: the answer says whether the financing is its own.
+        """
+        invoice = ExportInvoice(exporter_uscc, invoice_number, currency)
+        _declaration_count(len(declaration_numbers), 0, "declaration_numbers")
+        numbers = _declaration_numbers(declaration_numbers, lambda i: f"declaration_numbers.{i}")
+
+        block = self.ledger.chain.block_number()
+        candidates = self.keyring.candidates(invoice)
+        found = self._live_receivable(candidates, block)
+        invoice_ids = {candidate.digest for candidate in candidates}
+        declarations = tuple(
+            self._check_declaration(number, invoice_ids, block) for number in numbers
+        )
+        if found is None:
+            return DuplicateCheck(
+                InvoiceStatus.UNKNOWN, None, None, None, None, None, declarations, block
+            )
+        fingerprint, state = found
+        if state.outstanding == 0:
+            status, headroom = InvoiceStatus.REGISTERED, state.headroom
+        elif state.financier == bank:
+            status, headroom = InvoiceStatus.FINANCED_BY_YOU, state.headroom
+        else:
+            status, headroom = InvoiceStatus.FINANCED_BY_OTHER, 0
+        return DuplicateCheck(
+            status=status,
+            receivable_id=fingerprint.hex,
+            key_version=fingerprint.key_version,
+            cap=state.cap,
+            outstanding=state.outstanding,
+            headroom=headroom,
+            declarations=declarations,
+            as_of_block=block,
+        )
+
+    def get(self, receivable_id: str) -> Receivable:
+        """The receivable ``receivable_id`` as the contract holds it now."""
+        rid = parse_receivable_id(receivable_id)
+        block = self.ledger.chain.block_number()
+        state = self.ledger.receivable(rid, block)
+        if state.status is ReceivableStatus.NONE:
+            raise ReceivableNotFound(f"no receivable {receivable_id} is registered", id=_hex(rid))
+        return self._view(rid, state, block)
+
+    # --- writes ---------------------------------------------------------------------------------
+
+    def register(
+        self,
+        signer: Signer,
+        *,
+        exporter_uscc: str,
+        invoice_number: str,
+        currency: str,
+        face_value: int,
+        maturity_date: date,
+        declarations: Sequence[DeclarationInput],
+    ) -> Registered:
+        """Registers an export receivable for the bank ``signer`` signs for.
+
+        Raises :class:`InvalidInput` before any chain request when a field is bad, and the ledger's
+        :class:`~registry.errors.RuleViolation` (nothing sent) when a rule refuses it: for a
+        declaration backing another invoice, ``details["field"]`` names the declaration.
+        """
+        invoice = ExportInvoice(exporter_uscc, invoice_number, currency)
+        exporter = Enterprise(invoice.exporter_uscc)
+        face = _amount(face_value, "face_value")
+        maturity = self._maturity(maturity_date)
+        _declaration_count(len(declarations), 1, "declarations")
+        numbers = _declaration_numbers(
+            [declaration.number for declaration in declarations],
+            lambda i: f"declarations.{i}.number",
+        )
+        values = [
+            _amount(declaration.value, f"declarations.{i}.value")
+            for i, declaration in enumerate(declarations)
+        ]
+
+        invoice_candidates = self.keyring.candidates(invoice)
+        declaration_candidates = [
+            self.keyring.candidates(CustomsDeclaration(number)) for number in numbers
+        ]
+        self._refuse_under_older_keys(invoice_candidates, declaration_candidates)
+
+        invoice_fp = invoice_candidates[0]
+        terms = ReceivableTerms(
+            id=invoice_fp.digest,
+            exporter=self.keyring.fingerprint(exporter).digest,
+            key_version=invoice_fp.key_version,
+            face_value=face,
+            currency=invoice.currency,
+            maturity=maturity,
+        )
+        declared = [
+            DeclarationTerm(candidates[0].digest, value)
+            for candidates, value in zip(declaration_candidates, values, strict=True)
+        ]
+        try:
+            result = self.ledger.register(signer, terms, declared)
+        except DeclarationLinkedToOtherInvoice as error:
+            raise self._name_declaration(error, declaration_candidates) from error
+        return Registered(
+            invoice_fp.hex, invoice_fp.key_version, result.tx_hash, result.block_number
+        )
+
+    def finance(self, signer: Signer, receivable_id: str, amount: int) -> TransactionRecorded:
+        """Draws ``amount`` of financing on the receivable for the bank ``signer`` signs for."""
+        rid = parse_receivable_id(receivable_id)
+        drawn = _amount(amount, "amount")
+        return self._recorded(rid, drawn, self.ledger.finance(signer, rid, drawn))
+
+    def repay(self, signer: Signer, receivable_id: str, amount: int) -> TransactionRecorded:
+        """Records repayment of ``amount`` against the bank's financing of the receivable."""
+        rid = parse_receivable_id(receivable_id)
+        repaid = _amount(amount, "amount")
+        return self._recorded(rid, repaid, self.ledger.repay(signer, rid, repaid))
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _maturity(self, maturity_date: date) -> int:
+        """Unix seconds of 00:00 UTC on the due date: the chain stores maturity as seconds."""
+        # datetime is a date subclass; a timestamp with a time of day is not what the field means.
+        if not isinstance(maturity_date, date) or isinstance(maturity_date, datetime):
+            raise InvalidInput(
+                "maturity_date", "iso-8601-date", "maturity_date must be a date (YYYY-MM-DD)"
+            )
+        if maturity_date < self._today():
+            raise InvalidInput(
+                "maturity_date",
+                "maturity-in-past",
+                f"maturity_date {maturity_date.isoformat()} is already past",
+            )
+        return int(datetime.combine(maturity_date, time(), UTC).timestamp())
+
+    def _live_receivable(
+        self, candidates: Sequence[Fingerprint], block: int | str
+    ) -> tuple[Fingerprint, ReceivableState] | None:
+        """The first candidate registered and not cancelled, with its state."""
+        for candidate in candidates:
+            state = self.ledger.receivable(candidate.digest, block)
+            if state.status in _LIVE:
+                return candidate, state
+        return None
+
+    def _check_declaration(
+        self, number: str, invoice_ids: set[bytes], block: int
+    ) -> DeclarationCheck:
+        for candidate in self.keyring.candidates(CustomsDeclaration(number)):
+            linked = self.ledger.receivable_of_declaration(candidate.digest, block)
+            if linked is not None:
+                status = (
+                    DeclarationStatus.LINKED_TO_THIS_INVOICE
+                    if linked in invoice_ids
+                    else DeclarationStatus.LINKED_TO_OTHER_INVOICE
+                )
+                return DeclarationCheck(number, status, _hex(linked))
+        return DeclarationCheck(number, DeclarationStatus.UNKNOWN, None)
+
+    def _refuse_under_older_keys(
+        self,
+        invoice_candidates: Sequence[Fingerprint],
+        declaration_candidates: Sequence[Sequence[Fingerprint]],
+    ) -> None:
+        """Refuses what the contract cannot see: the invoice or a declaration registered under a
+        key version older than the active one. No chain request when only one version is held."""
+        found = self._live_receivable(invoice_candidates[1:], "latest")
+        if found is not None:
+            fingerprint, state = found
+            raise ReceivableAlreadyRegistered(
+                f"the invoice is registered under key version {fingerprint.key_version}",
+                id=fingerprint.hex,
+                registrant=state.registrant,
+            )
+        for index, candidates in enumerate(declaration_candidates):
+            for candidate in candidates[1:]:
+                linked = self.ledger.receivable_of_declaration(candidate.digest)
+                if linked is not None:
+                    raise DeclarationLinkedToOtherInvoice(
+                        f"declarations.{index}.number already backs invoice {_hex(linked)}",
+                        declaration=candidate.hex,
+                        linkedReceivable=_hex(linked),
+                        field=f"declarations.{index}.number",
+                    )
+
+    @staticmethod
+    def _name_declaration(
+        error: DeclarationLinkedToOtherInvoice,
+        declaration_candidates: Sequence[Sequence[Fingerprint]],
+    ) -> DeclarationLinkedToOtherInvoice:
+        """The chain's refusal, saying which declaration of the request it was (the chain only
+        knows fingerprints), worded like the refusal under an older key."""
+        for index, candidates in enumerate(declaration_candidates):
+            if candidates[0].hex == error.details.get("declaration"):
+                field = f"declarations.{index}.number"
+                linked = error.details.get("linkedReceivable")
+                return DeclarationLinkedToOtherInvoice(
+                    f"{field} already backs invoice {linked}", **error.details, field=field
+                )
+        return error
+
+    def _recorded(self, rid: bytes, amount: int, result: TxResult) -> TransactionRecorded:
+        # Read at the transaction's block: the state it produced, not whatever came after.
+        state = self.ledger.receivable(rid, result.block_number)
+        return TransactionRecorded(
+            amount, result.tx_hash, result.block_number, self._view(rid, state, result.block_number)
+        )
+
+    def _view(self, rid: bytes, state: ReceivableState, block: int) -> Receivable:
+        maturity = datetime.fromtimestamp(state.maturity, UTC)
+        return Receivable(
+            receivable_id=_hex(rid),
+            status=state.status.name.lower(),
+            key_version=state.key_version,
+            currency=state.currency,
+            maturity_date=maturity.date(),
+            registrant=state.registrant,
+            financier=state.financier,
+            exporter_fingerprint=_hex(state.exporter),
+            face_value=state.face_value,
+            declared_value=state.declared_value,
+            cap=state.cap,
+            outstanding=state.outstanding,
+            headroom=state.headroom,
+            overdue=state.outstanding > 0 and maturity.date() < self._today(),
+            as_of_block=block,
+        )

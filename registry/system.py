@@ -1,0 +1,152 @@
+"""The whole system on one machine, as ``creditreg up`` runs it: dev node, deployment, index, API.
+
+On embedded defaults the chain is a fresh dev node each time, so each start deploys anew and starts
+a fresh SQLite index beside it (an index describes one deployment). The secrets file persists, so
+API keys stay the same from one run to the next.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from sqlalchemy import Engine
+
+from registry.chain.artifacts import load_artifact
+from registry.chain.client import Chain
+from registry.chain.deploy import CONTRACT_NAMES, Deployment
+from registry.chain.node import DevNode, wait_for_rpc
+from registry.credentials import DevSecrets
+from registry.db import create_schema, make_engine
+from registry.devstack import bootstrap
+from registry.errors import ConfigurationError
+from registry.indexer import Indexer
+from registry.settings import Settings
+
+__all__ = ["Running", "connect_chain", "deploy_or_reuse", "run_until_signalled", "running_system"]
+
+
+@dataclass(frozen=True)
+class Running:
+    """What ``up`` started or connected to."""
+
+    settings: Settings
+    rpc_url: str
+    chain: Chain
+    secrets: DevSecrets
+    deployment: Deployment
+    engine: Engine
+    node: DevNode | None
+
+
+def connect_chain(rpc_url: str) -> Chain:
+    wait_for_rpc(rpc_url, timeout=60)
+    return Chain.connect(rpc_url, [load_artifact(name).abi for name in CONTRACT_NAMES])
+
+
+def _deployed(chain: Chain, deployment: Deployment) -> bool:
+    """The manifest describes contracts that exist on this chain."""
+    if deployment.chain_id != chain.chain_id:
+        return False
+    return all(
+        len(chain.w3.eth.get_code(chain.w3.to_checksum_address(c.address))) > 0
+        for c in deployment.contracts.values()
+    )
+
+
+def deploy_or_reuse(
+    settings: Settings, chain: Chain, secrets: DevSecrets
+) -> tuple[Deployment, bool]:
+    """The manifest's deployment if it exists on this chain, else a new one (manifest rewritten).
+
+    Returns the deployment and whether it is new.
+    """
+    path = settings.resolved_manifest_path
+    if path.is_file():
+        existing = Deployment.load(path)
+        if _deployed(chain, existing):
+            return existing, False
+    deployment = bootstrap(chain, secrets, settings.advance_rate_bps)
+    deployment.save(path)
+    return deployment, True
+
+
+def _reset_embedded_index(settings: Settings) -> None:
+    """Removes the embedded SQLite index (never a configured database): it described the
+    previous dev chain."""
+    if settings.database_url is not None:
+        return
+    path = settings.embedded_database_path
+    for sibling in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        sibling.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def running_system(settings: Settings) -> Iterator[Running]:
+    """Starts (or connects to) the chain, deploys if needed and prepares the index database.
+
+    Stops the dev node it started on exit, whatever happened.
+    """
+    node: DevNode | None = None
+    if settings.rpc_url is None:
+        node = DevNode(settings.node, settings.node_block_time).start()
+    try:
+        rpc_url = settings.rpc_url or node.url  # type: ignore[union-attr]
+        chain = connect_chain(rpc_url)
+        secrets = DevSecrets.load_or_generate(settings.resolved_secrets_path)
+        deployment, new = deploy_or_reuse(settings, chain, secrets)
+        if new:
+            _reset_embedded_index(settings)
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            create_schema(engine)
+            yield Running(settings, rpc_url, chain, secrets, deployment, engine, node)
+        finally:
+            engine.dispose()
+    finally:
+        if node is not None:
+            node.stop()
+
+
+def run_until_signalled(system: Running, app: Any) -> None:
+    """Runs the indexer and serves ``app`` until SIGINT or SIGTERM, then stops both.
+
+    Both run in threads and the main thread only waits for a signal, so shutdown is one path
+    whatever stops us (uvicorn in the main thread would re-raise the signal at an arbitrary point
+    of our cleanup). Raises ConfigurationError when the API cannot start (its port is taken).
+    """
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    settings = system.settings
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning")
+    )
+    indexer = Indexer.from_settings(system.engine, system.chain, system.deployment, settings)
+    threads = [
+        threading.Thread(target=indexer.run_forever, args=(stop,), name="indexer"),
+        threading.Thread(target=server.run, name="api"),
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        while not stop.wait(0.2):
+            if not all(thread.is_alive() for thread in threads):
+                break
+    finally:
+        stop.set()
+        server.should_exit = True
+        for thread in threads:
+            thread.join(timeout=30)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not server.started:
+        raise ConfigurationError(
+            f"the API could not listen on {settings.api_host}:{settings.api_port} (in use?)"
+        )

@@ -1,0 +1,679 @@
+"""The HTTP API end to end: FastAPI's TestClient against the real dev chain and a SQLite index.
+
+Every refusal is checked for its RFC 9457 problem document (type, rule, field) and, where it could
+have written, for leaving the chain as it was (no block mined). Every response of every test here is
+scanned for the API keys and private keys of the stack's secrets: none may ever appear.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from eth_typing import HexStr
+from rich.console import Console
+from starlette.exceptions import StarletteDeprecationWarning
+
+from api.app import create_app
+from api.problems import PROBLEM_MEDIA_TYPE
+from api.services import Services
+from registry.api_keys import Principal, lookup, store_api_keys
+from registry.chain.client import Chain
+from registry.chain.ledger import ReceivableLedger
+from registry.credentials import DevSecrets, Role
+from registry.db import create_schema, make_engine
+from registry.db.schema import api_keys
+from registry.demo import run_demo
+from registry.errors import ConfigurationError
+from registry.indexer import CURSOR_NAME, Cursor, write_cursor
+from registry.receivables import MAX_DECLARATIONS
+from registry.settings import Settings
+from tests.conftest import ADVANCE_RATE_BPS, Stack
+
+# Starlette now prefers the httpx2 package for its TestClient and warns once, at import, when it
+# runs on httpx; the warning is about our test dependencies, not about the code under test, and the
+# suite turns warnings into errors.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from fastapi.testclient import TestClient
+
+EXPORTER = "91350100M000100Y43"
+DECL_1 = "310120260000012345"
+DECL_2 = "310120260000067890"
+FACE = 100_000
+CAP = FACE * ADVANCE_RATE_BPS // 10_000
+MATURITY = (datetime.now(UTC).date() + timedelta(days=90)).isoformat()
+
+
+@pytest.fixture
+def services(stack: Stack, sqlite_url: str) -> Iterator[Services]:
+    engine = make_engine(sqlite_url)
+    yield Services.build(engine, stack.chain, stack.ledger, stack.secrets)
+    engine.dispose()
+
+
+def _secrets_of(secrets: DevSecrets) -> list[str]:
+    """Every secret string of the stack, in the spellings a leak could take."""
+    keys = [secrets.deployer.private_key_hex]
+    for institution in secrets.institutions:
+        keys += [institution.api_key, institution.signer.private_key_hex]
+    values = list(keys) + [key.removeprefix("0x") for key in keys if key.startswith("0x")]
+    fingerprint_keys = secrets.keyring.to_mapping()["keys"]
+    assert isinstance(fingerprint_keys, dict)
+    return values + [str(key) for key in fingerprint_keys.values()]
+
+
+@pytest.fixture
+def client(services: Services, stack: Stack, tmp_path: Path) -> Iterator[TestClient]:
+    bodies: list[str] = []
+
+    def record(response: httpx.Response) -> None:
+        response.read()
+        bodies.append(response.text + repr(dict(response.headers)))
+
+    with TestClient(create_app(Settings(state_dir=tmp_path), services)) as test_client:
+        test_client.event_hooks = {"request": [], "response": [record]}
+        yield test_client
+
+    assert bodies, "the test made no request"
+    secrets = _secrets_of(stack.secrets)
+    for body in bodies:
+        for secret in secrets:
+            assert secret not in body
+
+
+def key(stack: Stack, name: str) -> dict[str, str]:
+    return {"X-API-Key": stack.secrets.institution(name).api_key}
+
+
+def registration(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "exporter_uscc": EXPORTER,
+        "invoice_number": "INV-2026-001",
+        "currency": "USD",
+        "face_value": FACE,
+        "maturity_date": MATURITY,
+        "declarations": [{"number": DECL_1, "value": 60_000}, {"number": DECL_2, "value": 50_000}],
+    }
+    return body | changes
+
+
+def check_body(invoice_number: str = "INV-2026-001", *numbers: str) -> dict[str, Any]:
+    return {
+        "exporter_uscc": EXPORTER,
+        "invoice_number": invoice_number,
+        "currency": "USD",
+        "declaration_numbers": list(numbers),
+    }
+
+
+def register(client: TestClient, stack: Stack, bank: str = "Bank A", **changes: Any) -> str:
+    response = client.post(
+        "/v1/receivables", json=registration(**changes), headers=key(stack, bank)
+    )
+    assert response.status_code == 201, response.text
+    receivable_id: str = response.json()["receivable_id"]
+    return receivable_id
+
+
+def assert_problem(
+    response: httpx.Response, status: int, rule: str, field: str | None = None
+) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    problem: dict[str, Any] = response.json()
+    assert problem["type"] == f"urn:creditreg:problem:{rule}"
+    assert problem["rule"] == rule
+    assert problem["status"] == status
+    assert problem["title"]
+    assert problem["detail"]
+    assert problem["instance"] == response.request.url.path
+    if field is not None:
+        assert problem["field"] == field
+    return problem
+
+
+# --- health and documentation ------------------------------------------------------------------
+
+
+def test_health_reports_chain_and_index(
+    client: TestClient, stack: Stack, services: Services
+) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "chain_id": stack.chain.chain_id,
+        "head_block": stack.chain.block_number(),
+        "indexed_block": None,
+        "ledger_address": stack.ledger.address,
+    }
+
+    with services.engine.begin() as connection:
+        write_cursor(connection, CURSOR_NAME, None, Cursor(7, HexStr("0x" + "07" * 32)))
+    assert client.get("/health").json()["indexed_block"] == 7
+
+
+def test_openapi_and_docs_are_served(client: TestClient) -> None:
+    spec = client.get("/openapi.json")
+    assert spec.status_code == 200
+    document = spec.json()
+    assert set(document["paths"]) == {
+        "/health",
+        "/v1/receivables",
+        "/v1/receivables/check",
+        "/v1/receivables/{receivable_id}",
+        "/v1/receivables/{receivable_id}/financings",
+        "/v1/receivables/{receivable_id}/repayments",
+    }
+    assert document["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
+    register_op = document["paths"]["/v1/receivables"]["post"]
+    assert set(register_op["responses"]) >= {"201", "401", "403", "409", "422"}
+    assert register_op["responses"]["409"]["content"] == {
+        PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+    }
+    amount = document["components"]["schemas"]["AmountRequest"]["properties"]["amount"]
+    assert amount["type"] == "integer"
+
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "text/html" in docs.headers["content-type"]
+    assert "/openapi.json" in docs.text
+
+
+def test_unknown_path_is_a_problem_too(client: TestClient) -> None:
+    assert_problem(client.get("/v1/nothing-here"), 404, "not-found")
+
+
+# --- the receivable's life, seen through the duplicate check ----------------------------------
+
+
+def test_duplicate_check_through_registration_and_financing(
+    client: TestClient, stack: Stack
+) -> None:
+    body = check_body("INV-2026-001", DECL_1, DECL_2)
+    unknown = client.post("/v1/receivables/check", json=body, headers=key(stack, "Bank A"))
+    assert unknown.status_code == 200, unknown.text
+    assert unknown.json() | {"as_of_block": 0} == {
+        "status": "unknown",
+        "receivable_id": None,
+        "key_version": None,
+        "cap": None,
+        "outstanding": None,
+        "headroom": None,
+        "declarations": [
+            {"number": DECL_1, "status": "unknown", "receivable_id": None},
+            {"number": DECL_2, "status": "unknown", "receivable_id": None},
+        ],
+        "as_of_block": 0,
+    }
+
+    response = client.post("/v1/receivables", json=registration(), headers=key(stack, "Bank A"))
+    assert response.status_code == 201, response.text
+    registered = response.json()
+    rid = registered["receivable_id"]
+    assert response.headers["location"] == f"/v1/receivables/{rid}"
+    assert registered["key_version"] == 1
+    assert registered["block_number"] == stack.chain.block_number()
+
+    after = client.post("/v1/receivables/check", json=body, headers=key(stack, "Bank A")).json()
+    assert (after["status"], after["receivable_id"]) == ("registered", rid)
+    assert (after["cap"], after["outstanding"], after["headroom"]) == (CAP, 0, CAP)
+    assert [d["status"] for d in after["declarations"]] == ["linked_to_this_invoice"] * 2
+
+    financed = client.post(
+        f"/v1/receivables/{rid}/financings", json={"amount": 30_000}, headers=key(stack, "Bank A")
+    )
+    assert financed.status_code == 201, financed.text
+    assert financed.json()["amount"] == 30_000
+    assert financed.json()["receivable"]["outstanding"] == 30_000
+
+    mine = client.post("/v1/receivables/check", json=body, headers=key(stack, "Bank A")).json()
+    assert (mine["status"], mine["outstanding"], mine["headroom"]) == (
+        "financed_by_you",
+        30_000,
+        CAP - 30_000,
+    )
+    theirs = client.post("/v1/receivables/check", json=body, headers=key(stack, "Bank B")).json()
+    assert (theirs["status"], theirs["outstanding"], theirs["headroom"]) == (
+        "financed_by_other",
+        30_000,
+        0,
+    )
+
+    state = client.get(f"/v1/receivables/{rid}", headers=key(stack, "Bank B"))
+    assert state.status_code == 200
+    assert state.json() | {"as_of_block": 0, "exporter_fingerprint": ""} == {
+        "receivable_id": rid,
+        "status": "financed",
+        "key_version": 1,
+        "currency": "USD",
+        "maturity_date": MATURITY,
+        "registrant": stack.bank_a.signer.address,
+        "financier": stack.bank_a.signer.address,
+        "exporter_fingerprint": "",
+        "face_value": FACE,
+        "declared_value": 110_000,
+        "cap": CAP,
+        "outstanding": 30_000,
+        "headroom": CAP - 30_000,
+        "overdue": False,
+        "as_of_block": 0,
+    }
+
+
+def test_second_invoice_on_the_same_declaration_is_refused_without_a_block(
+    client: TestClient, stack: Stack
+) -> None:
+    """The classic fraud: one shipment, two invoices, two banks."""
+    first = register(client, stack)
+    head = stack.chain.block_number()
+
+    fraud = registration(
+        invoice_number="INV-2026-999",
+        declarations=[
+            {"number": "310120260000000001", "value": 1_000},
+            {"number": DECL_2, "value": 50_000},
+        ],
+    )
+    response = client.post("/v1/receivables", json=fraud, headers=key(stack, "Bank B"))
+
+    problem = assert_problem(
+        response, 409, "declaration-linked-to-other-invoice", field="declarations.1.number"
+    )
+    assert problem["details"]["linkedReceivable"] == first
+    assert stack.chain.block_number() == head
+    # Nothing of the refused registration exists: the new invoice and its first declaration are
+    # still unknown.
+    body = check_body("INV-2026-999", "310120260000000001")
+    after = client.post("/v1/receivables/check", json=body, headers=key(stack, "Bank B")).json()
+    assert after["status"] == "unknown"
+    assert after["declarations"][0]["status"] == "unknown"
+
+
+def test_registering_the_same_invoice_twice_is_refused(client: TestClient, stack: Stack) -> None:
+    rid = register(client, stack)
+    head = stack.chain.block_number()
+    again = registration(declarations=[{"number": "310120260000000002", "value": 1_000}])
+    response = client.post("/v1/receivables", json=again, headers=key(stack, "Bank B"))
+    problem = assert_problem(response, 409, "receivable-already-registered")
+    assert problem["details"] == {"id": rid, "registrant": stack.bank_a.signer.address}
+    assert stack.chain.block_number() == head
+
+
+def test_another_bank_cannot_finance_a_financed_receivable(
+    client: TestClient, stack: Stack
+) -> None:
+    rid = register(client, stack)
+    url = f"/v1/receivables/{rid}/financings"
+    assert (
+        client.post(url, json={"amount": 10_000}, headers=key(stack, "Bank A")).status_code == 201
+    )
+    head = stack.chain.block_number()
+
+    response = client.post(url, json={"amount": 10_000}, headers=key(stack, "Bank B"))
+
+    problem = assert_problem(response, 409, "receivable-financed-by-other-bank")
+    assert problem["details"]["financier"] == stack.bank_a.signer.address
+    assert stack.chain.block_number() == head
+
+
+def test_financing_beyond_face_value_times_advance_rate_is_refused(
+    client: TestClient, stack: Stack
+) -> None:
+    # Declarations worth 200,000 on a 100,000 invoice: the advance rate decides the cap.
+    rid = register(client, stack, declarations=[{"number": DECL_1, "value": 200_000}])
+    url = f"/v1/receivables/{rid}/financings"
+    head = stack.chain.block_number()
+
+    response = client.post(url, json={"amount": CAP + 1}, headers=key(stack, "Bank A"))
+
+    problem = assert_problem(response, 409, "financing-exceeds-cap")
+    assert problem["details"] == {"id": rid, "amount": CAP + 1, "headroom": CAP}
+    assert stack.chain.block_number() == head
+    at_cap = client.post(url, json={"amount": CAP}, headers=key(stack, "Bank A"))
+    assert at_cap.status_code == 201
+    assert at_cap.json()["receivable"]["headroom"] == 0
+
+
+def test_repayments(client: TestClient, stack: Stack) -> None:
+    rid = register(client, stack)
+    client.post(
+        f"/v1/receivables/{rid}/financings", json={"amount": 40_000}, headers=key(stack, "Bank A")
+    )
+    url = f"/v1/receivables/{rid}/repayments"
+    head = stack.chain.block_number()
+
+    too_much = client.post(url, json={"amount": 40_001}, headers=key(stack, "Bank A"))
+    problem = assert_problem(too_much, 409, "repayment-exceeds-outstanding")
+    assert problem["details"]["outstanding"] == 40_000
+    not_theirs = client.post(url, json={"amount": 1}, headers=key(stack, "Bank B"))
+    assert_problem(not_theirs, 409, "receivable-not-financed-by-caller")
+    assert stack.chain.block_number() == head
+
+    partial = client.post(url, json={"amount": 15_000}, headers=key(stack, "Bank A"))
+    assert partial.status_code == 201
+    assert partial.json()["receivable"]["outstanding"] == 25_000
+    full = client.post(url, json={"amount": 25_000}, headers=key(stack, "Bank A")).json()
+    assert (full["receivable"]["status"], full["receivable"]["financier"]) == ("settled", None)
+    # Settled: exclusivity has ended, so Bank B sees a registered invoice it could finance.
+    settled = client.post("/v1/receivables/check", json=check_body(), headers=key(stack, "Bank B"))
+    assert (settled.json()["status"], settled.json()["headroom"]) == ("registered", CAP)
+
+
+def test_unknown_receivable_is_404(client: TestClient, stack: Stack) -> None:
+    rid = "0x" + "00" * 31 + "01"
+    response = client.get(f"/v1/receivables/{rid}", headers=key(stack, "Bank A"))
+    assert_problem(response, 404, "receivable-not-found")
+    financing = client.post(
+        f"/v1/receivables/{rid}/financings", json={"amount": 1}, headers=key(stack, "Bank A")
+    )
+    assert_problem(financing, 404, "receivable-not-found")
+
+
+# --- bad input ---------------------------------------------------------------------------------
+
+AMOUNT_RULE = "positive-integer-minor-units"
+BAD_REGISTRATIONS: list[tuple[dict[str, Any], str, str]] = [
+    ({"exporter_uscc": "91350100M000100Y44"}, "exporter_uscc", "uscc-check-digit"),
+    ({"currency": "XYZ"}, "currency", "iso-4217"),
+    ({"face_value": 100_000.5}, "face_value", AMOUNT_RULE),
+    ({"face_value": 100_000.0}, "face_value", AMOUNT_RULE),
+    ({"face_value": -100_000}, "face_value", AMOUNT_RULE),
+    ({"face_value": 0}, "face_value", AMOUNT_RULE),
+    ({"face_value": "100000"}, "face_value", AMOUNT_RULE),
+    ({"face_value": True}, "face_value", AMOUNT_RULE),
+    ({"face_value": 2**128}, "face_value", AMOUNT_RULE),
+    ({"maturity_date": "2027-02-30"}, "maturity_date", "iso-8601-date"),
+    ({"maturity_date": 1_900_000_000}, "maturity_date", "iso-8601-date"),
+    ({"maturity_date": "2020-01-01"}, "maturity_date", "maturity-in-past"),
+    ({"invoice_number": 12345}, "invoice_number", "string-type"),
+    ({"invoice_number": "X" * 300}, "invoice_number", "string-too-long"),
+    ({"face_valu": 1}, "face_valu", "extra-forbidden"),
+    (
+        {"declarations": [{"number": "31012026000001234", "value": 1}]},
+        "declarations.0.number",
+        "declaration-number-format",
+    ),
+    (
+        {"declarations": [{"number": DECL_1, "value": 1}, {"number": DECL_2, "value": 1.5}]},
+        "declarations.1.value",
+        AMOUNT_RULE,
+    ),
+    (
+        {"declarations": [{"number": DECL_1, "value": 1}, {"number": DECL_1, "value": 1}]},
+        "declarations.1.number",
+        "declaration-duplicated",
+    ),
+    (
+        {
+            "declarations": [
+                {"number": f"3101202600000000{i:02}", "value": 1}
+                for i in range(MAX_DECLARATIONS + 1)
+            ]
+        },
+        "declarations",
+        "declaration-count",
+    ),
+    ({"declarations": []}, "declarations", "declaration-count"),
+]
+
+
+@pytest.mark.parametrize(("changes", "field", "rule"), BAD_REGISTRATIONS)
+def test_bad_registration_is_a_422_problem_and_sends_nothing(
+    client: TestClient, stack: Stack, changes: dict[str, Any], field: str, rule: str
+) -> None:
+    head = stack.chain.block_number()
+    response = client.post(
+        "/v1/receivables", json=registration(**changes), headers=key(stack, "Bank A")
+    )
+    problem = assert_problem(response, 422, rule, field=field)
+    assert stack.chain.block_number() == head
+    if "errors" in problem:  # refused by the request model: every error listed, first on top
+        assert problem["errors"][0] == {
+            "field": field,
+            "rule": rule,
+            "message": problem["errors"][0]["message"],
+        }
+
+
+def test_missing_field_is_named(client: TestClient, stack: Stack) -> None:
+    body = registration()
+    del body["face_value"]
+    response = client.post("/v1/receivables", json=body, headers=key(stack, "Bank A"))
+    assert_problem(response, 422, "missing", field="face_value")
+
+
+def test_malformed_json_is_a_problem(client: TestClient, stack: Stack) -> None:
+    response = client.post(
+        "/v1/receivables",
+        content=b'{"exporter_uscc": ',
+        headers=key(stack, "Bank A") | {"content-type": "application/json"},
+    )
+    assert_problem(response, 422, "json-invalid")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "rule"),
+    [
+        ("/v1/receivables/0x12/financings", {"amount": 1}, "receivable_id", "receivable-id-format"),
+        (f"/v1/receivables/0x{'ab' * 32}/financings", {"amount": 1.5}, "amount", AMOUNT_RULE),
+        (f"/v1/receivables/0x{'ab' * 32}/financings", {"amount": -1}, "amount", AMOUNT_RULE),
+        (f"/v1/receivables/0x{'ab' * 32}/repayments", {"amount": "1"}, "amount", AMOUNT_RULE),
+        (f"/v1/receivables/0x{'ab' * 32}/repayments", {}, "amount", "missing"),
+        (
+            "/v1/receivables/check",
+            check_body("INV-1", DECL_1, "31012026000001234"),
+            "declaration_numbers.1",
+            "declaration-number-format",
+        ),
+        (
+            "/v1/receivables/check",
+            check_body("INV-1", *(f"3101202600000000{i:02}" for i in range(33))),
+            "declaration_numbers",
+            "declaration-count",
+        ),
+        (
+            "/v1/receivables/check",
+            check_body("INV-1") | {"exporter_uscc": "91350100M000100Y44"},
+            "exporter_uscc",
+            "uscc-check-digit",
+        ),
+    ],
+)
+def test_bad_amounts_ids_and_checks_are_422_problems(
+    client: TestClient, stack: Stack, path: str, body: dict[str, Any], field: str, rule: str
+) -> None:
+    head = stack.chain.block_number()
+    response = client.post(path, json=body, headers=key(stack, "Bank A"))
+    assert_problem(response, 422, rule, field=field)
+    assert stack.chain.block_number() == head
+
+
+# --- authentication and roles ------------------------------------------------------------------
+
+ROUTES = [
+    ("post", "/v1/receivables/check", check_body()),
+    ("post", "/v1/receivables", registration()),
+    ("post", f"/v1/receivables/0x{'ab' * 32}/financings", {"amount": 1}),
+    ("post", f"/v1/receivables/0x{'ab' * 32}/repayments", {"amount": 1}),
+    ("get", f"/v1/receivables/0x{'ab' * 32}", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES)
+def test_missing_or_unknown_api_key_is_401(
+    client: TestClient, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    missing = client.request(method, path, json=body)
+    assert_problem(missing, 401, "unauthenticated")
+    assert missing.headers["www-authenticate"].startswith("APIKey")
+
+    presented = "crk_not-a-key-of-this-registry"
+    unknown = client.request(method, path, json=body, headers={"X-API-Key": presented})
+    assert_problem(unknown, 401, "unauthenticated")
+    assert presented not in unknown.text
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES[:4])
+def test_admin_key_on_a_bank_route_is_403(
+    client: TestClient, stack: Stack, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    head = stack.chain.block_number()
+    response = client.request(method, path, json=body, headers=key(stack, "Consortium admin"))
+    problem = assert_problem(response, 403, "access-denied")
+    assert problem["details"] == {"required_role": "lender", "role": "admin"}
+    assert stack.chain.block_number() == head
+
+
+def test_admin_may_read_a_receivable(client: TestClient, stack: Stack) -> None:
+    rid = register(client, stack)
+    response = client.get(f"/v1/receivables/{rid}", headers=key(stack, "Consortium admin"))
+    assert response.status_code == 200
+    assert response.json()["registrant"] == stack.bank_a.signer.address
+
+
+# --- API keys and services ---------------------------------------------------------------------
+
+
+def test_api_keys_are_stored_hashed_and_resolve_to_their_institution(
+    services: Services, stack: Stack
+) -> None:
+    with services.engine.connect() as connection:
+        stored = connection.execute(sa.select(api_keys)).mappings().all()
+    assert len(stored) == len(stack.secrets.institutions)
+    dump = repr([dict(row) for row in stored])
+    for institution in stack.secrets.institutions:
+        assert institution.api_key not in dump
+
+    assert lookup(services.engine, stack.bank_a.api_key) == Principal(
+        "Bank A", Role.LENDER, stack.bank_a.signer.address
+    )
+    assert lookup(services.engine, stack.admin.api_key) == Principal(
+        "Consortium admin", Role.ADMIN, stack.admin.signer.address
+    )
+    assert lookup(services.engine, "crk_unknown") is None
+
+
+def test_storing_api_keys_is_idempotent_and_drops_replaced_keys(
+    database_url: str, stack: Stack
+) -> None:
+    engine = make_engine(database_url)
+    create_schema(engine)
+    try:
+        store_api_keys(engine, stack.secrets.institutions)
+        store_api_keys(engine, stack.secrets.institutions)
+        with engine.connect() as connection:
+            count = connection.scalar(sa.select(sa.func.count()).select_from(api_keys))
+        assert count == len(stack.secrets.institutions)
+
+        replaced = DevSecrets.generate().institution("Bank A")
+        store_api_keys(engine, [replaced])
+        assert lookup(engine, stack.bank_a.api_key) is None
+        assert lookup(engine, replaced.api_key) == Principal(
+            "Bank A", Role.LENDER, replaced.signer.address
+        )
+        assert lookup(engine, stack.bank_b.api_key) is not None
+    finally:
+        engine.dispose()
+
+
+def test_services_repr_shows_no_key(services: Services, stack: Stack) -> None:
+    shown = repr(services)
+    assert "Bank A" in shown
+    for secret in _secrets_of(stack.secrets):
+        assert secret not in shown
+
+
+def test_app_builds_its_services_from_settings(
+    stack: Stack, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Without services passed in, the app builds them at startup from node URL, manifest and
+    secrets file (what ``uvicorn --factory api.app:create_app_from_environment`` runs)."""
+    stack.deployment.save(tmp_path / "deployment.json")
+    stack.secrets.save(tmp_path / "secrets.json")
+    settings = Settings(state_dir=tmp_path, rpc_url=stack.node.url, database_url=sqlite_url)
+
+    with TestClient(create_app(settings)) as client:
+        health = client.get("/health")
+        check = client.post(
+            "/v1/receivables/check", json=check_body(), headers=key(stack, "Bank B")
+        )
+
+    assert health.status_code == 200
+    assert health.json()["ledger_address"] == stack.ledger.address
+    assert check.status_code == 200
+    assert check.json()["status"] == "unknown"
+
+
+def test_services_need_a_node_url(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="CREDITREG_RPC_URL"):
+        Services.from_settings(Settings(state_dir=tmp_path, rpc_url=None))
+
+
+def test_unreachable_chain_is_a_503_problem_without_the_node_url(
+    services: Services, stack: Stack, tmp_path: Path
+) -> None:
+    url = "http://user:password@127.0.0.1:9"
+    offline = Chain.connect(url, timeout=1)
+    ledger = ReceivableLedger(offline, stack.ledger.address)
+    broken = replace(services, chain=offline, ledger=ledger)
+
+    with TestClient(create_app(Settings(state_dir=tmp_path), broken)) as client:
+        response = client.get("/health")
+
+    assert_problem(response, 503, "chain-unavailable")
+    assert "password" not in response.text
+    assert "127.0.0.1:9" not in response.text
+
+
+# --- served for real -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(services: Services, tmp_path: Path) -> Iterator[str]:
+    """The app behind uvicorn on a free port, as ``creditreg serve`` runs it; yields its URL."""
+    config = uvicorn.Config(
+        create_app(Settings(state_dir=tmp_path), services),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn")
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive(), "uvicorn stopped while starting"
+            assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_demo_plays_against_the_served_api(served: str, stack: Stack, tmp_path: Path) -> None:
+    secrets_path = tmp_path / "secrets.json"
+    stack.secrets.save(secrets_path)
+    console = Console(record=True, width=120)
+
+    run_demo(served, secrets_path, console)
+
+    output = console.export_text()
+    assert "declaration-linked-to-other-invoice" in output
+    assert "receivable-financed-by-other-bank" in output
+    for secret in _secrets_of(stack.secrets):
+        assert secret not in output
