@@ -18,6 +18,9 @@ $(PY_STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 
+# package-lock.json lists anvil's binary package for every platform; the entries for platforms other
+# than linux-x64 were added by hand (no integrity), because a registry mirror that carries only this
+# platform's binary makes npm drop them from the lock, and then `npm ci` refuses the lock as stale.
 $(NODE_STAMP): package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
