@@ -17,9 +17,8 @@ from typing import Any
 import uvicorn
 from sqlalchemy import Engine
 
-from registry.chain.artifacts import load_artifact
 from registry.chain.client import Chain
-from registry.chain.deploy import CONTRACT_NAMES, Deployment
+from registry.chain.deploy import Deployment
 from registry.chain.node import DevNode, wait_for_rpc
 from registry.credentials import DevSecrets
 from registry.db import create_schema, make_engine
@@ -46,7 +45,7 @@ class Running:
 
 def connect_chain(rpc_url: str) -> Chain:
     wait_for_rpc(rpc_url, timeout=60)
-    return Chain.connect(rpc_url, [load_artifact(name).abi for name in CONTRACT_NAMES])
+    return Chain.connect(rpc_url)
 
 
 def _deployed(chain: Chain, deployment: Deployment) -> bool:

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from registry.chain.artifacts import load_artifact
 from registry.chain.client import Chain
 from registry.chain.deploy import Deployment
 from registry.chain.ledger import ReceivableLedger
@@ -69,7 +68,7 @@ class Stack:
 def _start_stack(kind: NodeKind) -> Stack:
     node = DevNode(kind).start()
     try:
-        chain = Chain.connect(node.url, [load_artifact("ReceivableLedger").abi])
+        chain = Chain.connect(node.url)
         secrets = DevSecrets.generate()
         deployment = bootstrap(chain, secrets, ADVANCE_RATE_BPS)
     except BaseException:

@@ -21,6 +21,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3Exception
 from web3.types import Nonce, TxParams, Wei
 
+from registry.chain.artifacts import all_abis
 from registry.chain.reverts import RevertDecoder
 from registry.errors import ChainError, RegistryError
 
@@ -71,14 +72,15 @@ class TxResult:
 class Chain:
     """A connection to one node, with the ABIs whose errors it decodes."""
 
-    def __init__(self, w3: Web3, abis: Iterable[list[dict[str, Any]]] = ()) -> None:
+    def __init__(self, w3: Web3, abis: Iterable[list[dict[str, Any]]] | None = None) -> None:
+        """``abis``: whose custom errors to decode; by default every committed contract's."""
         self.w3 = w3
-        self.decoder = RevertDecoder(abis)
+        self.decoder = RevertDecoder(all_abis() if abis is None else abis)
         self._chain_id: int | None = None
 
     @classmethod
     def connect(
-        cls, url: str, abis: Iterable[list[dict[str, Any]]] = (), timeout: float = 30
+        cls, url: str, abis: Iterable[list[dict[str, Any]]] | None = None, timeout: float = 30
     ) -> Chain:
         return cls(Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout})), abis)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from registry.errors import ConfigurationError
 
-__all__ = ["ARTIFACTS_DIR", "Artifact", "artifacts_digest", "load_artifact"]
+__all__ = ["ARTIFACTS_DIR", "Artifact", "all_abis", "artifacts_digest", "load_artifact"]
 
 ARTIFACTS_DIR = Path(__file__).parent
 
@@ -50,6 +50,11 @@ def load_artifact(name: str) -> Artifact:
     if not path.is_file():
         raise ConfigurationError(f"no compiled artifact for {name}; run `make artifacts`")
     return Artifact.from_json(json.loads(path.read_text()))
+
+
+def all_abis() -> list[list[dict[str, Any]]]:
+    """The ABIs of every committed contract: what a chain client decodes revert data with."""
+    return [load_artifact(path.stem).abi for path in sorted(ARTIFACTS_DIR.glob("*.json"))]
 
 
 def artifacts_digest() -> str:
