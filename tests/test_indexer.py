@@ -3,6 +3,9 @@
 The projections are checked against the contract's own views, field by field; the events table
 against the node's ``eth_getLogs``. Failure seams (a node that refuses wide ranges, a handler that
 fails mid-chunk) are injected through the indexer's constructor, never monkeypatched.
+
+Reorganizations are tested in ``test_reorg.py``, reads as of past blocks in
+``test_point_in_time.py``; the helpers here serve all three.
 """
 
 from __future__ import annotations
@@ -30,18 +33,20 @@ from registry.chain.ledger import (
     ReceivableTerms,
 )
 from registry.db import create_schema, make_engine, schema
+from registry.db.read import declarations_as_of, receivable_as_of, receivables_as_of
 from registry.indexer import (
-    CURSOR_NAME,
     DEFAULT_HANDLERS,
     BlockRange,
     Decoder,
     IndexConflict,
     Indexer,
     Loader,
+    Projections,
     RawLog,
     ReceivableFinanced,
     ReceivableRegistered,
     ReorgDetected,
+    UndecodableLog,
     UnknownEvent,
     Web3LogSource,
     fetch_logs,
@@ -51,6 +56,9 @@ from tests.conftest import ADVANCE_RATE_BPS, Stack
 
 MATURITY = 2_000_000_000
 EXPORTER = b"\xee" * 32
+# The index's record of the chain. indexed_blocks is left out: which chunk ends it keeps depends on
+# how the chain was read (chunk sizes, steps taken), not on the chain; assert_kept_hashes_on_chain
+# checks it.
 TABLES = (
     schema.indexer_cursor,
     schema.events,
@@ -60,6 +68,9 @@ TABLES = (
 )
 # Columns whose values depend on when or in which database a row was written, not on the chain.
 VOLATILE = {"id", "updated_at"}
+# ... and those that depend on the index's history (a live index that rolled back reorganizations,
+# compared with a fresh replay).
+HISTORY = {"reorgs", "last_reorg_depth", "last_reorg_at"}
 
 
 def fp(label: str) -> bytes:
@@ -116,46 +127,71 @@ def indexer(stack: Stack, engine: sa.Engine, **options: Any) -> Indexer:
     return Indexer(engine, stack.chain, stack.deployment, **options)
 
 
-def dump(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every index table's rows, without the columns that depend on when they were written."""
+def dump(engine: sa.Engine, *, history: bool = True) -> dict[str, list[tuple[Any, ...]]]:
+    """Every index table's rows (every version of the projections), without the columns that
+    depend on when they were written; ``history=False`` leaves out the reorganization counts."""
+    volatile = VOLATILE if history else VOLATILE | HISTORY
     contents = {}
     with engine.connect() as connection:
         for table in TABLES:
-            columns = [c for c in table.columns if c.name not in VOLATILE]
+            columns = [c for c in table.columns if c.name not in volatile]
             order = [table.c.id] if "id" in table.c else columns
             rows = connection.execute(sa.select(*columns).order_by(*order)).all()
             contents[table.name] = [tuple(row) for row in rows]
     return contents
 
 
-def projected(engine: sa.Engine, receivable_id: bytes) -> ReceivableState:
-    """The index's receivable, in the shape of the contract's view."""
+def assert_kept_hashes_on_chain(stack: Stack, engine: sa.Engine) -> None:
+    """Every block hash the index keeps is the chain's, and every block with events is kept."""
     with engine.connect() as connection:
-        row = connection.execute(
-            sa.select(schema.receivables).where(schema.receivables.c.id == hx(receivable_id))
-        ).one()
+        kept = connection.execute(sa.select(schema.indexed_blocks)).all()
+        event_blocks = set(
+            connection.execute(sa.select(schema.events.c.block_number).distinct()).scalars()
+        )
+    for number, block_hash, _events in kept:
+        assert stack.chain.w3.eth.get_block(number)["hash"].to_0x_hex() == block_hash
+    assert event_blocks <= {number for number, _, count in kept if count > 0}
+
+
+def projected(engine: sa.Engine, receivable_id: bytes, block: int | None = None) -> ReceivableState:
+    """The index's receivable (as of ``block``, None: now), in the shape of the contract's view;
+    a receivable the index does not hold is the contract's empty one (status NONE)."""
+    with engine.connect() as connection:
+        row = receivable_as_of(connection, hx(receivable_id), block)
+    if row is None:
+        return ReceivableState(
+            status=ReceivableStatus.NONE,
+            key_version=0,
+            currency="",
+            maturity=0,
+            registrant=None,
+            financier=None,
+            exporter=bytes(32),
+            face_value=0,
+            declared_value=0,
+            cap=0,
+            outstanding=0,
+        )
     return ReceivableState(
-        status=ReceivableStatus[row.status.upper()],
-        key_version=row.key_version,
-        currency=row.currency,
-        maturity=row.maturity,
-        registrant=row.registrant,
-        financier=row.financier,
-        exporter=bytes(HexBytes(row.exporter)),
-        face_value=row.face_value,
-        declared_value=row.declared_value,
-        cap=row.cap,
-        outstanding=row.outstanding,
+        status=ReceivableStatus[row["status"].upper()],
+        key_version=row["key_version"],
+        currency=row["currency"],
+        maturity=row["maturity"],
+        registrant=row["registrant"],
+        financier=row["financier"],
+        exporter=bytes(HexBytes(row["exporter"])),
+        face_value=row["face_value"],
+        declared_value=row["declared_value"],
+        cap=row["cap"],
+        outstanding=row["outstanding"],
     )
 
 
-def linked_declarations(engine: sa.Engine) -> dict[str, tuple[str, int]]:
-    table = schema.declarations
+def linked_declarations(engine: sa.Engine, block: int | None = None) -> dict[str, tuple[str, int]]:
+    """The declarations linked as of ``block`` (None: now): fingerprint -> (receivable, value)."""
     with engine.connect() as connection:
-        rows = connection.execute(
-            sa.select(table.c.fingerprint, table.c.receivable_id, table.c.value)
-        )
-        return {row.fingerprint: (row.receivable_id, row.value) for row in rows}
+        rows = declarations_as_of(connection, block)
+    return {row["fingerprint"]: (row["receivable_id"], row["value"]) for row in rows}
 
 
 def chain_logs(stack: Stack) -> list[RawLog]:
@@ -200,12 +236,17 @@ def lifecycle(stack: Stack) -> dict[str, bytes]:
     return ids
 
 
-def assert_matches_chain(stack: Stack, engine: sa.Engine, ids: dict[str, bytes]) -> None:
+def assert_matches_chain(
+    stack: Stack, engine: sa.Engine, ids: dict[str, bytes], block: int | None = None
+) -> None:
+    """The index agrees with the contract's views (as of ``block``, None: now) on the receivables
+    ``ids`` and on every declaration it holds linked."""
+    at: int | str = "latest" if block is None else block
     for receivable_id in ids.values():
-        assert projected(engine, receivable_id) == stack.ledger.receivable(receivable_id)
-    declarations = linked_declarations(engine)
+        assert projected(engine, receivable_id, block) == stack.ledger.receivable(receivable_id, at)
+    declarations = linked_declarations(engine, block)
     for fingerprint, (linked_to, _value) in declarations.items():
-        on_chain = stack.ledger.receivable_of_declaration(bytes(HexBytes(fingerprint)))
+        on_chain = stack.ledger.receivable_of_declaration(bytes(HexBytes(fingerprint)), at)
         assert on_chain is not None
         assert hx(on_chain) == linked_to
 
@@ -223,10 +264,8 @@ def test_projections_equal_the_contract_views(stack: Stack, engine: sa.Engine) -
     assert projected(engine, ids["again"]).declared_value == 15_000
     assert projected(engine, ids["new rate"]).cap == 90_000
     with engine.connect() as connection:
-        rates = connection.execute(
-            sa.select(schema.receivables.c.id, schema.receivables.c.advance_rate_bps)
-        )
-        assert {row.id: row.advance_rate_bps for row in rates} == {
+        rates = receivables_as_of(connection)
+        assert {row["id"]: row["advance_rate_bps"] for row in rates} == {
             hx(ids["partly"]): ADVANCE_RATE_BPS,
             hx(ids["settled"]): ADVANCE_RATE_BPS,
             hx(ids["again"]): ADVANCE_RATE_BPS,
@@ -407,15 +446,12 @@ def test_failing_handler_leaves_neither_rows_nor_cursor(stack: Stack, engine: sa
     rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
     stack.ledger.finance(stack.bank_a.signer, rid, 10_000)
 
-    written_before_failure: list[str | None] = []
+    applied_before_failure: list[str | None] = []
 
-    def explode(connection: sa.Connection, event: ReceivableFinanced) -> None:
-        # Proof that the chunk's earlier rows were written in this transaction before it failed.
-        written_before_failure.append(
-            connection.execute(
-                sa.select(schema.receivables.c.id).where(schema.receivables.c.id == hx(rid))
-            ).scalar_one_or_none()
-        )
+    def explode(projections: Projections, event: ReceivableFinanced) -> None:
+        # Proof that the chunk's earlier events were applied before this one failed.
+        registered = projections.receivables.get(hx(rid))
+        applied_before_failure.append(None if registered is None else registered["status"])
         raise RuntimeError("handler failed mid-chunk")
 
     loader = Loader({**DEFAULT_HANDLERS, ReceivableFinanced: explode})
@@ -423,7 +459,7 @@ def test_failing_handler_leaves_neither_rows_nor_cursor(stack: Stack, engine: sa
     with pytest.raises(RuntimeError, match="mid-chunk"):
         failing.step()
 
-    assert written_before_failure == [hx(rid)]
+    assert applied_before_failure == ["registered"]
     assert dump(engine) == before
     assert failing.status().indexed_block == status.indexed_block
     # A working indexer then picks the same chunk up whole: DeclarationLinked,
@@ -436,7 +472,7 @@ def test_failing_handler_on_an_empty_index_leaves_it_empty(stack: Stack, engine:
     # The first chunk holds the deployment's role grants, applied before the failing registration.
     register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
 
-    def explode(connection: sa.Connection, event: ReceivableRegistered) -> None:
+    def explode(projections: Projections, event: ReceivableRegistered) -> None:
         raise RuntimeError("boom")
 
     loader = Loader({**DEFAULT_HANDLERS, ReceivableRegistered: explode})
@@ -510,18 +546,54 @@ def test_fetch_logs_halves_down_to_one_block() -> None:
     assert next_range(17, 17, 5) is None
 
 
-def test_cursor_hash_mismatch_is_detected(stack: Stack, engine: sa.Engine) -> None:
+def test_a_cursor_the_chain_contradicts_rolls_back_to_the_last_kept_block(
+    stack: Stack, sqlite_engines: Callable[[str], sa.Engine]
+) -> None:
+    """A stored hash that is not the chain's is what a reorganization looks like to the index;
+    real ones are in test_reorg.py."""
+    engine, fresh = sqlite_engines("live"), sqlite_engines("fresh")
+    register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    index = indexer(stack, engine)
+    index.run_until_caught_up()
+    cursor_block = index.status().indexed_block
+    with engine.connect() as connection:
+        below = connection.execute(
+            sa.select(sa.func.max(schema.indexed_blocks.c.number)).where(
+                schema.indexed_blocks.c.number < cursor_block
+            )
+        ).scalar_one()
+    bogus = "0x" + "ab" * 32
+    with engine.begin() as connection:
+        connection.execute(sa.update(schema.indexer_cursor).values(block_hash=bogus))
+        connection.execute(
+            sa.update(schema.indexed_blocks)
+            .where(schema.indexed_blocks.c.number == cursor_block)
+            .values(hash=bogus)
+        )
+    register(stack, stack.bank_a.signer, "INV-2", ("D2", 90_000))
+
+    result = index.advance()
+
+    assert result.rollback is not None
+    assert result.rollback.ancestor.block_number == below
+    assert result.rollback.depth == cursor_block - below
+    index.run_until_caught_up()
+    status = index.status()
+    assert (status.reorgs, status.last_reorg_depth) == (1, cursor_block - below)
+    indexer(stack, fresh).run_until_caught_up()
+    assert dump(engine, history=False) == dump(fresh, history=False)
+    assert_kept_hashes_on_chain(stack, engine)
+
+
+def test_a_reorg_deeper_than_the_kept_hashes_is_detected(stack: Stack, engine: sa.Engine) -> None:
     register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
     index = indexer(stack, engine)
     index.run_until_caught_up()
     indexed_block = index.status().indexed_block
     bogus = "0x" + "ab" * 32
     with engine.begin() as connection:
-        connection.execute(
-            sa.update(schema.indexer_cursor)
-            .where(schema.indexer_cursor.c.name == CURSOR_NAME)
-            .values(block_hash=bogus)
-        )
+        connection.execute(sa.update(schema.indexer_cursor).values(block_hash=bogus))
+        connection.execute(sa.update(schema.indexed_blocks).values(hash=bogus))
     before = dump(engine)
     register(stack, stack.bank_a.signer, "INV-2", ("D2", 90_000))
 
@@ -532,7 +604,7 @@ def test_cursor_hash_mismatch_is_detected(stack: Stack, engine: sa.Engine) -> No
         "indexed_hash": bogus,
         "chain_hash": stack.chain.w3.eth.get_block(indexed_block)["hash"].to_0x_hex(),
     }
-    assert "rollback is not implemented" in raised.value.message
+    assert "deeper than the index's history" in raised.value.message
     assert dump(engine) == before
     with pytest.raises(ReorgDetected):
         index.run_forever(threading.Event())
@@ -569,6 +641,33 @@ def test_unknown_topic_from_our_contract_is_an_error(stack: Stack) -> None:
     with pytest.raises(UnknownEvent) as raised:
         decoder.decode(log)
     assert raised.value.details == {"contract": stack.ledger.address, "topic0": "0x" + "12" * 32}
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"data": "0x" + "00" * 31}, "bytes of topics and data"),
+        ({"data": "0x" + "00" * 33}, "bytes of topics and data"),
+        ({"topics": ["TOPIC0", "0x" + "11" * 32]}, "indexed topics"),
+        ({"data": "0x" + "zz" * 32}, "not hex"),
+        # The bank's address topic with non-zero padding above its 20 bytes.
+        ({"topics": ["TOPIC0", "0x" + "11" * 32, "0x01" + "00" * 11 + "22" * 20]}, "padding"),
+    ],
+)
+def test_malformed_logs_are_undecodable(stack: Stack, change: dict[str, Any], problem: str) -> None:
+    """The word-slicing decoder keeps eth_abi's strict rules."""
+    rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    stack.ledger.finance(stack.bank_a.signer, rid, 10_000)
+    raw = stack.chain.w3.provider.make_request(  # type: ignore[arg-type]
+        "eth_getLogs", [{"address": stack.ledger.address, "fromBlock": "latest"}]
+    )["result"]
+    financed = {**raw[-1]}
+    decoder = Decoder.for_deployment(stack.deployment)
+    assert isinstance(decoder.decode(financed), ReceivableFinanced)
+    if "topics" in change:
+        change = {"topics": [financed["topics"][0], *change["topics"][1:]]}
+    with pytest.raises(UndecodableLog, match=problem):
+        decoder.decode({**financed, **change})
 
 
 def test_recorded_logs_decode_like_live_ones(stack: Stack) -> None:
@@ -633,7 +732,7 @@ def test_confirmations_keep_the_index_behind_the_head(stack: Stack, engine: sa.E
     assert status.lag == 1
     assert status.caught_up
     with engine.connect() as connection:
-        ids = connection.execute(sa.select(schema.receivables.c.id)).scalars().all()
+        ids = [row["id"] for row in receivables_as_of(connection)]
     assert ids == [hx(fp("INV-1"))]
 
 

@@ -3,9 +3,13 @@
 - :mod:`~registry.indexer.extract`: chunked ``eth_getLogs`` over the deployment's addresses, a
   range the node refuses is halved;
 - :mod:`~registry.indexer.decode`: one frozen, typed record per event, from the ABI;
-- :mod:`~registry.indexer.load`: one handler per event, idempotent on real unique keys;
+- :mod:`~registry.indexer.load`: a chunk at a time, one handler per event applied in memory to
+  versioned projections, written in bulk; idempotent on real unique keys;
 - :mod:`~registry.indexer.cursor`: the last indexed block and its hash, moved with the rows;
+- :mod:`~registry.indexer.reorg`: kept block hashes, the common ancestor, the rollback;
 - :mod:`~registry.indexer.runner`: :class:`Indexer`, the loop that ties them together.
+
+Reading the projections, now or as of a past block, is :mod:`registry.db.read`.
 
 Typical use (what ``creditreg index`` does)::
 
@@ -16,7 +20,7 @@ Typical use (what ``creditreg index`` does)::
 
 from __future__ import annotations
 
-from registry.indexer.cursor import Cursor, read_cursor, write_cursor
+from registry.indexer.cursor import Cursor, IndexerState, read_cursor, read_state, write_cursor
 from registry.indexer.decode import (
     EVENT_TYPES,
     AdvanceRateSet,
@@ -41,13 +45,22 @@ from registry.indexer.extract import (
     fetch_logs,
     next_range,
 )
-from registry.indexer.load import DEFAULT_HANDLERS, Handler, Loader, status_name
+from registry.indexer.load import (
+    DEFAULT_HANDLERS,
+    Handler,
+    Loader,
+    Projections,
+    VersionedTable,
+    status_name,
+)
+from registry.indexer.reorg import REORG_WINDOW, Rollback
 from registry.indexer.runner import CURSOR_NAME, Indexer, IndexerStatus, StepResult
 
 __all__ = [
     "CURSOR_NAME",
     "DEFAULT_HANDLERS",
     "EVENT_TYPES",
+    "REORG_WINDOW",
     "AdvanceRateSet",
     "BlockRange",
     "Cursor",
@@ -57,9 +70,11 @@ __all__ = [
     "Handler",
     "IndexConflict",
     "Indexer",
+    "IndexerState",
     "IndexerStatus",
     "Loader",
     "LogSource",
+    "Projections",
     "RawLog",
     "ReceivableCancelled",
     "ReceivableFinanced",
@@ -69,14 +84,17 @@ __all__ = [
     "RoleAdminChanged",
     "RoleGranted",
     "RoleRevoked",
+    "Rollback",
     "StepResult",
     "UndecodableLog",
     "UnknownEvent",
+    "VersionedTable",
     "Web3LogSource",
     "block_hash",
     "fetch_logs",
     "next_range",
     "read_cursor",
+    "read_state",
     "status_name",
     "write_cursor",
 ]

@@ -7,11 +7,15 @@ the chain replaced that block.
 
 The move is a compare-and-swap on the previous position, so a second indexer writing to the same
 database fails instead of moving the cursor backwards.
+
+The cursor's row also counts the reorganizations the indexer rolled back (:class:`IndexerState`),
+so that a process other than the indexer's (the API's health check) can report them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from eth_typing import HexStr
 from sqlalchemy import Connection, func, insert, select, update
@@ -19,7 +23,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from registry.db.schema import indexer_cursor
 from registry.indexer.errors import IndexConflict
 
-__all__ = ["Cursor", "read_cursor", "write_cursor"]
+__all__ = ["Cursor", "IndexerState", "read_cursor", "read_state", "write_cursor"]
 
 
 @dataclass(frozen=True)
@@ -28,17 +32,52 @@ class Cursor:
     block_hash: HexStr
 
 
-def read_cursor(connection: Connection, name: str) -> Cursor | None:
+@dataclass(frozen=True)
+class IndexerState:
+    """The cursor with the indexer's record of reorganizations."""
+
+    cursor: Cursor
+    reorgs: int
+    """Reorganizations rolled back since the index was created."""
+    last_reorg_depth: int | None
+    """Blocks the last rollback un-indexed (cursor minus common ancestor); None before any."""
+    last_reorg_at: datetime | None
+
+
+def read_state(connection: Connection, name: str) -> IndexerState | None:
+    c = indexer_cursor.c
     row = connection.execute(
-        select(indexer_cursor.c.block_number, indexer_cursor.c.block_hash).where(
-            indexer_cursor.c.name == name
+        select(c.block_number, c.block_hash, c.reorgs, c.last_reorg_depth, c.last_reorg_at).where(
+            c.name == name
         )
     ).one_or_none()
-    return None if row is None else Cursor(row.block_number, HexStr(row.block_hash))
+    if row is None:
+        return None
+    return IndexerState(
+        Cursor(row.block_number, HexStr(row.block_hash)),
+        row.reorgs,
+        row.last_reorg_depth,
+        row.last_reorg_at,
+    )
 
 
-def write_cursor(connection: Connection, name: str, previous: Cursor | None, new: Cursor) -> None:
-    """Moves cursor ``name`` from ``previous`` (None: no cursor yet) to ``new``."""
+def read_cursor(connection: Connection, name: str) -> Cursor | None:
+    state = read_state(connection, name)
+    return None if state is None else state.cursor
+
+
+def write_cursor(
+    connection: Connection,
+    name: str,
+    previous: Cursor | None,
+    new: Cursor,
+    *,
+    reorg_depth: int | None = None,
+) -> None:
+    """Moves cursor ``name`` from ``previous`` (None: no cursor yet) to ``new``.
+
+    ``reorg_depth``: the move is a rollback of that many blocks, counted in the cursor's row.
+    """
     if previous is None:
         if read_cursor(connection, name) is not None:
             raise IndexConflict(f"cursor {name!r} appeared while indexing: another indexer runs")
@@ -48,15 +87,21 @@ def write_cursor(connection: Connection, name: str, previous: Cursor | None, new
             )
         )
         return
-    moved = connection.execute(
+    c = indexer_cursor.c
+    statement = (
         update(indexer_cursor)
         .where(
-            indexer_cursor.c.name == name,
-            indexer_cursor.c.block_number == previous.block_number,
-            indexer_cursor.c.block_hash == previous.block_hash,
+            c.name == name,
+            c.block_number == previous.block_number,
+            c.block_hash == previous.block_hash,
         )
         .values(block_number=new.block_number, block_hash=new.block_hash, updated_at=func.now())
     )
+    if reorg_depth is not None:
+        statement = statement.values(
+            reorgs=c.reorgs + 1, last_reorg_depth=reorg_depth, last_reorg_at=func.now()
+        )
+    moved = connection.execute(statement)
     if moved.rowcount != 1:
         raise IndexConflict(
             f"cursor {name!r} moved away from block {previous.block_number} while indexing: "

@@ -1,8 +1,17 @@
 """Decode: raw logs into one frozen, typed record per contract event.
 
-The decoder is built from the compiled ABIs of the deployment's contracts (topic0 -> event ABI) and
-decodes topics and data with ``eth_abi`` itself, which keeps it independent of web3's contract
-objects and lets tests replay recorded logs (plain mappings with hex strings) as well as live ones.
+The decoder is built from the compiled ABIs of the deployment's contracts (topic0 -> event ABI),
+independent of web3's contract objects, so that it decodes raw JSON-RPC logs (hex strings, what
+:class:`~registry.indexer.extract.Web3LogSource` returns), recorded ones and web3's formatted ones
+(``HexBytes``) alike.
+
+Speed: every argument of our events is a static ABI type, one 32-byte word, so each event's
+decoder is precomputed from the ABI as a tuple of word decoders (slice, ``int.from_bytes``, a
+cached checksum) and a log is decoded without ``eth_abi``'s generic machinery, which cost about
+0.4 ms a log and made decoding, not the node, the indexer's bottleneck. The word decoders keep
+``eth_abi``'s strict rules (zero padding, integer ranges, exact data length): a log that breaks
+them is :class:`~registry.indexer.errors.UndecodableLog`. A dynamic type in a future event is
+refused when the decoder is built (:class:`~registry.errors.ConfigurationError`), not mid-chain.
 
 Choices:
 
@@ -20,17 +29,16 @@ Choices:
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any, ClassVar, Self, cast
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.exceptions import DecodingError
 from eth_typing import ABIEvent, ChecksumAddress, HexStr
 from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.address import to_checksum_address
-from hexbytes import HexBytes
 
 from registry.chain.artifacts import load_artifact
 from registry.chain.deploy import Deployment
@@ -90,11 +98,19 @@ class EventRecord:
         JSON reader has to know which fields may exceed 2**53; addresses are checksummed,
         ``bytes32`` values are ``0x``-hex, the currency is its ISO code.
         """
-        return {
-            _camel(f.name): _json_value(getattr(self, f.name))
-            for f in fields(self)
-            if f.name not in self.LOCATION_FIELDS
-        }
+        return {camel: _json_value(getattr(self, name)) for name, camel in _arg_names(type(self))}
+
+    def args_json(self) -> str:
+        """:meth:`args` as JSON text, written without building the dictionary: the values are
+        decimal digits and hex but for the odd free-text one, which is escaped by ``json``."""
+        parts = []
+        for name, camel in _arg_names(type(self)):
+            value = _json_value(getattr(self, name))
+            if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+                parts.append(f'"{camel}":"{value}"')
+            else:
+                parts.append(f'"{camel}":{json.dumps(value)}')
+        return "{" + ",".join(parts) + "}"
 
     @classmethod
     def from_values(cls, **values: Any) -> Self:
@@ -206,6 +222,20 @@ def _camel(name: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
+_ARG_NAMES: dict[type[EventRecord], tuple[tuple[str, str], ...]] = {}
+
+
+def _arg_names(record: type[EventRecord]) -> tuple[tuple[str, str], ...]:
+    """(field, ABI name) of the event arguments of ``record``, in ABI order."""
+    names = _ARG_NAMES.get(record)
+    if names is None:
+        names = tuple(
+            (f.name, _camel(f.name)) for f in fields(record) if f.name not in record.LOCATION_FIELDS
+        )
+        _ARG_NAMES[record] = names
+    return names
+
+
 def _json_value(value: object) -> str:
     # bool is no ABI type of ours; ints (IntEnum included) become decimal strings.
     if isinstance(value, int):
@@ -220,22 +250,87 @@ def _quantity(value: int | str) -> int:
     return value if isinstance(value, int) else int(value, 16)
 
 
+def _raw_bytes(value: str | bytes) -> bytes:
+    """The bytes of a hex string (``0x``-prefixed, as JSON-RPC sends it) or of web3's HexBytes."""
+    if isinstance(value, str):
+        return bytes.fromhex(value[2:] if value[:2] in ("0x", "0X") else value)
+    return bytes(value)
+
+
+def _hash_hex(value: str | bytes) -> HexStr:
+    """A 32-byte hash as ``0x``-prefixed lower-case hex, the form every table stores."""
+    if isinstance(value, str):
+        return HexStr(value.lower() if value[:2] == "0x" else "0x" + value.lower())
+    return HexStr("0x" + bytes(value).hex())
+
+
+@lru_cache(maxsize=65_536)
+def _checksum(raw: bytes) -> ChecksumAddress:
+    # Checksumming hashes the address (keccak), and the same few banks act in most events.
+    return to_checksum_address(raw)
+
+
 def _ascii_code(raw: bytes) -> str:
     text = raw.rstrip(b"\0").decode("ascii", errors="replace")
+    if text.isprintable():
+        return text
     # NUL and other control characters are refused by PostgreSQL text columns or unreadable.
     return "".join(c if c.isprintable() else "\ufffd" for c in text)
 
 
-def _converter(abi_type: str) -> Callable[[Any], Any]:
-    """Python value of a decoded ABI value, for the types our events use."""
+_ZERO_WORD = bytes(32)
+
+WordDecoder = Callable[[bytes], Any]
+"""Python value of one 32-byte ABI word; raises UndecodableLog where the ABI's padding or range
+rules are broken (what ``eth_abi``'s strict decoder refuses)."""
+
+
+def _word_decoder(abi_type: str) -> WordDecoder:
+    """The decoder of a static ABI type, for the types our events use.
+
+    Each of them is one 32-byte word, so decoding is slicing: no generic ABI machinery per log,
+    which is what lets decoding keep up with the node (see the module docstring).
+    """
     if abi_type == "address":
-        return lambda value: to_checksum_address(value)
+
+        def address(word: bytes) -> ChecksumAddress:
+            if word[:12] != _ZERO_WORD[:12]:
+                raise UndecodableLog(f"address with non-zero padding: 0x{word.hex()}")
+            return _checksum(word[12:])
+
+        return address
     if abi_type == "bytes32":
-        return lambda value: HexStr("0x" + bytes(value).hex())
-    if re.fullmatch(r"bytes([1-9]|[12][0-9]|3[01])", abi_type):
-        return lambda value: _ascii_code(bytes(value))
-    if re.fullmatch(r"u?int[0-9]*", abi_type):
-        return int
+        return lambda word: HexStr("0x" + word.hex())
+    if match := re.fullmatch(r"bytes([1-9]|[12][0-9]|3[01])", abi_type):
+        size = int(match.group(1))
+
+        def short_bytes(word: bytes) -> str:
+            if word[size:] != _ZERO_WORD[size:]:
+                raise UndecodableLog(f"{abi_type} with non-zero padding: 0x{word.hex()}")
+            return _ascii_code(word[:size])
+
+        return short_bytes
+    if match := re.fullmatch(r"(u?)int([0-9]*)", abi_type):
+        bits = int(match.group(2) or 256)
+        if match.group(1):
+            limit = 1 << bits
+
+            def unsigned(word: bytes) -> int:
+                value = int.from_bytes(word, "big")
+                if value >= limit:
+                    raise UndecodableLog(f"{abi_type} out of range: {value}")
+                return value
+
+            return unsigned
+        low, high = -(1 << (bits - 1)), 1 << (bits - 1)
+
+        def signed(word: bytes) -> int:
+            value = int.from_bytes(word, "big", signed=True)
+            if not low <= value < high:
+                raise UndecodableLog(f"{abi_type} out of range: {value}")
+            return value
+
+        return signed
     raise ConfigurationError(f"the indexer cannot decode ABI type {abi_type} in an event")
 
 
@@ -243,16 +338,26 @@ def _converter(abi_type: str) -> Callable[[Any], Any]:
 class _Argument:
     field: str
     abi_type: str
-    convert: Callable[[Any], Any]
+    decode: WordDecoder
 
 
-@dataclass(frozen=True)
 class _EventSpec:
     """How to decode one event: its record class, indexed arguments (topics 1..n) and data."""
 
-    record: type[EventRecord]
-    topics: tuple[_Argument, ...]
-    data: tuple[_Argument, ...]
+    def __init__(
+        self, record: type[EventRecord], topics: tuple[_Argument, ...], data: tuple[_Argument, ...]
+    ) -> None:
+        self.record = record
+        self.topics = topics
+        self.data = data
+        # Topics then data, one word each: the arguments' places in the two concatenated.
+        self._places = tuple((a.field, a.decode, 32 * i) for i, a in enumerate((*topics, *data)))
+        self._size = 32 * (len(topics) + len(data))
+        # Records whose class does not refine from_values are built without their __init__
+        # (a frozen dataclass's __init__ costs a setattr call per field): the fields were checked
+        # against the ABI in from_abi, so the dictionary holds exactly the record's fields.
+        custom = record.__dict__.get("from_values") is not None
+        self._build: Callable[..., EventRecord] = record.from_values if custom else self._construct
 
     @classmethod
     def from_abi(cls, event_abi: Mapping[str, Any]) -> _EventSpec:
@@ -272,7 +377,7 @@ class _EventSpec:
                 f"record {name} has fields {declared}, the ABI has arguments {abi_names}"
             )
         arguments = [
-            (i["indexed"], _Argument(_snake(i["name"]), i["type"], _converter(i["type"])))
+            (i["indexed"], _Argument(_snake(i["name"]), i["type"], _word_decoder(i["type"])))
             for i in inputs
         ]
         return cls(
@@ -281,26 +386,39 @@ class _EventSpec:
             data=tuple(a for indexed, a in arguments if not indexed),
         )
 
+    def _construct(self, **values: Any) -> EventRecord:
+        record = object.__new__(self.record)
+        record.__dict__.update(values)
+        return record
+
     def decode(self, log: RawLog, contract: ChecksumAddress) -> EventRecord:
-        topics = [bytes(HexBytes(t)) for t in log["topics"]][1:]
-        name = self.record.__name__
-        if len(topics) != len(self.topics):
+        topics = log["topics"]
+        if len(topics) != len(self.topics) + 1:
             raise UndecodableLog(
-                f"{name} log has {len(topics)} indexed topics, the ABI {len(self.topics)}"
+                f"{self.record.__name__} log has {len(topics) - 1} indexed topics, the ABI "
+                f"{len(self.topics)}"
             )
         try:
-            values = {
-                a.field: a.convert(abi_decode([a.abi_type], topic)[0])
-                for a, topic in zip(self.topics, topics, strict=True)
-            }
-            data = abi_decode([a.abi_type for a in self.data], bytes(HexBytes(log["data"])))
-        except DecodingError as error:
-            raise UndecodableLog(f"{name} log does not decode: {error}") from None
-        values.update({a.field: a.convert(v) for a, v in zip(self.data, data, strict=True)})
-        return self.record.from_values(
+            data = log["data"]
+            if isinstance(data, str):
+                # One hex conversion for the whole log, as raw JSON-RPC spells it.
+                words = bytes.fromhex("".join([t[2:] for t in topics[1:]]) + data[2:])
+            else:
+                words = b"".join([bytes(t) for t in topics[1:]]) + bytes(data)
+        except (ValueError, TypeError) as error:
+            raise UndecodableLog(f"{self.record.__name__} log is not hex: {error}") from None
+        # Static arguments only (the converters refuse others), so the topics and the data are
+        # exactly one word per argument; anything else is not this event.
+        if len(words) != self._size or not all(len(t) in (66, 32) for t in topics[1:]):
+            raise UndecodableLog(
+                f"{self.record.__name__} log has {len(words)} bytes of topics and data; the ABI "
+                f"needs {self._size}"
+            )
+        values = {field: decode(words[at : at + 32]) for field, decode, at in self._places}
+        return self._build(
             block_number=_quantity(log["blockNumber"]),
-            block_hash=HexStr(HexBytes(log["blockHash"]).to_0x_hex()),
-            tx_hash=HexStr(HexBytes(log["transactionHash"]).to_0x_hex()),
+            block_hash=_hash_hex(log["blockHash"]),
+            tx_hash=_hash_hex(log["transactionHash"]),
             tx_index=_quantity(log["transactionIndex"]),
             log_index=_quantity(log["logIndex"]),
             contract=contract,
@@ -321,6 +439,11 @@ class Decoder:
             }
             for address, abi in abis.items()
         }
+        # Lookups by the forms a log spells its address and topic0 in, to skip converting them.
+        self._by_address: dict[str, tuple[ChecksumAddress, dict[str, _EventSpec]]] = {
+            address.lower(): (address, {"0x" + topic.hex(): spec for topic, spec in specs.items()})
+            for address, specs in self._specs.items()
+        }
 
     @classmethod
     def for_deployment(cls, deployment: Deployment) -> Decoder:
@@ -340,23 +463,26 @@ class Decoder:
             # eth_getLogs never returns removed logs; one here means the node is mid-reorg, which
             # may pass: a ChainError to retry, not a log that can never be decoded.
             raise ChainError(f"the node returned a removed log: {dict(log)}")
-        contract = to_checksum_address(log["address"])
-        specs = self._specs.get(contract)
-        if specs is None:
+        address = log["address"]
+        known = self._by_address.get(address.lower() if isinstance(address, str) else "")
+        if known is None:
+            contract = to_checksum_address(address)
             raise UndecodableLog(f"log from {contract}, which is not a contract of the deployment")
+        contract, specs = known
         topics = log["topics"]
-        topic0 = bytes(HexBytes(topics[0])) if topics else b""
+        topic0 = _hash_hex(topics[0]) if topics else HexStr("0x")
         spec = specs.get(topic0)
         if spec is None:
             position = f"{_quantity(log['blockNumber'])}:{_quantity(log['logIndex'])}"
             raise UnknownEvent(
-                f"log {position} from {contract} has topic0 0x{topic0.hex()}, which no event of "
-                "its ABI has",
+                f"log {position} from {contract} has topic0 {topic0}, which no event of its ABI "
+                "has",
                 contract=contract,
-                topic0="0x" + topic0.hex(),
+                topic0=topic0,
             )
         return spec.decode(log, contract)
 
-    def decode_all(self, logs: Sequence[RawLog]) -> list[EventRecord]:
+    def decode_all(self, logs: Iterable[RawLog]) -> list[EventRecord]:
         """Decodes ``logs`` and returns them in chain order."""
+        # Nodes return logs in chain order already, where sorting costs one pass.
         return sorted((self.decode(log) for log in logs), key=lambda r: r.position)

@@ -5,7 +5,7 @@ cannot be used; a database that contradicts the chain's events is its own kind::
 
     RegistryError
     ├── ChainError
-    │   ├── ReorgDetected       an indexed block is no longer on the chain
+    │   ├── ReorgDetected       a reorganization deeper than every block hash the index kept
     │   └── UndecodableLog      a log of our contracts that the ABI cannot explain
     │       └── UnknownEvent    ... because its topic0 is no event of the ABI
     └── IndexConflict           the index database disagrees with the chain's events
@@ -23,7 +23,9 @@ __all__ = ["IndexConflict", "ReorgDetected", "UndecodableLog", "UnknownEvent"]
 
 
 class ReorgDetected(ChainError):
-    """The hash the index stored for a block differs from the chain's (or the block is gone)."""
+    """The chain replaced the cursor's block, and no block whose hash the index kept is on the
+    chain any more: there is no common ancestor to roll back to (shallower reorganizations are
+    rolled back, see :mod:`registry.indexer.reorg`)."""
 
     rule = "reorg-detected"
 
@@ -42,6 +44,7 @@ class UnknownEvent(UndecodableLog):
 
 class IndexConflict(RegistryError):
     """The index holds something the chain's events contradict (a different log at an indexed
-    position, an update of a receivable never registered, a cursor moved by another writer)."""
+    position, an update of a receivable never registered, an event older than an entity's
+    current version, a cursor moved by another writer)."""
 
     rule = "index-conflict"

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from eth_typing import ChecksumAddress, HexStr
-from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import BlockNotFound, Web3Exception
+from web3.exceptions import Web3Exception
+from web3.types import RPCEndpoint
 
 from registry.errors import ChainError
 from registry.indexer.decode import RawLog
@@ -38,8 +38,25 @@ class LogSource(Protocol):
     ) -> Sequence[RawLog]: ...
 
 
+def _request(w3: Web3, method: str, params: list[Any], what: str) -> Any:
+    """The ``result`` of a raw JSON-RPC request through ``w3``'s provider.
+
+    Raw, because web3's result formatters (every hex string into HexBytes, every log into an
+    AttributeDict) cost ten times what the node takes to answer ``eth_getLogs``; the decoder reads
+    the hex strings directly.
+    """
+    try:
+        response = w3.provider.make_request(cast(RPCEndpoint, method), params)
+    except (Web3Exception, OSError, ValueError) as error:
+        raise ChainError(f"{what} failed: {type(error).__name__}: {error}") from error
+    if "error" in response:
+        raise ChainError(f"{what} failed: {response['error']}")
+    return response.get("result")
+
+
 class Web3LogSource:
-    """``eth_getLogs`` through web3, with its failures turned into ChainError."""
+    """``eth_getLogs`` through web3's provider, raw (logs as hex strings), with its failures
+    turned into ChainError."""
 
     def __init__(self, w3: Web3) -> None:
         self.w3 = w3
@@ -47,14 +64,16 @@ class Web3LogSource:
     def __call__(
         self, addresses: Sequence[ChecksumAddress], from_block: int, to_block: int
     ) -> Sequence[RawLog]:
-        try:
-            return self.w3.eth.get_logs(
-                {"address": list(addresses), "fromBlock": from_block, "toBlock": to_block}
-            )
-        except (Web3Exception, OSError) as error:
-            raise ChainError(
-                f"eth_getLogs {from_block}..{to_block} failed: {type(error).__name__}: {error}"
-            ) from error
+        what = f"eth_getLogs {from_block}..{to_block}"
+        params = {
+            "address": list(addresses),
+            "fromBlock": hex(from_block),
+            "toBlock": hex(to_block),
+        }
+        logs = _request(self.w3, "eth_getLogs", [params], what)
+        if not isinstance(logs, list):
+            raise ChainError(f"{what} answered {logs!r} instead of a list of logs")
+        return logs
 
 
 @dataclass(frozen=True)
@@ -114,13 +133,6 @@ def fetch_logs(
 
 def block_hash(w3: Web3, number: int) -> HexStr | None:
     """The hash of block ``number`` on the node's current chain, or None if it has no such block."""
-    try:
-        block = w3.eth.get_block(number)
-    except BlockNotFound:
-        return None
-    except (Web3Exception, OSError) as error:
-        raise ChainError(
-            f"reading block {number} failed: {type(error).__name__}: {error}"
-        ) from error
-    found = block.get("hash")
-    return None if found is None else HexStr(HexBytes(found).to_0x_hex())
+    block = _request(w3, "eth_getBlockByNumber", [hex(number), False], f"reading block {number}")
+    found = None if block is None else block.get("hash")
+    return None if found is None else HexStr(str(found).lower())

@@ -1,42 +1,76 @@
-"""Load: each decoded event becomes an ``events`` row and is applied to the projections.
+"""Load: a chunk of decoded events becomes ``events`` rows and versions of the projections.
 
-One handler per event type. The caller owns the transaction (the runner writes a chunk's rows and
-its cursor in one), so nothing here commits.
+The caller owns the transaction (the runner writes a chunk's rows, its block hashes and its cursor
+in one), so nothing here commits.
 
-Idempotency rests on real unique keys, at two levels:
+Chunk at a time, not event at a time: a statement per event cannot reach the tens of thousands of
+events a second that a replay of a busy chain needs, so :meth:`Loader.load`
 
-- The ``events`` row, keyed by ``(block_number, log_index)``, gates everything: a log already
-  recorded is not applied again. Projection updates set values rather than add to them, but an old
-  event applied after newer ones would still move a receivable back in time, hence the gate. The
-  same position holding a *different* log (another block hash, transaction or event) means the index
-  describes another chain: :class:`~registry.indexer.errors.IndexConflict`, never an overwrite.
-- Each projection write is itself an upsert on its own key (receivable id, declaration
-  fingerprint, financing ``(block_number, log_index)``), with the dialect's
-  ``INSERT .. ON CONFLICT`` on SQLite and PostgreSQL alike.
+1. reads the chunk's block range of ``events`` back (normally empty; see idempotency below);
+2. reads the current versions of every entity the chunk touches, one query per projection (in
+   batches of :data:`KEY_BATCH` keys on SQLite, under its limit on bound parameters; at once on
+   PostgreSQL, as one array parameter);
+3. applies the events in memory, in chain order ``(block, transaction, log)``, one handler per
+   event type, each working on :class:`Projections` (the in-memory working set);
+4. writes in bulk (:mod:`registry.db.bulk`: ``COPY`` on PostgreSQL, one prepared statement run
+   by ``executemany`` on SQLite): the events rows, the stored versions the chunk closed, the new
+   versions, the financings.
+
+Versions (see :mod:`registry.db.schema`): a change at block B closes the entity's current version
+at B and opens one from B, except that further changes in the same block update that new version
+in place, so one block gives one version, the state at its end. An entity removed in the block
+that created it leaves no version at all.
+
+Correctness guarantees, as with the row-at-a-time loader this replaces:
+
+- Idempotency. A chunk always starts after the cursor, which moves in the same transaction as the
+  rows, so a chunk is normally new. Should its blocks already hold events (an indexer restarted
+  from an older or deleted cursor), each stored event must be the very same log (block hash,
+  transaction, contract, event, arguments) as the chain's at that ``(block_number, log_index)``
+  and is then skipped, not applied again; a different log, or a stored log the chain no longer
+  has, is :class:`~registry.indexer.errors.IndexConflict`: the index describes another chain.
+- A new event may only move an entity forward: if the entity's stored current version starts at or
+  after the event's block, the index holds later history than the event and applying it would
+  rewrite the past: IndexConflict.
+- Unique keys as the safety net: ``(block_number, log_index)`` for events and financings, one
+  current version per entity (partial unique indexes), the version primary keys. A write they
+  refuse is IndexConflict (two indexers racing on one database, or a bug), never a silent upsert.
 
 Projections:
 
 - ``receivables``: status ``registered`` / ``financed`` / ``settled`` / ``cancelled`` (the
   contract's enum names), amounts and financier as the contract's ``getReceivable`` returns them.
   The registration event does not carry the declared value; it is the sum of the declarations
-  linked to the receivable, whose events come in the same transaction (summed in Python: SQLite
-  stores the amounts as text).
-- ``declarations``: one row per declaration currently linked, deleted when its receivable is
-  cancelled, because the contract frees the links then.
-- ``financings``: one row per drawdown or repayment, with the balance after it.
+  linked to the receivable, whose events come first in the same transaction.
+- ``declarations``: one entity per declaration fingerprint while linked; its version is closed when
+  its receivable is cancelled, because the contract frees the links then.
+- ``financings``: one row per drawdown or repayment, with the balance after it (append-only).
 
 Role and advance-rate events have no projection: their ``events`` rows are their record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import json
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    String,
+    Table,
+    any_,
+    bindparam,
+    select,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 
 from registry.chain.ledger import ReceivableStatus
+from registry.db.bulk import JSONText, insert_rows, update_rows
 from registry.db.schema import declarations, events, financings, receivables
 from registry.errors import ConfigurationError
 from registry.indexer.decode import (
@@ -53,11 +87,22 @@ from registry.indexer.decode import (
     RoleRevoked,
 )
 from registry.indexer.errors import IndexConflict
+from registry.indexer.extract import BlockRange
 
-__all__ = ["DEFAULT_HANDLERS", "Handler", "Loader", "status_name"]
+__all__ = [
+    "DEFAULT_HANDLERS",
+    "KEY_BATCH",
+    "Handler",
+    "Loader",
+    "Projections",
+    "VersionedTable",
+    "status_name",
+]
 
-Handler = Callable[[Connection, Any], None]
-"""Applies one decoded event (of the type it is registered for) to the projections."""
+KEY_BATCH = 500
+"""Keys per ``IN (...)`` query on SQLite: far below its bound-parameter limit."""
+
+_SETTLED = ReceivableStatus.SETTLED
 
 
 def status_name(status: ReceivableStatus) -> str:
@@ -65,51 +110,274 @@ def status_name(status: ReceivableStatus) -> str:
     return status.name.lower()
 
 
-def _upsert(
-    connection: Connection, table: Table, values: Mapping[str, Any], keys: tuple[str, ...]
-) -> None:
-    """Inserts ``values``; on a conflict on ``keys`` updates the other columns (or, with none
-    left, leaves the row as it is)."""
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(table).values(**values)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(table).values(**values)
-    else:
-        raise ConfigurationError(f"the index supports SQLite and PostgreSQL, not {dialect}")
-    changes = {name: statement.excluded[name] for name in values if name not in keys}
-    if changes:
-        statement = statement.on_conflict_do_update(index_elements=list(keys), set_=changes)
-    else:
-        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
-    connection.execute(statement)
+_CANCELLED = status_name(ReceivableStatus.CANCELLED)
 
 
-def _update_receivable(connection: Connection, receivable_id: str, **values: Any) -> None:
-    updated = connection.execute(
-        update(receivables).where(receivables.c.id == receivable_id).values(**values)
-    )
-    if updated.rowcount != 1:
-        raise IndexConflict(
-            f"an event updates receivable {receivable_id}, which the index never saw registered",
-            receivable=receivable_id,
+def _among(
+    connection: Connection, column: ColumnElement[str], values: Collection[str]
+) -> Iterator[ColumnElement[bool]]:
+    """Conditions ``column IN values``, as few as the database allows."""
+    ordered = sorted(values)
+    if not ordered:
+        return
+    if connection.dialect.name == "postgresql":
+        # One array parameter instead of a parameter per key: binding thousands of them costs
+        # more than the query.
+        yield column == any_(bindparam("keys", ordered, type_=postgresql.ARRAY(String)))
+        return
+    for start in range(0, len(ordered), KEY_BATCH):
+        yield column.in_(ordered[start : start + KEY_BATCH])
+
+
+@dataclass(eq=False)
+class _Version:
+    """One version of an entity: stored (the database's current version when the chunk began) or
+    made by this chunk."""
+
+    key: str
+    values: dict[str, Any]
+    valid_from: int
+    stored: bool
+    valid_to: int | None = None
+    dropped: bool = False
+    """Made and removed within one block: it never existed at any block's end, so is not written."""
+
+
+@dataclass(eq=False)
+class VersionedTable:
+    """The working set of one versioned projection for one chunk.
+
+    ``group`` names a column to find current entities by (declarations by their receivable), kept
+    up to date as versions change. Entities are read from the database by :meth:`load` before the
+    events are applied; one the loader did not foresee is read on first use.
+    """
+
+    connection: Connection
+    table: Table
+    key: str
+    group: str | None = None
+    _current: dict[str, _Version | None] = field(default_factory=dict)
+    _groups: dict[str, set[str]] = field(default_factory=dict)
+    _loaded_groups: set[str] = field(default_factory=set)
+    _new: list[_Version] = field(default_factory=list)
+    _closed: list[_Version] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._columns = [
+            c.name
+            for c in self.table.columns
+            if c.name not in (self.key, "valid_from_block", "valid_to_block")
+        ]
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def load(self, keys: Collection[str], groups: Collection[str] = ()) -> None:
+        """Reads the current versions of ``keys``, and of every entity in ``groups``."""
+        table = self.table
+        current = table.c.valid_to_block.is_(None)
+        wanted = [k for k in keys if k not in self._current]
+        for among in _among(self.connection, table.c[self.key], wanted):
+            self._remember(self.connection.execute(select(table).where(current, among)).mappings())
+        for key in wanted:
+            self._current.setdefault(key, None)
+        if self.group is not None:
+            fresh = [g for g in groups if g not in self._loaded_groups]
+            for among in _among(self.connection, table.c[self.group], fresh):
+                self._remember(
+                    self.connection.execute(select(table).where(current, among)).mappings()
+                )
+            self._loaded_groups.update(fresh)
+
+    def _remember(self, rows: Iterable[RowMapping]) -> None:
+        for row in rows:
+            key = row[self.key]
+            if key in self._current:
+                continue  # read by key and by group: the first read is the one in use
+            version = _Version(
+                key, {c: row[c] for c in self._columns}, row["valid_from_block"], stored=True
+            )
+            self._current[key] = version
+            self._index(version)
+
+    def _version(self, key: str) -> _Version | None:
+        if key not in self._current:
+            self.load([key])
+        return self._current[key]
+
+    def get(self, key: str) -> Mapping[str, Any] | None:
+        """The entity's values as the events applied so far left them; None if it has none."""
+        version = self._version(key)
+        return None if version is None else version.values
+
+    def in_group(self, group: str) -> list[str]:
+        """The keys of the entities whose current ``group`` column is ``group``."""
+        if group not in self._loaded_groups:
+            self.load((), [group])
+        return sorted(self._groups.get(group, ()))
+
+    # -- changing --------------------------------------------------------------------------------
+
+    def put(self, key: str, block: int, values: Mapping[str, Any]) -> None:
+        """Sets the entity's state as of ``block``: its current values updated with ``values``
+        (a new entity takes ``values`` alone, which must then name every column)."""
+        current = self._version(key)
+        if current is not None and not current.stored and current.valid_from == block:
+            self._unindex(current)
+            current.values.update(values)
+            self._index(current)
+            return
+        if current is not None:
+            self._close(current, block)
+        merged = values if current is None else {**current.values, **values}
+        version = _Version(key, dict(merged), block, stored=False)
+        missing = set(self._columns) - version.values.keys()
+        if missing:
+            raise ValueError(f"a new {self.table.name} version lacks {sorted(missing)}")
+        self._new.append(version)
+        self._current[key] = version
+        self._index(version)
+
+    def remove(self, key: str, block: int) -> None:
+        """Ends the entity at ``block``."""
+        current = self._version(key)
+        if current is None:
+            raise IndexConflict(
+                f"an event at block {block} removes {self.table.name} {key}, which the index "
+                "does not hold",
+                table=self.table.name,
+                key=key,
+            )
+        if not current.stored and current.valid_from == block:
+            current.dropped = True
+        else:
+            self._close(current, block)
+        self._current[key] = None
+        self._unindex(current)
+
+    def _close(self, version: _Version, block: int) -> None:
+        if version.valid_from >= block:
+            # Only a stored version can start at or after a new event: the index is ahead of it.
+            raise IndexConflict(
+                f"{self.table.name} {version.key} has a version from block {version.valid_from}; "
+                f"an event of block {block} cannot precede it",
+                table=self.table.name,
+                key=version.key,
+            )
+        version.valid_to = block
+        if version.stored:
+            self._closed.append(version)
+
+    def _index(self, version: _Version) -> None:
+        if self.group is not None:
+            self._groups.setdefault(version.values[self.group], set()).add(version.key)
+
+    def _unindex(self, version: _Version) -> None:
+        if self.group is not None:
+            self._groups.get(version.values[self.group], set()).discard(version.key)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def write(self) -> None:
+        """Closes the stored versions the chunk replaced, then inserts the chunk's versions (in
+        this order: the one-current-version index must hold after each statement)."""
+        table = self.table
+        quote = self.connection.dialect.identifier_preparer.quote
+        # Identifiers from the schema, quoted; the values are bound parameters.
+        statement = (
+            f"UPDATE {quote(table.name)} SET valid_to_block = {{}} "  # noqa: S608
+            f"WHERE {quote(self.key)} = {{}} AND valid_from_block = {{}} "
+            "AND valid_to_block IS NULL"
+        )
+        closed = update_rows(
+            self.connection, statement, [(v.valid_to, v.key, v.valid_from) for v in self._closed]
+        )
+        if closed != len(self._closed):
+            raise IndexConflict(
+                f"{len(self._closed)} current {table.name} versions to close, {closed} found: "
+                "another writer changed the index",
+                table=table.name,
+            )
+        columns = self._columns
+        insert_rows(
+            self.connection,
+            table,
+            [self.key, "valid_from_block", "valid_to_block", *columns],
+            [
+                (v.key, v.valid_from, v.valid_to, *[v.values[c] for c in columns])
+                for v in self._new
+                if not v.dropped
+            ],
         )
 
 
-def _declared_value(connection: Connection, receivable_id: str) -> int:
-    values = connection.execute(
-        select(declarations.c.value).where(declarations.c.receivable_id == receivable_id)
-    ).scalars()
-    return sum(values)
+class Projections:
+    """What the handlers change: the chunk's working sets of the versioned projections, and the
+    append-only rows (financings)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.receivables = VersionedTable(connection, receivables, "id")
+        self.declarations = VersionedTable(
+            connection, declarations, "fingerprint", group="receivable_id"
+        )
+        self.financings: list[tuple[Any, ...]] = []
+        """Rows of ``financings``, in the order of :data:`_FINANCING_COLUMNS`."""
+        self._connection = connection
+
+    def prefetch(self, records: Sequence[EventRecord]) -> None:
+        """Reads every entity the records touch, one query per projection (and key batch)."""
+        receivable_ids = {r.id for r in records if isinstance(r, _RECEIVABLE_EVENTS)}
+        fingerprints = {r.declaration for r in records if isinstance(r, DeclarationLinked)}
+        self.receivables.load(receivable_ids)
+        # A registration sums, a cancellation unlinks, the declarations of its receivable.
+        self.declarations.load(fingerprints, receivable_ids)
+
+    def write(self) -> None:
+        self.receivables.write()
+        self.declarations.write()
+        insert_rows(self._connection, financings, _FINANCING_COLUMNS, self.financings)
 
 
-def _on_registered(connection: Connection, event: ReceivableRegistered) -> None:
-    # A cancelled receivable can be registered again: the upsert replaces the old row whole.
-    _upsert(
-        connection,
-        receivables,
+_FINANCING_COLUMNS = (
+    "receivable_id",
+    "bank",
+    "kind",
+    "amount",
+    "outstanding_after",
+    "block_number",
+    "log_index",
+    "tx_hash",
+)
+
+Handler = Callable[[Projections, Any], None]
+"""Applies one decoded event (of the type it is registered for) to the chunk's projections."""
+
+
+def _receivable(p: Projections, event: EventRecord, receivable_id: str) -> Mapping[str, Any]:
+    found = p.receivables.get(receivable_id)
+    if found is None:
+        raise IndexConflict(
+            f"{event.event} at block {event.block_number} updates receivable {receivable_id}, "
+            "which the index never saw registered",
+            receivable=receivable_id,
+        )
+    return found
+
+
+def _declared_value(p: Projections, receivable_id: str) -> int:
+    total = 0
+    for fingerprint in p.declarations.in_group(receivable_id):
+        linked = p.declarations.get(fingerprint)
+        assert linked is not None  # in_group lists current entities only
+        total += linked["value"]
+    return total
+
+
+def _on_registered(p: Projections, event: ReceivableRegistered) -> None:
+    # A cancelled receivable can be registered again: the new version replaces every column.
+    p.receivables.put(
+        event.id,
+        event.block_number,
         {
-            "id": event.id,
             "status": status_name(ReceivableStatus.REGISTERED),
             "registrant": event.registrant,
             "exporter": event.exporter,
@@ -119,98 +387,91 @@ def _on_registered(connection: Connection, event: ReceivableRegistered) -> None:
             "maturity": event.maturity,
             "advance_rate_bps": event.advance_rate_bps,
             "cap": event.cap,
-            "declared_value": _declared_value(connection, event.id),
+            "declared_value": _declared_value(p, event.id),
             "outstanding": 0,
             "financier": None,
             "registered_block": event.block_number,
-            "updated_block": event.block_number,
         },
-        keys=("id",),
     )
 
 
-def _on_declaration_linked(connection: Connection, event: DeclarationLinked) -> None:
-    _upsert(
-        connection,
-        declarations,
-        {
-            "fingerprint": event.declaration,
-            "receivable_id": event.id,
-            "value": event.value,
-            "linked_block": event.block_number,
-        },
-        keys=("fingerprint",),
+def _on_declaration_linked(p: Projections, event: DeclarationLinked) -> None:
+    p.declarations.put(
+        event.declaration, event.block_number, {"receivable_id": event.id, "value": event.value}
     )
     # Today's contract links the declarations before it emits the registration; should that order
     # ever flip, the registered receivable must still count this declaration.
-    status = connection.execute(
-        select(receivables.c.status).where(receivables.c.id == event.id)
-    ).scalar_one_or_none()
-    if status is not None and status != status_name(ReceivableStatus.CANCELLED):
-        _update_receivable(
-            connection, event.id, declared_value=_declared_value(connection, event.id)
+    registered = p.receivables.get(event.id)
+    if registered is not None and registered["status"] != _CANCELLED:
+        p.receivables.put(
+            event.id, event.block_number, {"declared_value": _declared_value(p, event.id)}
         )
 
 
 def _record_financing(
-    connection: Connection, event: ReceivableFinanced | ReceivableRepaid, kind: str
+    p: Projections, event: ReceivableFinanced | ReceivableRepaid, kind: str
 ) -> None:
-    _upsert(
-        connection,
-        financings,
+    p.financings.append(
+        (
+            event.id,
+            event.bank,
+            kind,
+            event.amount,
+            event.outstanding,
+            event.block_number,
+            event.log_index,
+            event.tx_hash,
+        )
+    )
+
+
+def _on_financed(p: Projections, event: ReceivableFinanced) -> None:
+    _receivable(p, event, event.id)
+    p.receivables.put(
+        event.id,
+        event.block_number,
         {
-            "receivable_id": event.id,
-            "bank": event.bank,
-            "kind": kind,
-            "amount": event.amount,
-            "outstanding_after": event.outstanding,
-            "block_number": event.block_number,
-            "log_index": event.log_index,
-            "tx_hash": event.tx_hash,
+            "status": status_name(ReceivableStatus.FINANCED),
+            "outstanding": event.outstanding,
+            "financier": event.bank,
         },
-        keys=("block_number", "log_index"),
     )
+    _record_financing(p, event, "drawdown")
 
 
-def _on_financed(connection: Connection, event: ReceivableFinanced) -> None:
-    _update_receivable(
-        connection,
+def _on_repaid(p: Projections, event: ReceivableRepaid) -> None:
+    _receivable(p, event, event.id)
+    p.receivables.put(
         event.id,
-        status=status_name(ReceivableStatus.FINANCED),
-        outstanding=event.outstanding,
-        financier=event.bank,
-        updated_block=event.block_number,
+        event.block_number,
+        {
+            "status": status_name(event.status),
+            "outstanding": event.outstanding,
+            # Settling ends the exclusivity: the contract clears the financier, so does the index.
+            "financier": None if event.status is _SETTLED else event.bank,
+        },
     )
-    _record_financing(connection, event, "drawdown")
+    _record_financing(p, event, "repayment")
 
 
-def _on_repaid(connection: Connection, event: ReceivableRepaid) -> None:
-    settled = event.status is ReceivableStatus.SETTLED
-    _update_receivable(
-        connection,
-        event.id,
-        status=status_name(event.status),
-        outstanding=event.outstanding,
-        # Settling ends the exclusivity: the contract clears the financier, so does the index.
-        financier=None if settled else event.bank,
-        updated_block=event.block_number,
-    )
-    _record_financing(connection, event, "repayment")
+def _on_cancelled(p: Projections, event: ReceivableCancelled) -> None:
+    _receivable(p, event, event.id)
+    p.receivables.put(event.id, event.block_number, {"status": _CANCELLED})
+    for fingerprint in p.declarations.in_group(event.id):
+        p.declarations.remove(fingerprint, event.block_number)
 
 
-def _on_cancelled(connection: Connection, event: ReceivableCancelled) -> None:
-    _update_receivable(
-        connection,
-        event.id,
-        status=status_name(ReceivableStatus.CANCELLED),
-        updated_block=event.block_number,
-    )
-    connection.execute(delete(declarations).where(declarations.c.receivable_id == event.id))
-
-
-def _event_row_only(connection: Connection, event: EventRecord) -> None:
+def _event_row_only(p: Projections, event: EventRecord) -> None:
     """Policy and role changes have no projection table; the events row is their record."""
 
+
+_RECEIVABLE_EVENTS = (
+    DeclarationLinked,
+    ReceivableCancelled,
+    ReceivableFinanced,
+    ReceivableRegistered,
+    ReceivableRepaid,
+)
 
 DEFAULT_HANDLERS: Mapping[type[EventRecord], Handler] = {
     AdvanceRateSet: _event_row_only,
@@ -225,6 +486,33 @@ DEFAULT_HANDLERS: Mapping[type[EventRecord], Handler] = {
 }
 
 
+_EVENT_COLUMNS = (
+    "block_number",
+    "log_index",
+    "block_hash",
+    "tx_hash",
+    "tx_index",
+    "contract",
+    "event",
+    "args",
+)
+
+
+def _event_row(record: EventRecord, *, serialized: bool = False) -> tuple[Any, ...]:
+    """The record's ``events`` row, in the order of :data:`_EVENT_COLUMNS`; with ``serialized``,
+    its arguments as JSON text (to write), else as the dictionary a read returns."""
+    return (
+        record.block_number,
+        record.log_index,
+        record.block_hash,
+        record.tx_hash,
+        record.tx_index,
+        record.contract,
+        record.event,
+        JSONText(record.args_json()) if serialized else record.args(),
+    )
+
+
 class Loader:
     """Writes decoded events into the index, within the caller's transaction."""
 
@@ -234,39 +522,59 @@ class Loader:
             raise ConfigurationError(f"no loader handler for {', '.join(missing)}")
         self.handlers = dict(handlers)
 
-    def load(self, connection: Connection, records: Iterable[EventRecord]) -> int:
-        """Records and applies ``records`` in chain order; returns how many were new."""
-        applied = 0
-        for record in sorted(records, key=lambda r: r.position):
-            if self._record_event(connection, record):
-                self.handlers[type(record)](connection, record)
-                applied += 1
-        return applied
+    def load(
+        self,
+        connection: Connection,
+        records: Iterable[EventRecord],
+        block_range: BlockRange | None = None,
+    ) -> int:
+        """Records and applies ``records`` (the logs of ``block_range``, by default the blocks
+        from the first record's to the last's) in chain order; returns how many were new."""
+        ordered = sorted(records, key=lambda r: r.position)
+        if block_range is None:
+            if not ordered:
+                return 0
+            block_range = BlockRange(ordered[0].block_number, ordered[-1].block_number)
+        new = self._unrecorded(connection, ordered, block_range)
+        if not new:
+            return 0
+        projections = Projections(connection)
+        projections.prefetch(new)
+        for record in new:
+            self.handlers[type(record)](projections, record)
+        try:
+            rows = [_event_row(record, serialized=True) for record in new]
+            insert_rows(connection, events, _EVENT_COLUMNS, rows)
+            projections.write()
+        except IntegrityError as error:
+            raise IndexConflict(
+                f"the index refused a row of blocks {block_range}: {error.orig}"
+            ) from error
+        return len(new)
 
     @staticmethod
-    def _record_event(connection: Connection, record: EventRecord) -> bool:
-        """Inserts the events row; False if this very log was recorded before."""
-        existing = connection.execute(
-            select(
-                events.c.block_hash,
-                events.c.tx_hash,
-                events.c.event,
-                events.c.contract,
-                events.c.args,
-            ).where(
-                events.c.block_number == record.block_number,
-                events.c.log_index == record.log_index,
+    def _unrecorded(
+        connection: Connection, records: list[EventRecord], block_range: BlockRange
+    ) -> list[EventRecord]:
+        """The records whose logs the index does not hold yet; raises IndexConflict where it
+        holds different ones in these blocks."""
+        stored = {
+            (row.block_number, row.log_index): tuple(row)
+            for row in connection.execute(
+                select(*(events.c[name] for name in _EVENT_COLUMNS)).where(
+                    events.c.block_number.between(block_range.start, block_range.end)
+                )
             )
-        ).one_or_none()
-        if existing is not None:
-            found = tuple(existing)
-            expected = (
-                record.block_hash,
-                record.tx_hash,
-                record.event,
-                record.contract,
-                record.args(),
-            )
+        }
+        if not stored:
+            return records
+        new = []
+        for record in records:
+            found = stored.pop((record.block_number, record.log_index), None)
+            if found is None:
+                new.append(record)
+                continue
+            expected = _event_row(record)
             if found != expected:
                 raise IndexConflict(
                     f"the index holds another log at block {record.block_number}, log "
@@ -274,17 +582,12 @@ class Loader:
                     block_number=record.block_number,
                     log_index=record.log_index,
                 )
-            return False
-        connection.execute(
-            insert(events).values(
-                block_number=record.block_number,
-                block_hash=record.block_hash,
-                tx_hash=record.tx_hash,
-                tx_index=record.tx_index,
-                log_index=record.log_index,
-                contract=record.contract,
-                event=record.event,
-                args=record.args(),
+        if stored:
+            (block_number, log_index), found = min(stored.items())
+            raise IndexConflict(
+                f"the index holds a log at block {block_number}, log {log_index} that the chain "
+                f"does not have: {json.dumps(found, default=str)}",
+                block_number=block_number,
+                log_index=log_index,
             )
-        )
-        return True
+        return new
