@@ -1,0 +1,331 @@
+"""Typed binding of the PledgeRegistry contract: one method per contract function.
+
+Transactions go through :meth:`Chain.transact`, so a refusal raises the decoded domain error (a
+:class:`~registry.errors.RuleViolation` whose ``rule`` is the contract error in kebab case, or
+:class:`~registry.errors.MissingRole`) and sends nothing. The one refusal that *is* sent on purpose
+is :meth:`PledgeRegistry.decide`: the rules' rejection is recorded on chain, and the method returns
+it as a :class:`Decision` instead of raising.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_typing import ChecksumAddress
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
+from web3.logs import DISCARD
+
+from registry.chain.artifacts import load_artifact
+from registry.chain.client import Chain, Signer, TxResult
+from registry.chain.ledger import DEFAULT_ADMIN_ROLE, LENDER_ROLE
+from registry.errors import ChainError
+
+__all__ = [
+    "DEFAULT_ADMIN_ROLE",
+    "ENFORCER_ROLE",
+    "LENDER_ROLE",
+    "MAX_ACTIVE_PLEDGES",
+    "MIN_CLERK_REASON",
+    "POLICY_DEFAULT_MAX_LTV_BPS",
+    "REGISTRAR_ROLE",
+    "Applied",
+    "Decision",
+    "PledgeRegistry",
+    "PledgeState",
+    "PledgeStatus",
+    "PropertyState",
+    "PropertyStatus",
+    "RankedPledge",
+    "RuleReason",
+    "Title",
+    "pledge_id",
+]
+
+REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
+ENFORCER_ROLE = keccak(text="ENFORCER_ROLE")
+MAX_ACTIVE_PLEDGES = 16
+MIN_CLERK_REASON = 100
+POLICY_DEFAULT_MAX_LTV_BPS = 7000
+
+
+class PropertyStatus(enum.IntEnum):
+    """Mirrors ``IPledgeRegistry.PropertyStatus``."""
+
+    NONE = 0
+    NORMAL = 1
+    SEIZED = 2
+
+
+class PledgeStatus(enum.IntEnum):
+    """Mirrors ``IPledgeRegistry.PledgeStatus``."""
+
+    NONE = 0
+    PENDING = 1
+    ACTIVE = 2
+    REJECTED = 3
+    RELEASED = 4
+
+
+class RuleReason(enum.IntEnum):
+    """Reason codes the contract sets itself (``REASON_*``); clerks use ``MIN_CLERK_REASON`` up."""
+
+    PROPERTY_SEIZED = 1
+    EXCEEDS_HEADROOM = 2
+    TOO_MANY_ACTIVE_PLEDGES = 3
+
+
+@dataclass(frozen=True)
+class PropertyState:
+    status: PropertyStatus
+    key_version: int
+    max_ltv_bps: int
+    currency: str
+    applications: int
+    appraised_value: int
+    secured_amount: int
+    case_ref: bytes | None
+
+    @property
+    def capacity(self) -> int:
+        """Appraisal x LTV minus the secured total, floored at 0, whatever the status."""
+        return max(0, self.appraised_value * self.max_ltv_bps // 10_000 - self.secured_amount)
+
+
+@dataclass(frozen=True)
+class PledgeState:
+    status: PledgeStatus
+    reason_code: int
+    maturity: int
+    lender: ChecksumAddress | None
+    property: bytes
+    institution: bytes
+    amount: int
+
+
+@dataclass(frozen=True)
+class RankedPledge:
+    pledge_id: bytes
+    rank: int
+    pledge: PledgeState
+
+
+@dataclass(frozen=True)
+class Title:
+    """What a title verification shows: status, seizure, active pledges by rank, headroom."""
+
+    property: PropertyState
+    headroom: int
+    pledges: tuple[RankedPledge, ...]
+
+
+@dataclass(frozen=True)
+class Applied:
+    pledge_id: bytes
+    tx: TxResult
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome :meth:`PledgeRegistry.decide` recorded: ``reason_code`` 0 means approved."""
+
+    reason_code: int
+    tx: TxResult
+
+    @property
+    def approved(self) -> bool:
+        return self.reason_code == 0
+
+
+def pledge_id(property_fp: bytes, sequence: int) -> bytes:
+    """The contract's pledge id: keccak256(abi.encode(property, sequence))."""
+    return keccak(abi_encode(["bytes32", "uint64"], [property_fp, sequence]))
+
+
+def _currency(value: bytes) -> str:
+    return bytes(value).rstrip(b"\0").decode("ascii")
+
+
+def _address_or_none(value: str) -> ChecksumAddress | None:
+    return None if int(value, 16) == 0 else ChecksumAddress(value)  # type: ignore[arg-type]
+
+
+def _property_state(raw: Sequence[Any]) -> PropertyState:
+    status, key_version, max_ltv, currency, applications, appraised, secured, case_ref = raw
+    return PropertyState(
+        status=PropertyStatus(status),
+        key_version=key_version,
+        max_ltv_bps=max_ltv,
+        currency=_currency(currency),
+        applications=applications,
+        appraised_value=appraised,
+        secured_amount=secured,
+        case_ref=None if bytes(case_ref) == bytes(32) else bytes(case_ref),
+    )
+
+
+def _pledge_state(raw: Sequence[Any]) -> PledgeState:
+    status, reason_code, maturity, lender, property_fp, institution, amount = raw
+    return PledgeState(
+        status=PledgeStatus(status),
+        reason_code=reason_code,
+        maturity=maturity,
+        lender=_address_or_none(lender),
+        property=bytes(property_fp),
+        institution=bytes(institution),
+        amount=amount,
+    )
+
+
+class PledgeRegistry:
+    NAME = "PledgeRegistry"
+
+    def __init__(self, chain: Chain, address: str) -> None:
+        self.chain = chain
+        self.contract: Any = chain.w3.eth.contract(
+            address=chain.w3.to_checksum_address(address), abi=load_artifact(self.NAME).abi
+        )
+
+    @classmethod
+    def deploy(cls, chain: Chain, deployer: Signer, admin: str | None = None) -> PledgeRegistry:
+        """Deploys a fresh registry; ``admin`` (default: the deployer) gets DEFAULT_ADMIN_ROLE."""
+        artifact = load_artifact(cls.NAME)
+        factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        result = chain.transact(deployer, factory.constructor(admin or deployer.address))
+        receipt = chain.w3.eth.get_transaction_receipt(HexBytes(result.tx_hash))
+        if receipt["contractAddress"] is None:
+            raise ChainError(f"deploying {cls.NAME} created no contract")
+        return cls(chain, receipt["contractAddress"])
+
+    @property
+    def address(self) -> ChecksumAddress:
+        address: ChecksumAddress = self.contract.address
+        return address
+
+    # --- transactions -------------------------------------------------------------------------
+
+    def register_property(
+        self,
+        signer: Signer,
+        property_fp: bytes,
+        key_version: int,
+        appraised_value: int,
+        currency: str,
+        max_ltv_bps: int = 0,
+    ) -> TxResult:
+        """``max_ltv_bps`` 0: the contract's current default."""
+        function = self.contract.functions.registerProperty(
+            property_fp, key_version, appraised_value, currency.encode("ascii"), max_ltv_bps
+        )
+        return self.chain.transact(signer, function)
+
+    def update_appraisal(
+        self, signer: Signer, property_fp: bytes, appraised_value: int
+    ) -> TxResult:
+        function = self.contract.functions.updateAppraisal(property_fp, appraised_value)
+        return self.chain.transact(signer, function)
+
+    def apply(
+        self, signer: Signer, property_fp: bytes, amount: int, currency: str, maturity: int
+    ) -> Applied:
+        """Applies for a pledge; the id comes from the mined PledgeApplied event."""
+        function = self.contract.functions.applyForPledge(
+            property_fp, amount, currency.encode("ascii"), maturity
+        )
+        tx = self.chain.transact(signer, function)
+        (applied,) = self.events(tx, "PledgeApplied")
+        return Applied(pledge_id=bytes(applied["pledgeId"]), tx=tx)
+
+    def approve(self, signer: Signer, pledge_id: bytes) -> TxResult:
+        return self.chain.transact(signer, self.contract.functions.approvePledge(pledge_id))
+
+    def decide(self, signer: Signer, pledge_id: bytes) -> Decision:
+        """Lets the rules decide; a rejection is recorded on chain and returned, not raised."""
+        tx = self.chain.transact(signer, self.contract.functions.decidePledge(pledge_id))
+        rejected = self.events(tx, "PledgeRejected")
+        return Decision(reason_code=int(rejected[0]["reasonCode"]) if rejected else 0, tx=tx)
+
+    def reject(self, signer: Signer, pledge_id: bytes, reason_code: int) -> TxResult:
+        function = self.contract.functions.rejectPledge(pledge_id, reason_code)
+        return self.chain.transact(signer, function)
+
+    def release(self, signer: Signer, pledge_id: bytes) -> TxResult:
+        return self.chain.transact(signer, self.contract.functions.releasePledge(pledge_id))
+
+    def seize(self, signer: Signer, property_fp: bytes, case_ref: bytes) -> TxResult:
+        return self.chain.transact(signer, self.contract.functions.seize(property_fp, case_ref))
+
+    def unseize(self, signer: Signer, property_fp: bytes, case_ref: bytes) -> TxResult:
+        return self.chain.transact(signer, self.contract.functions.unseize(property_fp, case_ref))
+
+    def set_default_max_ltv(self, signer: Signer, max_ltv_bps: int) -> TxResult:
+        function = self.contract.functions.setDefaultMaxLtv(max_ltv_bps)
+        return self.chain.transact(signer, function)
+
+    def grant_role(self, signer: Signer, role: bytes, account: str) -> TxResult:
+        return self.chain.transact(signer, self.contract.functions.grantRole(role, account))
+
+    def assign_institution(self, signer: Signer, account: str, institution: bytes) -> TxResult:
+        function = self.contract.functions.assignInstitution(account, institution)
+        return self.chain.transact(signer, function)
+
+    def call_data(self, function_name: str, *args: Any) -> bytes:
+        """The calldata of one contract call, for :meth:`multicall`."""
+        return bytes(HexBytes(self.contract.encode_abi(function_name, args=list(args))))
+
+    def multicall(self, signer: Signer, calls: Sequence[bytes]) -> TxResult:
+        """Runs ``calls`` (from :meth:`call_data`) in one transaction, all or nothing."""
+        return self.chain.transact(signer, self.contract.functions.multicall(list(calls)))
+
+    # --- views --------------------------------------------------------------------------------
+
+    def has_role(self, role: bytes, account: str) -> bool:
+        return bool(self.chain.call(self.contract.functions.hasRole(role, account)))
+
+    def institution_of(self, account: str) -> bytes:
+        return bytes(self.chain.call(self.contract.functions.institutionOf(account)))
+
+    def get_property(self, property_fp: bytes, block: int | str = "latest") -> PropertyState:
+        raw = self.chain.call(self.contract.functions.getProperty(property_fp), block)
+        return _property_state(raw)
+
+    def get_pledge(self, pledge_id: bytes, block: int | str = "latest") -> PledgeState:
+        return _pledge_state(self.chain.call(self.contract.functions.getPledge(pledge_id), block))
+
+    def rank_of(self, pledge_id: bytes, block: int | str = "latest") -> int:
+        return int(self.chain.call(self.contract.functions.rankOf(pledge_id), block))
+
+    def active_pledges(self, property_fp: bytes, block: int | str = "latest") -> list[bytes]:
+        ids = self.chain.call(self.contract.functions.activePledges(property_fp), block)
+        return [bytes(i) for i in ids]
+
+    def headroom(self, property_fp: bytes, block: int | str = "latest") -> int:
+        return int(self.chain.call(self.contract.functions.headroom(property_fp), block))
+
+    def title(self, property_fp: bytes, block: int | str = "latest") -> Title:
+        prop, room, pledges = self.chain.call(self.contract.functions.titleOf(property_fp), block)
+        return Title(
+            property=_property_state(prop),
+            headroom=room,
+            pledges=tuple(
+                RankedPledge(pledge_id=bytes(pid), rank=rank, pledge=_pledge_state(raw))
+                for pid, rank, raw in pledges
+            ),
+        )
+
+    def default_max_ltv_bps(self) -> int:
+        return int(self.chain.call(self.contract.functions.defaultMaxLtvBps()))
+
+    def events(self, tx: TxResult, event_name: str) -> list[dict[str, Any]]:
+        """The decoded arguments of this contract's ``event_name`` events in ``tx``'s receipt."""
+        receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(tx.tx_hash))
+        event = getattr(self.contract.events, event_name)()
+        return [
+            dict(log["args"])
+            for log in event.process_receipt(receipt, errors=DISCARD)
+            if log["address"] == self.address
+        ]
