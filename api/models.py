@@ -58,14 +58,14 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 def _amount(value: Any, handler: ValidatorFunctionWrapHandler) -> int:
     # One rule for every way an amount can be wrong, the same one the service raises. The upper
-    # bound is checked here, not as a schema constraint: OpenAPI tooling turns 2**128 into a float.
+    # bound is checked here, not as a schema constraint: OpenAPI tooling turns 2**96 into a float.
     try:
         result: int = handler(value)
     except ValidationError:
         result = 0
     if not 0 < result <= MAX_AMOUNT:
         raise PydanticCustomError(
-            AMOUNT_RULE, "must be a positive JSON integer of minor units, at most 2**128 - 1"
+            AMOUNT_RULE, "must be a positive JSON integer of minor units, at most 2**96 - 1"
         )
     return result
 
@@ -98,7 +98,7 @@ def _count(minimum: int) -> BeforeValidator:
 Amount = Annotated[
     int,
     Strict(),
-    Field(gt=0, description="Integer amount in minor units (cents, fen), at most 2**128 - 1."),
+    Field(gt=0, description="Integer amount in minor units (cents, fen), at most 2**96 - 1."),
     WrapValidator(_amount),
 ]
 # Bounded so that nobody makes the server normalize megabytes of text; real identifiers are short.

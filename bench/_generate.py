@@ -1,10 +1,11 @@
 """Ledger events in bulk on an anvil dev node, for bench/indexer.py.
 
 Each transaction is one ``multicall`` carrying ``pairs`` registerReceivable calls (one declaration
-each: a DeclarationLinked and a ReceivableRegistered event) followed by a finance call for each of
-those receivables (a ReceivableFinanced event), so three events per pair. A batch is sized from a
-gas estimate to fill 95% of the standard 30M block gas limit, so any single transaction would fit a
-normal block. All transactions of a stage are signed first, then sent and mined.
+each: a DeclarationLinked, a DeclarationCounted and a ReceivableRegistered event) followed by a
+finance call for each of those receivables (a DeclarationFinanced and a ReceivableFinanced event),
+so five events per pair. A batch is sized from a gas estimate to fill 95% of the standard 30M
+block gas limit, so any single transaction would fit a normal block. All transactions of a stage
+are signed first, then sent and mined.
 
 Blocks, though, hold :data:`TXS_PER_BLOCK` transactions each: anvil (1.7) spends time proportional
 to the whole contract state on every block it mines, even an empty one (2 ms on a fresh chain,
@@ -34,7 +35,7 @@ from registry.chain.client import Chain, Signer
 from registry.chain.ledger import ReceivableLedger
 from registry.chain.node import BLOCK_GAS_LIMIT
 
-EVENTS_PER_PAIR = 3
+EVENTS_PER_PAIR = 5
 GAS_FILL = 0.95
 TXS_PER_BLOCK = 5
 PROBE_PAIRS = 10

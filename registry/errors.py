@@ -9,12 +9,16 @@ Exception tree::
     RegistryError
     ├── InvalidInput                  bad input (422): a field breaks a rule
     ├── AccessDenied                  the caller lacks the role (403)
-    │   └── MissingRole               on-chain AccessControl refusal
+    │   ├── MissingRole               on-chain AccessControl refusal
+    │   └── ReleaseNotAuthorized      not the pledgee bank nor a registrar
     ├── NotFound                      no such record (404)
-    │   └── ReceivableNotFound
+    │   ├── ReceivableNotFound
+    │   ├── PropertyNotFound
+    │   └── PledgeNotFound
     ├── RuleViolation                 a ledger rule refused the operation (409)
     │   ├── ReceivableAlreadyRegistered
     │   ├── DeclarationLinkedToOtherInvoice
+    │   ├── DeclarationExporterMismatch
     │   ├── FinancingExceedsCap
     │   ├── ReceivableFinancedByOtherBank
     │   ├── RepaymentExceedsOutstanding
@@ -33,17 +37,21 @@ __all__ = [
     "AccessDenied",
     "ChainError",
     "ConfigurationError",
+    "DeclarationExporterMismatch",
     "DeclarationLinkedToOtherInvoice",
     "FinancingExceedsCap",
     "InvalidInput",
     "MissingRole",
     "NodeStartError",
     "NotFound",
+    "PledgeNotFound",
+    "PropertyNotFound",
     "ReceivableAlreadyRegistered",
     "ReceivableFinancedByOtherBank",
     "ReceivableNotFinancedByCaller",
     "ReceivableNotFound",
     "RegistryError",
+    "ReleaseNotAuthorized",
     "RepaymentExceedsOutstanding",
     "RuleViolation",
     "UnknownRevert",
@@ -88,6 +96,12 @@ class MissingRole(AccessDenied):
     rule = "missing-role"
 
 
+class ReleaseNotAuthorized(AccessDenied):
+    """Only the pledgee bank (any account of its institution) or a registrar releases a pledge."""
+
+    rule = "release-not-authorized"
+
+
 class NotFound(RegistryError):
     """The record does not exist."""
 
@@ -96,6 +110,14 @@ class NotFound(RegistryError):
 
 class ReceivableNotFound(NotFound):
     rule = "receivable-not-found"
+
+
+class PropertyNotFound(NotFound):
+    rule = "property-not-found"
+
+
+class PledgeNotFound(NotFound):
+    rule = "pledge-not-found"
 
 
 class RuleViolation(RegistryError):
@@ -114,8 +136,16 @@ class DeclarationLinkedToOtherInvoice(RuleViolation):
     rule = "declaration-linked-to-other-invoice"
 
 
+class DeclarationExporterMismatch(RuleViolation):
+    """A customs declaration attested for another exporter than the invoice's: a borrowed
+    shipment."""
+
+    rule = "declaration-exporter-mismatch"
+
+
 class FinancingExceedsCap(RuleViolation):
-    """Outstanding financing would exceed face value x advance rate (or the declared value)."""
+    """Outstanding financing would exceed the cap: face value x advance rate, and the sum of the
+    declarations' limits (counted value x the rate for verified or unverified declarations)."""
 
     rule = "financing-exceeds-cap"
 

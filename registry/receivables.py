@@ -20,9 +20,18 @@ Design:
   document registered under another one; :meth:`ReceivableService.register` therefore checks the
   older versions itself before sending. That read-then-write is race-free: nothing is registered
   under an older version any more, and the active version is guarded by the contract atomically.
-- **Refusals send nothing.** :meth:`~registry.chain.client.Chain.transact` estimates first, so a
-  ledger rule that refuses raises its decoded :class:`~registry.errors.RuleViolation` and no
-  transaction is sent.
+- **Attempts to double- or over-finance are recorded.** Registration and drawdowns go through
+  the ledger's recording entry points (``tryRegisterReceivable``, ``tryFinance``): when a financing
+  rule refuses (the invoice is registered already, a declaration backs another invoice or is
+  attested for another exporter, another bank holds the financing, the amount is beyond the
+  headroom) the chain records the refusal, who tried and which document, in a transaction that
+  changes nothing else, and the service raises the same :class:`~registry.errors.RuleViolation`
+  the reverting entry point would have. SPEC asks for it: the enterprise behind such an attempt is
+  the fraud signal, and a reverted transaction leaves no trace an auditor can replay.
+- **Other refusals send nothing.** Bad input is refused before any chain request; a missing role,
+  an unknown receivable or a refused repayment is refused at estimation
+  (:meth:`~registry.chain.client.Chain.transact` estimates first), and a document registered under
+  an older key version is refused by the service itself (the contract cannot see it).
 """
 
 from __future__ import annotations
@@ -35,8 +44,10 @@ from datetime import UTC, date, datetime, time
 
 from eth_typing import ChecksumAddress
 
+from registry.chain import ledger as chain_ledger
 from registry.chain.client import Signer, TxResult
 from registry.chain.ledger import (
+    Attempt,
     DeclarationTerm,
     ReceivableLedger,
     ReceivableState,
@@ -44,10 +55,12 @@ from registry.chain.ledger import (
     ReceivableTerms,
 )
 from registry.errors import (
+    DeclarationExporterMismatch,
     DeclarationLinkedToOtherInvoice,
     InvalidInput,
     ReceivableAlreadyRegistered,
     ReceivableNotFound,
+    RegistryError,
 )
 from registry.fingerprint import (
     CustomsDeclaration,
@@ -76,13 +89,12 @@ __all__ = [
 
 # ReceivableLedger.MAX_DECLARATIONS: refused here first, so an oversized request never reaches the
 # chain and is answered as bad input naming the field.
-MAX_DECLARATIONS = 32
+MAX_DECLARATIONS = chain_ledger.MAX_DECLARATIONS
 
-# Far above any real invoice (2**128 minor units is ~3e38) and far enough below uint256 that no
-# arithmetic in the contract can overflow: the sum of 32 declared values and face value x 10,000
-# basis points both stay below 2**143. An overflow would revert with a Panic, answered as a chain
-# failure instead of as bad input.
-MAX_AMOUNT = 2**128 - 1
+# ReceivableLedger.MAX_AMOUNT: the ledger stores amounts as uint96 (7.9e28 minor units, far above
+# any real invoice), so a larger one is refused here as bad input naming the field, rather than
+# by the contract. The sum of the declared values is bounded the same way, by the contract.
+MAX_AMOUNT = chain_ledger.MAX_AMOUNT
 AMOUNT_RULE = "positive-integer-minor-units"
 
 _RECEIVABLE_ID = re.compile(r"0x[0-9a-fA-F]{64}", re.ASCII)
@@ -205,7 +217,7 @@ def _amount(value: object, field: str) -> int:
         raise InvalidInput(
             field,
             AMOUNT_RULE,
-            f"{field} must be a positive integer amount in minor units, at most 2**128 - 1",
+            f"{field} must be a positive integer amount in minor units, at most 2**96 - 1",
         )
     return value
 
@@ -269,7 +281,8 @@ class ReceivableService:
     ) -> DuplicateCheck:
         """Whether an invoice and its customs declarations are already registered or financed.
 
-        ``bank`` is the asking bank's account: the answer says whether the financing is its own.
+        ``bank`` is the asking bank's account: the answer says whether the financing is its own,
+        that is its institution's (any of the bank's accounts may have drawn it).
         """
         invoice = ExportInvoice(exporter_uscc, invoice_number, currency)
         _declaration_count(len(declaration_numbers), 0, "declaration_numbers")
@@ -289,7 +302,7 @@ class ReceivableService:
         fingerprint, state = found
         if state.outstanding == 0:
             status, headroom = InvoiceStatus.REGISTERED, state.headroom
-        elif state.financier == bank:
+        elif state.financier == bank or self._same_bank(bank, fingerprint.digest, block):
             status, headroom = InvoiceStatus.FINANCED_BY_YOU, state.headroom
         else:
             status, headroom = InvoiceStatus.FINANCED_BY_OTHER, 0
@@ -329,8 +342,9 @@ class ReceivableService:
         """Registers an export receivable for the bank ``signer`` signs for.
 
         Raises :class:`InvalidInput` before any chain request when a field is bad, and the ledger's
-        :class:`~registry.errors.RuleViolation` (nothing sent) when a rule refuses it: for a
-        declaration backing another invoice, ``details["field"]`` names the declaration.
+        :class:`~registry.errors.RuleViolation` when a rule refuses it, after the chain recorded the
+        refusal: for a declaration backing another invoice or attested for another exporter,
+        ``details["field"]`` names the declaration.
         """
         invoice = ExportInvoice(exporter_uscc, invoice_number, currency)
         exporter = Enterprise(invoice.exporter_uscc)
@@ -365,19 +379,26 @@ class ReceivableService:
             DeclarationTerm(candidates[0].digest, value)
             for candidates, value in zip(declaration_candidates, values, strict=True)
         ]
-        try:
-            result = self.ledger.register(signer, terms, declared)
-        except DeclarationLinkedToOtherInvoice as error:
-            raise self._name_declaration(error, declaration_candidates) from error
+        attempt = self.ledger.try_register(signer, terms, declared)
+        if attempt.error is not None:
+            raise self._name_declaration(attempt.error, declaration_candidates)
         return Registered(
-            invoice_fp.hex, invoice_fp.key_version, result.tx_hash, result.block_number
+            invoice_fp.hex, invoice_fp.key_version, attempt.tx.tx_hash, attempt.tx.block_number
         )
 
     def finance(self, signer: Signer, receivable_id: str, amount: int) -> TransactionRecorded:
-        """Draws ``amount`` of financing on the receivable for the bank ``signer`` signs for."""
+        """Draws ``amount`` of financing on the receivable for the bank ``signer`` signs for.
+
+        A drawdown a financing rule refuses (another bank's financing, beyond the headroom, a
+        cancelled receivable) is recorded on chain, then raised as the ledger's
+        :class:`~registry.errors.RuleViolation`.
+        """
         rid = parse_receivable_id(receivable_id)
         drawn = _amount(amount, "amount")
-        return self._recorded(rid, drawn, self.ledger.finance(signer, rid, drawn))
+        attempt: Attempt = self.ledger.try_finance(signer, rid, drawn)
+        if attempt.error is not None:
+            raise attempt.error
+        return self._recorded(rid, drawn, attempt.tx)
 
     def repay(self, signer: Signer, receivable_id: str, amount: int) -> TransactionRecorded:
         """Records repayment of ``amount`` against the bank's financing of the receivable."""
@@ -452,16 +473,26 @@ class ReceivableService:
                         field=f"declarations.{index}.number",
                     )
 
+    def _same_bank(self, bank: ChecksumAddress, rid: bytes, block: int) -> bool:
+        """Whether ``bank`` acts for the institution holding the receivable's financing."""
+        return self.ledger.institution_of(bank, block) == self.ledger.institution_of_receivable(
+            rid, block
+        )
+
     @staticmethod
     def _name_declaration(
-        error: DeclarationLinkedToOtherInvoice,
-        declaration_candidates: Sequence[Sequence[Fingerprint]],
-    ) -> DeclarationLinkedToOtherInvoice:
+        error: RegistryError, declaration_candidates: Sequence[Sequence[Fingerprint]]
+    ) -> RegistryError:
         """The chain's refusal, saying which declaration of the request it was (the chain only
         knows fingerprints), worded like the refusal under an older key."""
+        if not isinstance(error, DeclarationLinkedToOtherInvoice | DeclarationExporterMismatch):
+            return error
         for index, candidates in enumerate(declaration_candidates):
             if candidates[0].hex == error.details.get("declaration"):
                 field = f"declarations.{index}.number"
+                if isinstance(error, DeclarationExporterMismatch):
+                    message = f"{field} is attested for another exporter than the invoice's"
+                    return DeclarationExporterMismatch(message, **error.details, field=field)
                 linked = error.details.get("linkedReceivable")
                 return DeclarationLinkedToOtherInvoice(
                     f"{field} already backs invoice {linked}", **error.details, field=field

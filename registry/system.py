@@ -18,7 +18,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from registry.chain.client import Chain
-from registry.chain.deploy import Deployment
+from registry.chain.deploy import CONTRACT_NAMES, Deployment
 from registry.chain.node import DevNode, wait_for_rpc
 from registry.credentials import DevSecrets
 from registry.db import create_schema, make_engine
@@ -49,8 +49,8 @@ def connect_chain(rpc_url: str) -> Chain:
 
 
 def _deployed(chain: Chain, deployment: Deployment) -> bool:
-    """The manifest describes contracts that exist on this chain."""
-    if deployment.chain_id != chain.chain_id:
+    """The manifest describes every contract of ours, and they exist on this chain."""
+    if deployment.chain_id != chain.chain_id or set(CONTRACT_NAMES) - set(deployment.contracts):
         return False
     return all(
         len(chain.w3.eth.get_code(chain.w3.to_checksum_address(c.address))) > 0

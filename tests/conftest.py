@@ -17,9 +17,11 @@ import pytest
 import sqlalchemy as sa
 
 from registry.chain.client import Chain
+from registry.chain.consents import ConsentRegistry
 from registry.chain.deploy import Deployment
 from registry.chain.ledger import ReceivableLedger
 from registry.chain.node import DevNode
+from registry.chain.pledges import PledgeRegistry
 from registry.credentials import DevSecrets, Institution
 from registry.db import make_engine
 from registry.devstack import bootstrap
@@ -40,6 +42,8 @@ class Stack:
     secrets: DevSecrets
     deployment: Deployment
     ledger: ReceivableLedger
+    pledges: PledgeRegistry
+    consents: ConsentRegistry
 
     @property
     def bank_a(self) -> Institution:
@@ -52,6 +56,30 @@ class Stack:
     @property
     def admin(self) -> Institution:
         return self.secrets.institution("Consortium admin")
+
+    @property
+    def registrar(self) -> Institution:
+        """The registry center's clerk (REGISTRAR_ROLE on the pledge and consent registries)."""
+        return self.secrets.institution("Registry center")
+
+    @property
+    def auto_registrar(self) -> Institution:
+        """The registry center's automated account (REGISTRAR_ROLE too)."""
+        return self.secrets.institution("Registry center (automated)")
+
+    @property
+    def verifier(self) -> Institution:
+        return self.secrets.institution("Customs")
+
+    @property
+    def enforcer(self) -> Institution:
+        """The court (ENFORCER_ROLE on the pledge registry)."""
+        return self.secrets.institution("Court")
+
+    @property
+    def operator(self) -> Institution:
+        """The API operator (OPERATOR_ROLE on the consent registry)."""
+        return self.secrets.institution("API operator")
 
     def snapshot(self) -> str:
         return str(self.chain.w3.provider.make_request("evm_snapshot", [])["result"])  # type: ignore[arg-type]
@@ -74,8 +102,15 @@ def _start_stack(kind: NodeKind) -> Stack:
     except BaseException:
         node.stop()
         raise
-    ledger = ReceivableLedger(chain, deployment.address_of("ReceivableLedger"))
-    return Stack(node, chain, secrets, deployment, ledger)
+    return Stack(
+        node,
+        chain,
+        secrets,
+        deployment,
+        ReceivableLedger(chain, deployment.address_of(ReceivableLedger.NAME)),
+        PledgeRegistry(chain, deployment.address_of(PledgeRegistry.NAME)),
+        ConsentRegistry(chain, deployment.address_of(ConsentRegistry.NAME)),
+    )
 
 
 @pytest.fixture(scope="session")

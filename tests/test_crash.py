@@ -10,8 +10,8 @@ commits many transactions and the kills land before, between and inside them.
 After every kill the index on disk is checked as it was left: a chunk's rows and its cursor commit
 together, so no row may lie past the cursor and every log up to the cursor must be there. At the end
 the crashed index catches up once more and is compared, table by table and row by row, with a
-replay of the whole chain into a fresh database (see ``tests/index_dump.py``), and its events with
-the node's ``eth_getLogs``.
+replay of the whole chain into a fresh database (see ``registry/audit/canonical.py``), and its
+events with the node's ``eth_getLogs``.
 
 The kill delays and the writer's operations come from one seeded generator; the seed is printed
 (``pytest -s``, or in the failure report) and ``CREDITREG_CRASH_SEED=<seed>`` replays the same
@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from eth_typing import ChecksumAddress
 from sqlalchemy.engine import make_url
 
+from registry.audit.canonical import diff_dumps, dump_database
 from registry.chain.client import Chain, Signer
 from registry.chain.deploy import Deployment
 from registry.chain.ledger import DeclarationTerm, ReceivableLedger, ReceivableTerms
@@ -50,7 +51,6 @@ from registry.devstack import bootstrap
 from registry.indexer import Indexer
 from registry.settings import Settings
 from tests.conftest import ADVANCE_RATE_BPS
-from tests.index_dump import diff_dumps, dump_database
 
 SEED_VARIABLE = "CREDITREG_CRASH_SEED"
 KILLS = 22
@@ -208,7 +208,8 @@ class Writer(threading.Thread):
             if self.receivables[rid].outstanding < self.receivables[rid].cap
         ]
         if roll < 0.02:
-            self.ledger.set_advance_rate(self.admin, self.rng.randrange(5000, 9001, 500))
+            rate = self.rng.randrange(5000, 9001, 500)
+            self.ledger.set_advance_rates(self.admin, rate, rate)
         elif roll < 0.40 or not financeable:
             self._register()
         elif roll < 0.70:
@@ -251,7 +252,12 @@ class Writer(threading.Thread):
         receivable = self.receivables[rid]
         # Exclusivity: while money is outstanding only the financier may draw more.
         bank = receivable.financier or self.rng.choice(self.banks)
-        amount = self.rng.randint(1, receivable.cap - receivable.outstanding)
+        # The cap follows the advance rates in force, which this writer changes now and then.
+        room = self.ledger.headroom(rid)
+        if room == 0:
+            self._register()
+            return
+        amount = self.rng.randint(1, room)
         self.ledger.finance(bank, rid, amount)
         receivable.financier = bank
         receivable.outstanding += amount

@@ -26,6 +26,7 @@ from hexbytes import HexBytes
 from registry import errors
 from registry.chain.artifacts import load_artifact
 from registry.chain.client import Signer
+from registry.chain.deploy import CONTRACT_NAMES
 from registry.chain.ledger import (
     DeclarationTerm,
     ReceivableState,
@@ -33,7 +34,12 @@ from registry.chain.ledger import (
     ReceivableTerms,
 )
 from registry.db import create_schema, make_engine, schema
-from registry.db.read import declarations_as_of, receivable_as_of, receivables_as_of
+from registry.db.read import (
+    declarations_as_of,
+    projection_as_of,
+    receivable_as_of,
+    receivables_as_of,
+)
 from registry.indexer import (
     DEFAULT_HANDLERS,
     BlockRange,
@@ -65,6 +71,9 @@ TABLES = (
     schema.receivables,
     schema.declarations,
     schema.financings,
+    schema.declaration_attestations,
+    schema.advance_rates,
+    schema.refused_attempts,
 )
 # Columns whose values depend on when or in which database a row was written, not on the chain.
 VOLATILE = {"id", "updated_at"}
@@ -195,11 +204,11 @@ def linked_declarations(engine: sa.Engine, block: int | None = None) -> dict[str
 
 
 def chain_logs(stack: Stack) -> list[RawLog]:
-    """Every log of the ledger from its deployment, straight from the node."""
+    """Every log of the deployment's contracts from its deployment, straight from the node."""
     return list(
         stack.chain.w3.eth.get_logs(
             {
-                "address": stack.ledger.address,
+                "address": [c.address for c in stack.deployment.contracts.values()],
                 "fromBlock": stack.deployment.deployment_block,
                 "toBlock": stack.chain.block_number(),
             }
@@ -208,17 +217,23 @@ def chain_logs(stack: Stack) -> list[RawLog]:
 
 
 def event_names() -> dict[bytes, str]:
-    abi = load_artifact("ReceivableLedger").abi
-    return {event_abi_to_log_topic(e): e["name"] for e in abi if e["type"] == "event"}  # type: ignore[arg-type]
+    abis = [load_artifact(name).abi for name in CONTRACT_NAMES]
+    return {
+        event_abi_to_log_topic(e): e["name"]  # type: ignore[arg-type]
+        for abi in abis
+        for e in abi
+        if e["type"] == "event"
+    }
 
 
 def lifecycle(stack: Stack) -> dict[str, bytes]:
     """Two financed receivables (one partly repaid, one settled), a cancelled one, one
-    re-registered after cancellation and one under a changed advance rate."""
+    re-registered after cancellation and one under a changed advance rate (which moves every live
+    receivable's cap: the ledger applies the rates in force at each drawdown)."""
     a, b = stack.bank_a.signer, stack.bank_b.signer
     ids = {
         "partly": register(stack, a, "INV-1", ("D1", 60_000), ("D2", 50_000)),
-        "settled": register(stack, b, "INV-2", ("D3", 40_000)),
+        "settled": register(stack, b, "INV-2", ("D3", 50_000)),
         "again": register(stack, b, "INV-3", ("D4", 30_000), ("D5", 10_000)),
         "cancelled": register(stack, a, "INV-5", ("D6", 70_000)),
     }
@@ -231,8 +246,8 @@ def lifecycle(stack: Stack) -> dict[str, bytes]:
     stack.ledger.cancel(b, ids["again"])
     register(stack, a, "INV-3", ("D5", 10_000), ("D7", 5_000), face_value=20_000)
     stack.ledger.cancel(a, ids["cancelled"])
-    stack.ledger.set_advance_rate(stack.admin.signer, 9_000)
-    ids["new rate"] = register(stack, b, "INV-6", ("D8", 95_000))
+    stack.ledger.set_advance_rates(stack.admin.signer, 9_000, 9_000)
+    ids["new rate"] = register(stack, b, "INV-6", ("D8", 100_000))
     return ids
 
 
@@ -240,15 +255,39 @@ def assert_matches_chain(
     stack: Stack, engine: sa.Engine, ids: dict[str, bytes], block: int | None = None
 ) -> None:
     """The index agrees with the contract's views (as of ``block``, None: now) on the receivables
-    ``ids`` and on every declaration it holds linked."""
+    ``ids`` (their declarations in the contract's order included) and on every declaration it
+    holds linked (link, standing, counted value and balance)."""
     at: int | str = "latest" if block is None else block
+    with engine.connect() as connection:
+        rows = declarations_as_of(connection, block)
     for receivable_id in ids.values():
-        assert projected(engine, receivable_id, block) == stack.ledger.receivable(receivable_id, at)
-    declarations = linked_declarations(engine, block)
-    for fingerprint, (linked_to, _value) in declarations.items():
-        on_chain = stack.ledger.receivable_of_declaration(bytes(HexBytes(fingerprint)), at)
-        assert on_chain is not None
-        assert hx(on_chain) == linked_to
+        on_chain_state = stack.ledger.receivable(receivable_id, at)
+        assert projected(engine, receivable_id, block) == on_chain_state
+        if on_chain_state.status not in (ReceivableStatus.NONE, ReceivableStatus.CANCELLED):
+            listed = sorted(
+                (row["list_index"], row["fingerprint"])
+                for row in rows
+                if row["receivable_id"] == hx(receivable_id)
+            )
+            assert [fingerprint for _, fingerprint in listed] == [
+                hx(d) for d in stack.ledger.declarations_of(receivable_id, at)
+            ]
+    for row in rows:
+        on_chain = stack.ledger.declaration(bytes(HexBytes(row["fingerprint"])), at)
+        assert on_chain.receivable is not None
+        assert (
+            hx(on_chain.receivable),
+            on_chain.declared_value,
+            on_chain.standing.name.lower(),
+            on_chain.counted_value,
+            on_chain.outstanding,
+        ) == (
+            row["receivable_id"],
+            row["value"],
+            row["standing"],
+            row["counted_value"],
+            row["outstanding"],
+        )
 
 
 def test_projections_equal_the_contract_views(stack: Stack, engine: sa.Engine) -> None:
@@ -277,10 +316,10 @@ def test_projections_equal_the_contract_views(stack: Stack, engine: sa.Engine) -
     assert linked_declarations(engine) == {
         hx(fp("D1")): (hx(ids["partly"]), 60_000),
         hx(fp("D2")): (hx(ids["partly"]), 50_000),
-        hx(fp("D3")): (hx(ids["settled"]), 40_000),
+        hx(fp("D3")): (hx(ids["settled"]), 50_000),
         hx(fp("D5")): (hx(ids["again"]), 10_000),
         hx(fp("D7")): (hx(ids["again"]), 5_000),
-        hx(fp("D8")): (hx(ids["new rate"]), 95_000),
+        hx(fp("D8")): (hx(ids["new rate"]), 100_000),
     }
     assert stack.ledger.receivable_of_declaration(fp("D4")) is None
     assert stack.ledger.receivable_of_declaration(fp("D6")) is None
@@ -330,19 +369,111 @@ def test_projections_equal_the_contract_views(stack: Stack, engine: sa.Engine) -
         ).all()
     assert [tuple(row) for row in rows] == sorted(expected, key=lambda e: (e[0], e[3], e[4]))
     assert events == len(logs)
-    assert Counter(e[-1] for e in expected) == {
-        "RoleGranted": 3,  # the admin at construction, then LENDER for both banks
-        "AdvanceRateSet": 2,
+    # The ledger's own logs (the other contracts' are in test_index_pledges/consents/access).
+    assert Counter(e[-1] for e in expected if e[5] == stack.ledger.address) == {
+        # The admin at construction, then LENDER for both banks and VERIFIER for customs.
+        "RoleGranted": 4,
+        "AdvanceRatesSet": 2,
         "ReceivableRegistered": 6,
         "DeclarationLinked": 9,
+        "DeclarationCounted": 9,
         "ReceivableFinanced": 3,
+        # INV-1's first drawdown fills D1 and spills onto D2; its repayment releases both.
+        "DeclarationFinanced": 4,
         "ReceivableRepaid": 3,
+        "DeclarationRepaid": 4,
         "ReceivableCancelled": 2,
     }
 
 
+def test_attestations_policy_balances_and_refusals_are_projected(
+    stack: Stack, engine: sa.Engine
+) -> None:
+    """Attestations (before and after a declaration is presented), a policy change moving every
+    live cap, per-declaration balances and both kinds of recorded refusal."""
+    a, b, ledger = stack.bank_a.signer, stack.bank_b.signer, stack.ledger
+    customs = stack.verifier.signer
+    ledger.attest_declaration(customs, fp("D9"), EXPORTER, 5_000, 1_700_000_000)  # never presented
+    rid = register(stack, a, "INV-1", ("D1", 60_000), ("D2", 50_000))
+    ledger.attest_declaration(customs, fp("D1"), EXPORTER, 40_000, 1_700_000_001)
+    ledger.finance(a, rid, 50_000)  # D1 up to its 32,000, then 18,000 on D2
+    before_policy = stack.chain.block_number()
+    ledger.set_advance_rates(stack.admin.signer, 9_000, 5_000)
+    refused_registration = ledger.try_register(
+        b,
+        ReceivableTerms(fp("INV-2"), EXPORTER, 1, 10_000, "USD", MATURITY),
+        [DeclarationTerm(fp("D1"), 10_000)],
+    )
+    refused_financing = ledger.try_finance(b, rid, 1_000)
+    ledger.repay(a, rid, 20_000)  # D2's 18,000, then 2,000 of D1's
+
+    indexer(stack, engine).run_until_caught_up()
+
+    assert_matches_chain(stack, engine, {"INV-1": rid})
+    assert_matches_chain(stack, engine, {"INV-1": rid}, before_policy)
+    assert projected(engine, rid).cap == 36_000 + 25_000
+    assert projected(engine, rid, before_policy).cap == 32_000 + 40_000
+    with engine.connect() as connection:
+        attested = {
+            row["fingerprint"]: (row["exporter"], row["attested_value"], row["export_date"])
+            for row in projection_as_of(connection, schema.declaration_attestations)
+        }
+        rates = [
+            (row["verified_bps"], row["unverified_bps"], row["valid_to_block"] is None)
+            for row in connection.execute(
+                sa.select(schema.advance_rates).order_by(schema.advance_rates.c.valid_from_block)
+            ).mappings()
+        ]
+        refusals = [
+            dict(row)
+            for row in connection.execute(
+                sa.select(schema.refused_attempts).order_by(schema.refused_attempts.c.block_number)
+            ).mappings()
+        ]
+    assert attested == {
+        hx(fp("D9")): (hx(EXPORTER), 5_000, 1_700_000_000),
+        hx(fp("D1")): (hx(EXPORTER), 40_000, 1_700_000_001),
+    }
+    assert rates == [(ADVANCE_RATE_BPS, ADVANCE_RATE_BPS, False), (9_000, 5_000, True)]
+    bank_b = hx(ledger.institution_of(b.address))
+    assert [{k: v for k, v in row.items() if k != "id"} for row in refusals] == [
+        {
+            "block_number": refused_registration.tx.block_number,
+            "log_index": 0,
+            "tx_hash": refused_registration.tx.tx_hash,
+            "contract": ledger.address,
+            "action": "register",
+            "reason": "declaration-linked-to-other-invoice",
+            "receivable_id": hx(fp("INV-2")),
+            "document": hx(fp("D1")),
+            "institution": bank_b,
+            "account": b.address,
+            "amount": 10_000,
+            "conflict": hx(rid),
+            "headroom": None,
+            "financier": None,
+        },
+        {
+            "block_number": refused_financing.tx.block_number,
+            "log_index": 0,
+            "tx_hash": refused_financing.tx.tx_hash,
+            "contract": ledger.address,
+            "action": "finance",
+            "reason": "receivable-financed-by-other-bank",
+            "receivable_id": hx(rid),
+            "document": hx(rid),
+            "institution": bank_b,
+            "account": b.address,
+            "amount": 1_000,
+            "conflict": None,
+            "headroom": 0,
+            "financier": a.address,
+        },
+    ]
+
+
 def test_event_args_are_json_with_decimal_strings(stack: Stack, engine: sa.Engine) -> None:
-    big = 2**200
+    big = 2**95  # far beyond 2**64 and JSON's 2**53, within the ledger's 2**96 - 1
     register(stack, stack.bank_b.signer, "INV-BIG", ("D2", big), face_value=big)
     indexer(stack, engine).run_until_caught_up()
 
@@ -463,8 +594,8 @@ def test_failing_handler_leaves_neither_rows_nor_cursor(stack: Stack, engine: sa
     assert dump(engine) == before
     assert failing.status().indexed_block == status.indexed_block
     # A working indexer then picks the same chunk up whole: DeclarationLinked,
-    # ReceivableRegistered, ReceivableFinanced.
-    assert index.run_until_caught_up() == 3
+    # DeclarationCounted, ReceivableRegistered, DeclarationFinanced, ReceivableFinanced.
+    assert index.run_until_caught_up() == 5
     assert projected(engine, rid) == stack.ledger.receivable(rid)
 
 

@@ -1,25 +1,51 @@
 """ReceivableLedger's rules, exercised through the typed binding against real nodes.
 
-Each refusal is checked for its decoded domain error and for leaving the chain unchanged (no block
-mined, state as before): the binding estimates first, so a refused operation sends nothing.
+Each reverting refusal is checked for its decoded domain error and for leaving the chain unchanged
+(no block mined, state as before): the binding estimates first, so a refused operation sends
+nothing. Each recorded refusal (the ``try*`` entry points) is checked for its one mined transaction
+holding the refusal event and nothing else, and for the state it leaves as it was.
+
+The test deployment's policy is one rate for verified and unverified declarations alike
+(``ADVANCE_RATE_BPS``); tests that need two rates set them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
 import pytest
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from registry import errors
 from registry.chain.client import Signer
 from registry.chain.ledger import (
+    LENDER_ROLE,
+    MAX_AMOUNT,
+    MAX_DECLARATIONS,
+    VERIFIER_ROLE,
+    AdvanceRates,
+    Attempt,
+    Attestation,
+    DeclarationState,
     DeclarationTerm,
     ReceivableState,
     ReceivableStatus,
     ReceivableTerms,
+    RefusalReason,
+    Standing,
 )
 from tests.conftest import ADVANCE_RATE_BPS, Stack
 
 MATURITY = 2_000_000_000
 EXPORTER = b"\xee" * 32
+OTHER_EXPORTER = b"\xdd" * 32
+EXPORT_DATE = 1_700_000_000
+BPS = 10_000
 
 
 def fp(label: str) -> bytes:
@@ -27,33 +53,98 @@ def fp(label: str) -> bytes:
     return label.encode().ljust(32, b"\0")
 
 
-def terms(invoice: str, face_value: int = 100_000) -> ReceivableTerms:
-    return ReceivableTerms(fp(invoice), EXPORTER, 1, face_value, "USD", MATURITY)
+def hx(value: bytes) -> str:
+    return "0x" + value.hex()
 
 
-def register(stack: Stack, signer: Signer, invoice: str, *declarations: tuple[str, int]) -> bytes:
-    decls = [DeclarationTerm(fp(number), value) for number, value in declarations]
-    stack.ledger.register(signer, terms(invoice), decls)
+def terms(
+    invoice: str, face_value: int = 100_000, exporter: bytes = EXPORTER, maturity: int = MATURITY
+) -> ReceivableTerms:
+    return ReceivableTerms(fp(invoice), exporter, 1, face_value, "USD", maturity)
+
+
+def decls(*declarations: tuple[str, int]) -> list[DeclarationTerm]:
+    return [DeclarationTerm(fp(number), value) for number, value in declarations]
+
+
+def register(
+    stack: Stack,
+    signer: Signer,
+    invoice: str,
+    *declarations: tuple[str, int],
+    face_value: int = 100_000,
+    maturity: int = MATURITY,
+) -> bytes:
+    stack.ledger.register(
+        signer, terms(invoice, face_value, maturity=maturity), decls(*declarations)
+    )
     return fp(invoice)
 
 
 def refused(
-    stack: Stack, error: type[errors.RegistryError], action: object
+    stack: Stack, error: type[errors.RegistryError], action: Callable[[], object]
 ) -> errors.RegistryError:
     """Runs ``action``, expects ``error``, and checks that no block was mined."""
     head = stack.chain.block_number()
     with pytest.raises(error) as raised:
-        action()  # type: ignore[operator]
+        action()
     assert stack.chain.block_number() == head
     return raised.value
 
 
-def test_register_records_terms_and_cap(any_stack: Stack) -> None:
+def violated(stack: Stack, rule: str, action: Callable[[], object]) -> dict[str, Any]:
+    """Like :func:`refused` for any ledger rule; returns the decoded error's details."""
+    error = refused(stack, errors.RegistryError, action)
+    assert error.rule == rule, error
+    details: dict[str, Any] = error.details
+    return details
+
+
+def only_log(stack: Stack, attempt: Attempt) -> str:
+    """The name of the one log of the attempt's transaction (it must have exactly one)."""
+    receipt = stack.chain.w3.eth.get_transaction_receipt(HexBytes(attempt.tx.tx_hash))
+    (log,) = receipt["logs"]
+    assert log["address"] == stack.ledger.address
+    names: dict[bytes, str] = {
+        keccak(text=f"{e['name']}({','.join(i['type'] for i in e['inputs'])})"): e["name"]
+        for e in stack.ledger.contract.abi
+        if e["type"] == "event"
+    }
+    return names[bytes(log["topics"][0])]
+
+
+def funded(stack: Stack, *roles: bytes) -> Signer:
+    """A new account with ether and ``roles`` on the ledger."""
+    signer = Signer.generate()
+    stack.chain.send_value(stack.chain.w3.eth.accounts[0], signer.address, 10**18)
+    for role in roles:
+        stack.ledger.grant_role(stack.admin.signer, role, signer.address)
+    return signer
+
+
+def state(stack: Stack, ids: list[bytes], declarations: list[bytes]) -> tuple[Any, ...]:
+    """Every view of the given receivables and declarations, to compare before and after."""
+    ledger = stack.ledger
+    return (
+        [(ledger.receivable(i), ledger.declarations_of(i), ledger.headroom(i)) for i in ids],
+        [(ledger.declaration(d), ledger.attestation(d)) for d in declarations],
+        [ledger.institution_of_receivable(i) for i in ids],
+        ledger.advance_rates(),
+    )
+
+
+def limit(value: int, rate_bps: int = ADVANCE_RATE_BPS) -> int:
+    return value * rate_bps // BPS
+
+
+# --- registration ------------------------------------------------------------------------------
+
+
+def test_register_records_terms_declarations_and_cap(any_stack: Stack) -> None:
     stack = any_stack
     rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 60_000), ("D2", 50_000))
 
-    state = stack.ledger.receivable(rid)
-    assert state == ReceivableState(
+    assert stack.ledger.receivable(rid) == ReceivableState(
         status=ReceivableStatus.REGISTERED,
         key_version=1,
         currency="USD",
@@ -63,22 +154,31 @@ def test_register_records_terms_and_cap(any_stack: Stack) -> None:
         exporter=EXPORTER,
         face_value=100_000,
         declared_value=110_000,
-        cap=100_000 * ADVANCE_RATE_BPS // 10_000,
+        # min(face x rate, sum of the declarations' limits) = min(80,000, 88,000)
+        cap=limit(100_000),
         outstanding=0,
     )
-    assert stack.ledger.receivable_of_declaration(fp("D1")) == rid
+    assert stack.ledger.declarations_of(rid) == [fp("D1"), fp("D2")]
+    assert stack.ledger.declaration(fp("D1")) == DeclarationState(
+        rid, Standing.UNVERIFIED, 60_000, 60_000, limit(60_000), 0
+    )
     assert stack.ledger.receivable_of_declaration(fp("D2")) == rid
+    assert stack.ledger.headroom(rid) == limit(100_000)
+    assert stack.ledger.institution_of_receivable(rid) == stack.ledger.institution_of(
+        stack.bank_a.signer.address
+    )
+    assert not stack.ledger.is_overdue(rid)
 
 
-def test_cap_is_the_declared_value_when_lower(stack: Stack) -> None:
+def test_cap_is_the_declarations_limit_when_lower(stack: Stack) -> None:
     rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 30_000))
-    assert stack.ledger.receivable(rid).cap == 30_000
+    assert stack.ledger.receivable(rid).cap == limit(30_000)
     error = refused(
         stack,
         errors.FinancingExceedsCap,
-        lambda: stack.ledger.finance(stack.bank_a.signer, rid, 30_001),
+        lambda: stack.ledger.finance(stack.bank_a.signer, rid, limit(30_000) + 1),
     )
-    assert error.details["headroom"] == 30_000
+    assert error.details["headroom"] == limit(30_000)
 
 
 def test_declaration_backs_at_most_one_invoice(any_stack: Stack) -> None:
@@ -90,10 +190,7 @@ def test_declaration_backs_at_most_one_invoice(any_stack: Stack) -> None:
         errors.DeclarationLinkedToOtherInvoice,
         lambda: register(stack, stack.bank_b.signer, "INV-2", ("D9", 10), ("D1", 90_000)),
     )
-    assert error.details == {
-        "declaration": "0x" + fp("D1").hex(),
-        "linkedReceivable": "0x" + first.hex(),
-    }
+    assert error.details == {"declaration": hx(fp("D1")), "linkedReceivable": hx(first)}
     assert stack.ledger.receivable(fp("INV-2")).status is ReceivableStatus.NONE
     # The declaration listed before the refused one was not linked either: the whole call reverted.
     assert stack.ledger.receivable_of_declaration(fp("D9")) is None
@@ -106,26 +203,68 @@ def test_invoice_registered_once(stack: Stack) -> None:
         errors.ReceivableAlreadyRegistered,
         lambda: register(stack, stack.bank_b.signer, "INV-1", ("D2", 90_000)),
     )
-    assert error.details["registrant"] == stack.bank_a.signer.address
+    assert error.details == {"id": hx(fp("INV-1")), "registrant": stack.bank_a.signer.address}
 
 
-@pytest.mark.parametrize(
-    ("declarations", "rule"),
-    [
-        ((), "declaration-count-out-of-range"),
-        ((("D1", 0),), "zero-value"),
-        ((("D1", 5), ("D1", 5)), "declaration-duplicated"),
-    ],
-)
-def test_malformed_registrations_refused(
-    stack: Stack, declarations: tuple[tuple[str, int], ...], rule: str
+MALFORMED = [
+    pytest.param(terms("INV-1"), [], "declaration-count-out-of-range", id="no declarations"),
+    pytest.param(
+        terms("INV-1"),
+        decls(*((f"D{i}", 1) for i in range(MAX_DECLARATIONS + 1))),
+        "declaration-count-out-of-range",
+        id="too many declarations",
+    ),
+    pytest.param(terms("INV-1"), decls(("D1", 0)), "zero-value", id="zero declared value"),
+    pytest.param(terms("INV-1", 0), decls(("D1", 5)), "zero-value", id="zero face value"),
+    pytest.param(
+        terms("INV-1"), decls(("D1", 5), ("D1", 5)), "declaration-duplicated", id="duplicate"
+    ),
+    pytest.param(
+        terms("INV-1"),
+        [DeclarationTerm(bytes(32), 5)],
+        "zero-fingerprint",
+        id="zero declaration fingerprint",
+    ),
+    pytest.param(
+        ReceivableTerms(bytes(32), EXPORTER, 1, 100, "USD", MATURITY),
+        decls(("D1", 5)),
+        "zero-fingerprint",
+        id="zero invoice fingerprint",
+    ),
+    pytest.param(
+        terms("INV-1", exporter=bytes(32)), decls(("D1", 5)), "zero-fingerprint", id="no exporter"
+    ),
+    pytest.param(
+        terms("INV-1", MAX_AMOUNT + 1),
+        decls(("D1", 5)),
+        "amount-out-of-range",
+        id="face value above 2**96 - 1",
+    ),
+    pytest.param(
+        terms("INV-1"),
+        decls(("D1", MAX_AMOUNT), ("D2", 1)),
+        "amount-out-of-range",
+        id="declared total above 2**96 - 1",
+    ),
+]
+
+
+@pytest.mark.parametrize("recording", [False, True], ids=["register", "tryRegister"])
+@pytest.mark.parametrize(("bad_terms", "declarations", "rule"), MALFORMED)
+def test_malformed_registrations_revert_on_both_entry_points(
+    stack: Stack,
+    bad_terms: ReceivableTerms,
+    declarations: list[DeclarationTerm],
+    rule: str,
+    recording: bool,
 ) -> None:
-    error = refused(
-        stack,
-        errors.RuleViolation,
-        lambda: register(stack, stack.bank_a.signer, "INV-1", *declarations),
-    )
-    assert error.rule == rule
+    """Malformed input is no financing attempt: the recording entry point reverts it too."""
+    ledger = stack.ledger
+    action = ledger.try_register if recording else ledger.register
+    violated(stack, rule, lambda: action(stack.bank_a.signer, bad_terms, declarations))
+
+
+# --- financing, repayment, cancellation ---------------------------------------------------------
 
 
 def test_financing_within_cap_and_tranches_by_same_bank(any_stack: Stack) -> None:
@@ -137,13 +276,14 @@ def test_financing_within_cap_and_tranches_by_same_bank(any_stack: Stack) -> Non
     error = refused(
         stack, errors.FinancingExceedsCap, lambda: stack.ledger.finance(stack.bank_a.signer, rid, 1)
     )
-    assert error.details == {"id": "0x" + rid.hex(), "amount": 1, "headroom": 0}
-    state = stack.ledger.receivable(rid)
-    assert (state.status, state.outstanding, state.financier) == (
+    assert error.details == {"id": hx(rid), "amount": 1, "headroom": 0}
+    financed = stack.ledger.receivable(rid)
+    assert (financed.status, financed.outstanding, financed.financier) == (
         ReceivableStatus.FINANCED,
         80_000,
         stack.bank_a.signer.address,
     )
+    assert stack.ledger.declaration(fp("D1")).outstanding == 80_000
 
 
 def test_second_bank_refused_while_first_has_money_out(any_stack: Stack) -> None:
@@ -156,12 +296,15 @@ def test_second_bank_refused_while_first_has_money_out(any_stack: Stack) -> None
         errors.ReceivableFinancedByOtherBank,
         lambda: stack.ledger.finance(stack.bank_b.signer, rid, 1_000),
     )
-    assert error.details["financier"] == stack.bank_a.signer.address
+    assert error.details == {"id": hx(rid), "financier": stack.bank_a.signer.address}
     assert stack.ledger.receivable(rid).outstanding == 10_000
 
 
 def test_repayment_settles_and_ends_exclusivity(stack: Stack) -> None:
     rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000))
+    assert violated(
+        stack, "receivable-not-active", lambda: stack.ledger.repay(stack.bank_a.signer, rid, 1)
+    ) == {"id": hx(rid), "status": int(ReceivableStatus.REGISTERED)}
     stack.ledger.finance(stack.bank_a.signer, rid, 40_000)
     refused(
         stack,
@@ -183,65 +326,824 @@ def test_repayment_settles_and_ends_exclusivity(stack: Stack) -> None:
         0,
         None,
     )
+    assert violated(
+        stack, "receivable-not-active", lambda: stack.ledger.repay(stack.bank_a.signer, rid, 1)
+    ) == {"id": hx(rid), "status": int(ReceivableStatus.SETTLED)}
 
     # Settled: the exclusivity has ended, so another bank may now finance it.
     stack.ledger.finance(stack.bank_b.signer, rid, 5_000)
     assert stack.ledger.receivable(rid).financier == stack.bank_b.signer.address
+    assert stack.ledger.institution_of_receivable(rid) == stack.ledger.institution_of(
+        stack.bank_b.signer.address
+    )
 
 
 def test_cancel_frees_declarations_and_allows_reregistration(stack: Stack) -> None:
     rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000))
-    refused(stack, errors.RuleViolation, lambda: stack.ledger.cancel(stack.bank_b.signer, rid))
+    assert violated(
+        stack, "receivable-not-cancellable", lambda: stack.ledger.cancel(stack.bank_b.signer, rid)
+    ) == {"id": hx(rid), "status": int(ReceivableStatus.REGISTERED)}
 
     stack.ledger.cancel(stack.bank_a.signer, rid)
-    assert stack.ledger.receivable(rid).status is ReceivableStatus.CANCELLED
+    cancelled = stack.ledger.receivable(rid)
+    assert (cancelled.status, cancelled.cap, cancelled.headroom) == (
+        ReceivableStatus.CANCELLED,
+        0,
+        0,
+    )
     assert stack.ledger.receivable_of_declaration(fp("D1")) is None
-    refused(stack, errors.RuleViolation, lambda: stack.ledger.finance(stack.bank_a.signer, rid, 1))
+    assert stack.ledger.declaration(fp("D1")) == DeclarationState(
+        None, Standing.UNVERIFIED, 0, 0, 0, 0
+    )
+    assert violated(
+        stack, "receivable-not-active", lambda: stack.ledger.finance(stack.bank_a.signer, rid, 1)
+    ) == {"id": hx(rid), "status": int(ReceivableStatus.CANCELLED)}
+    violated(
+        stack, "receivable-not-cancellable", lambda: stack.ledger.cancel(stack.bank_a.signer, rid)
+    )
 
     register(stack, stack.bank_b.signer, "INV-1", ("D1", 100_000))
     assert stack.ledger.receivable(rid).registrant == stack.bank_b.signer.address
+    assert stack.ledger.declaration(fp("D1")).receivable == rid
 
 
-def test_financed_receivable_cannot_be_cancelled(stack: Stack) -> None:
+def test_financed_or_settled_receivable_cannot_be_cancelled(stack: Stack) -> None:
     rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000))
     stack.ledger.finance(stack.bank_a.signer, rid, 1)
-    error = refused(
-        stack, errors.RuleViolation, lambda: stack.ledger.cancel(stack.bank_a.signer, rid)
+    assert violated(
+        stack, "receivable-not-cancellable", lambda: stack.ledger.cancel(stack.bank_a.signer, rid)
+    ) == {"id": hx(rid), "status": int(ReceivableStatus.FINANCED)}
+    stack.ledger.repay(stack.bank_a.signer, rid, 1)
+    violated(
+        stack, "receivable-not-cancellable", lambda: stack.ledger.cancel(stack.bank_a.signer, rid)
     )
-    assert error.rule == "receivable-not-cancellable"
 
 
 def test_unknown_receivable(stack: Stack) -> None:
+    ledger, bank = stack.ledger, stack.bank_a.signer
+    for action in (
+        lambda: ledger.finance(bank, fp("X"), 1),
+        lambda: ledger.try_finance(bank, fp("X"), 1),
+        lambda: ledger.repay(bank, fp("X"), 1),
+        lambda: ledger.cancel(bank, fp("X")),
+    ):
+        error = refused(stack, errors.ReceivableNotFound, action)
+        assert error.details == {"id": hx(fp("X"))}
+    assert ledger.receivable(fp("X")).status is ReceivableStatus.NONE
+    assert ledger.headroom(fp("X")) == 0
+    assert ledger.declarations_of(fp("X")) == []
+
+
+def test_zero_amounts_revert(stack: Stack) -> None:
+    rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000))
+    ledger, bank = stack.ledger, stack.bank_a.signer
+    violated(stack, "zero-amount", lambda: ledger.finance(bank, rid, 0))
+    violated(stack, "zero-amount", lambda: ledger.try_finance(bank, rid, 0))
+    ledger.finance(bank, rid, 10)
+    violated(stack, "zero-amount", lambda: ledger.repay(bank, rid, 0))
+
+
+# --- policy and attestations --------------------------------------------------------------------
+
+
+def test_admin_sets_advance_rates_for_every_drawdown(stack: Stack) -> None:
+    rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000))
+    assert stack.ledger.advance_rates() == AdvanceRates(ADVANCE_RATE_BPS, ADVANCE_RATE_BPS)
+    tx = stack.ledger.set_advance_rates(stack.admin.signer, 9_000, 5_000)
+    assert stack.ledger.events(tx, "AdvanceRatesSet") == [
+        {"verifiedBps": 9_000, "unverifiedBps": 5_000, "admin": stack.admin.signer.address}
+    ]
+    assert stack.ledger.advance_rates() == AdvanceRates(9_000, 5_000)
+    # The policy acts on the next drawdown of an existing receivable: its unverified declaration
+    # now carries 50%.
+    assert stack.ledger.receivable(rid).cap == 50_000
     refused(
         stack,
-        errors.ReceivableNotFound,
-        lambda: stack.ledger.finance(stack.bank_a.signer, fp("X"), 1),
+        errors.FinancingExceedsCap,
+        lambda: stack.ledger.finance(stack.bank_a.signer, rid, 50_001),
     )
+    stack.ledger.finance(stack.bank_a.signer, rid, 50_000)
+
+    # A cut below what is outstanding calls nothing back; it stops new drawdowns.
+    stack.ledger.set_advance_rates(stack.admin.signer, 9_000, 4_000)
+    assert (stack.ledger.receivable(rid).cap, stack.ledger.headroom(rid)) == (40_000, 0)
+    assert stack.ledger.receivable(rid).outstanding == 50_000
 
 
-def test_roles_are_enforced_on_chain(any_stack: Stack) -> None:
+@pytest.mark.parametrize(
+    ("verified", "unverified"), [(10_001, 0), (5_000, 5_001), (10_001, 10_001)]
+)
+def test_advance_rates_out_of_range(stack: Stack, verified: int, unverified: int) -> None:
+    details = violated(
+        stack,
+        "advance-rates-out-of-range",
+        lambda: stack.ledger.set_advance_rates(stack.admin.signer, verified, unverified),
+    )
+    assert details == {"verifiedBps": verified, "unverifiedBps": unverified}
+
+
+def test_attested_value_counts_where_lower(any_stack: Stack) -> None:
     stack = any_stack
-    outsider = Signer.generate()
-    stack.chain.send_value(stack.chain.w3.eth.accounts[0], outsider.address, 10**18)
+    rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    tx = stack.ledger.attest_declaration(
+        stack.verifier.signer, fp("D1"), EXPORTER, 60_000, EXPORT_DATE
+    )
+    assert stack.ledger.events(tx, "DeclarationAttested") == [
+        {
+            "declaration": fp("D1"),
+            "exporter": EXPORTER,
+            "verifier": stack.verifier.signer.address,
+            "value": 60_000,
+            "exportDate": EXPORT_DATE,
+        }
+    ]
+    assert stack.ledger.events(tx, "DeclarationCounted") == [
+        {
+            "declaration": fp("D1"),
+            "id": rid,
+            "index": 0,
+            "standing": int(Standing.VERIFIED),
+            "countedValue": 60_000,
+        }
+    ]
+    assert stack.ledger.declaration(fp("D1")) == DeclarationState(
+        rid, Standing.VERIFIED, 90_000, 60_000, limit(60_000), 0
+    )
+    assert stack.ledger.attestation(fp("D1")) == Attestation(EXPORTER, 60_000, EXPORT_DATE)
+    assert stack.ledger.receivable(rid).cap == limit(60_000)
+    assert stack.ledger.receivable(rid).declared_value == 90_000
 
+    # A correction re-attests; above the declared value, the declared value counts.
+    stack.ledger.attest_declaration(stack.verifier.signer, fp("D1"), EXPORTER, 120_000, EXPORT_DATE)
+    assert stack.ledger.declaration(fp("D1")).counted_value == 90_000
+    assert stack.ledger.receivable(rid).cap == limit(90_000)
+
+
+def test_attestation_before_registration_counts_from_the_start(stack: Stack) -> None:
+    stack.ledger.attest_declaration(stack.verifier.signer, fp("D1"), EXPORTER, 50_000, EXPORT_DATE)
+    assert stack.ledger.declaration(fp("D1")).receivable is None
+    rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 70_000))
+    assert stack.ledger.declaration(fp("D1")) == DeclarationState(
+        rid, Standing.VERIFIED, 70_000, 50_000, limit(50_000), 0
+    )
+
+
+def test_verified_and_unverified_rates(stack: Stack) -> None:
+    stack.ledger.set_advance_rates(stack.admin.signer, 9_000, 5_000)
+    stack.ledger.attest_declaration(stack.verifier.signer, fp("D1"), EXPORTER, 100_000, EXPORT_DATE)
+    rid = register(
+        stack, stack.bank_a.signer, "INV-1", ("D1", 100_000), ("D2", 100_000), face_value=300_000
+    )
+    assert stack.ledger.declaration(fp("D1")).limit == 90_000
+    assert stack.ledger.declaration(fp("D2")).limit == 50_000
+    # min(300,000 x 90%, 90,000 + 50,000)
+    assert stack.ledger.receivable(rid).cap == 140_000
+
+    # Attesting the second declaration raises it to the verified rate at once.
+    stack.ledger.attest_declaration(stack.verifier.signer, fp("D2"), EXPORTER, 100_000, EXPORT_DATE)
+    assert stack.ledger.receivable(rid).cap == 180_000
+
+    # Face value x the verified rate still bounds the whole invoice.
+    stack.ledger.set_advance_rates(stack.admin.signer, 5_000, 5_000)
+    assert stack.ledger.receivable(rid).cap == 100_000
+
+
+def test_no_financing_on_unverified_declarations_at_rate_zero(stack: Stack) -> None:
+    stack.ledger.set_advance_rates(stack.admin.signer, 9_000, 0)
+    rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000))
+    assert (stack.ledger.receivable(rid).cap, stack.ledger.headroom(rid)) == (0, 0)
     error = refused(
-        stack, errors.MissingRole, lambda: register(stack, outsider, "INV-1", ("D1", 100))
+        stack, errors.FinancingExceedsCap, lambda: stack.ledger.finance(stack.bank_a.signer, rid, 1)
     )
-    assert error.details["account"] == outsider.address
-    refused(
-        stack, errors.MissingRole, lambda: stack.ledger.set_advance_rate(stack.bank_a.signer, 9000)
-    )
+    assert error.details["headroom"] == 0
 
 
-def test_admin_sets_advance_rate_for_new_registrations(stack: Stack) -> None:
-    old = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000))
-    stack.ledger.set_advance_rate(stack.admin.signer, 5000)
-    new = register(stack, stack.bank_a.signer, "INV-2", ("D2", 100_000))
-    assert stack.ledger.receivable(old).cap == 80_000
-    assert stack.ledger.receivable(new).cap == 50_000
+def test_declaration_attested_for_another_exporter_is_refused_at_registration(
+    stack: Stack,
+) -> None:
+    stack.ledger.attest_declaration(
+        stack.verifier.signer, fp("D1"), OTHER_EXPORTER, 90_000, EXPORT_DATE
+    )
     error = refused(
         stack,
-        errors.RuleViolation,
-        lambda: stack.ledger.set_advance_rate(stack.admin.signer, 10_001),
+        errors.DeclarationExporterMismatch,
+        lambda: register(stack, stack.bank_a.signer, "INV-1", ("D2", 5), ("D1", 90_000)),
     )
-    assert error.rule == "advance-rate-out-of-range"
+    assert error.details == {
+        "declaration": hx(fp("D1")),
+        "attestedExporter": hx(OTHER_EXPORTER),
+        "exporter": hx(EXPORTER),
+    }
+    assert stack.ledger.receivable_of_declaration(fp("D2")) is None
+
+
+def test_declaration_attested_for_another_exporter_after_registration_counts_zero(
+    stack: Stack,
+) -> None:
+    rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 60_000), ("D2", 50_000))
+    stack.ledger.finance(stack.bank_a.signer, rid, 30_000)  # all on D1
+    stack.ledger.attest_declaration(
+        stack.verifier.signer, fp("D1"), OTHER_EXPORTER, 60_000, EXPORT_DATE
+    )
+
+    assert stack.ledger.declaration(fp("D1")) == DeclarationState(
+        rid, Standing.EXPORTER_MISMATCH, 60_000, 0, 0, 30_000
+    )
+    # D1 carries nothing more; the money drawn against it stays outstanding.
+    assert stack.ledger.receivable(rid).cap == limit(50_000)
+    assert stack.ledger.headroom(rid) == limit(50_000) - 30_000
+    stack.ledger.finance(stack.bank_a.signer, rid, limit(50_000) - 30_000)
+    assert stack.ledger.declaration(fp("D2")).outstanding == limit(50_000) - 30_000
+    refused(
+        stack, errors.FinancingExceedsCap, lambda: stack.ledger.finance(stack.bank_a.signer, rid, 1)
+    )
+
+
+@pytest.mark.parametrize(
+    ("declaration", "exporter", "value", "export_date", "rule"),
+    [
+        (bytes(32), EXPORTER, 1, EXPORT_DATE, "zero-fingerprint"),
+        (fp("D1"), bytes(32), 1, EXPORT_DATE, "zero-fingerprint"),
+        (fp("D1"), EXPORTER, 0, EXPORT_DATE, "zero-value"),
+        (fp("D1"), EXPORTER, MAX_AMOUNT + 1, EXPORT_DATE, "amount-out-of-range"),
+        (fp("D1"), EXPORTER, 1, 0, "export-date-out-of-range"),
+        (fp("D1"), EXPORTER, 1, 2**63, "export-date-out-of-range"),
+    ],
+)
+def test_malformed_attestations_revert(
+    stack: Stack, declaration: bytes, exporter: bytes, value: int, export_date: int, rule: str
+) -> None:
+    violated(
+        stack,
+        rule,
+        lambda: stack.ledger.attest_declaration(
+            stack.verifier.signer, declaration, exporter, value, export_date
+        ),
+    )
+
+
+# --- per-declaration balances -------------------------------------------------------------------
+
+
+def test_drawdowns_fill_declarations_in_order_and_repayments_release_in_reverse(
+    any_stack: Stack,
+) -> None:
+    stack = any_stack
+    ledger, bank = stack.ledger, stack.bank_a.signer
+    rid = register(stack, bank, "INV-1", ("D1", 60_000), ("D2", 50_000), face_value=200_000)
+    assert ledger.receivable(rid).cap == limit(60_000) + limit(50_000)
+
+    tx = ledger.finance(bank, rid, 30_000)
+    assert ledger.events(tx, "DeclarationFinanced") == [
+        {"id": rid, "index": 0, "amount": 30_000, "outstanding": 30_000}
+    ]
+    tx = ledger.finance(bank, rid, 40_000)
+    assert ledger.events(tx, "DeclarationFinanced") == [
+        {"id": rid, "index": 0, "amount": 18_000, "outstanding": limit(60_000)},
+        {"id": rid, "index": 1, "amount": 22_000, "outstanding": 22_000},
+    ]
+    assert [ledger.declaration(fp(d)).outstanding for d in ("D1", "D2")] == [48_000, 22_000]
+
+    tx = ledger.repay(bank, rid, 25_000)
+    assert ledger.events(tx, "DeclarationRepaid") == [
+        {"id": rid, "index": 1, "amount": 22_000, "outstanding": 0},
+        {"id": rid, "index": 0, "amount": 3_000, "outstanding": 45_000},
+    ]
+    assert ledger.events(tx, "ReceivableRepaid") == [
+        {
+            "id": rid,
+            "bank": bank.address,
+            "amount": 25_000,
+            "outstanding": 45_000,
+            "status": int(ReceivableStatus.FINANCED),
+        }
+    ]
+    balances = [ledger.declaration(fp(d)).outstanding for d in ("D1", "D2")]
+    assert sum(balances) == ledger.receivable(rid).outstanding == 45_000
+
+    # Each declaration stays within its limit: the whole cap can be drawn, never more.
+    ledger.finance(bank, rid, ledger.headroom(rid))
+    for number in ("D1", "D2"):
+        declaration = ledger.declaration(fp(number))
+        assert declaration.outstanding == declaration.limit <= declaration.counted_value
+
+
+# --- institutions -------------------------------------------------------------------------------
+
+
+def test_accounts_of_one_bank_act_as_the_same_bank(stack: Stack) -> None:
+    ledger = stack.ledger
+    a1, b = stack.bank_a.signer, stack.bank_b.signer
+    bank_a = ledger.institution_of(a1.address)
+    a2 = funded(stack, LENDER_ROLE)
+    tx = ledger.assign_institution(stack.admin.signer, a2.address, bank_a)
+    assert ledger.events(tx, "InstitutionAssigned") == [
+        {"account": a2.address, "institution": bank_a, "admin": stack.admin.signer.address}
+    ]
+    rid = register(stack, a1, "INV-1", ("D1", 100_000))
+    other = register(stack, a1, "INV-2", ("D2", 100_000))
+
+    ledger.finance(a2, rid, 10_000)  # another account of the registering bank
+    ledger.finance(a1, rid, 10_000)  # a tranche by the first account: the same bank
+    assert ledger.receivable(rid).financier == a1.address
+    assert ledger.institution_of_receivable(rid) == bank_a
+    refused(stack, errors.ReceivableFinancedByOtherBank, lambda: ledger.finance(b, rid, 1))
+    refused(stack, errors.ReceivableNotFinancedByCaller, lambda: ledger.repay(b, rid, 1))
+    ledger.repay(a2, rid, 20_000)
+    assert ledger.receivable(rid).status is ReceivableStatus.SETTLED
+
+    violated(stack, "receivable-not-cancellable", lambda: ledger.cancel(b, other))
+    ledger.cancel(a2, other)
+    assert ledger.receivable(other).status is ReceivableStatus.CANCELLED
+
+
+# --- recorded refusals --------------------------------------------------------------------------
+
+
+@dataclass
+class Scene:
+    """Receivables and declarations set up for a refusal, and what to look at around it."""
+
+    ids: list[bytes]
+    declarations: list[bytes]
+    receivable: bytes
+    attempt: Callable[[], Attempt]
+    reverting: Callable[[], object]
+    reason: RefusalReason
+    document: bytes
+    conflict: bytes | None = None
+    headroom: int | None = None
+    financier: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _registration_scene(stack: Stack, reason: RefusalReason) -> Scene:
+    a, b, ledger = stack.bank_a.signer, stack.bank_b.signer, stack.ledger
+    first = register(stack, a, "INV-1", ("D1", 90_000))
+    if reason is RefusalReason.RECEIVABLE_ALREADY_REGISTERED:
+        presented = (terms("INV-1"), decls(("D2", 90_000)))
+        document, conflict = first, ledger.institution_of(a.address)
+    elif reason is RefusalReason.DECLARATION_LINKED_TO_OTHER_INVOICE:
+        presented = (terms("INV-2"), decls(("D2", 5), ("D1", 90_000)))
+        document, conflict = fp("D1"), first
+    else:
+        ledger.attest_declaration(stack.verifier.signer, fp("D2"), OTHER_EXPORTER, 5, EXPORT_DATE)
+        presented = (terms("INV-2"), decls(("D2", 5)))
+        document, conflict = fp("D2"), OTHER_EXPORTER
+    return Scene(
+        ids=[first, fp("INV-2")],
+        declarations=[fp("D1"), fp("D2")],
+        receivable=presented[0].id,
+        attempt=lambda: ledger.try_register(b, *presented),
+        reverting=lambda: ledger.register(b, *presented),
+        reason=reason,
+        document=document,
+        conflict=conflict,
+    )
+
+
+def _financing_scene(stack: Stack, reason: RefusalReason) -> Scene:
+    a, b, ledger = stack.bank_a.signer, stack.bank_b.signer, stack.ledger
+    rid = register(stack, a, "INV-1", ("D1", 100_000))
+    amount, room, financier = 1_000, 0, None
+    if reason is RefusalReason.RECEIVABLE_NOT_ACTIVE:
+        ledger.cancel(a, rid)
+    elif reason is RefusalReason.RECEIVABLE_FINANCED_BY_OTHER_BANK:
+        ledger.finance(a, rid, 10_000)
+        financier = a.address
+    else:
+        ledger.finance(a, rid, 10_000)
+        ledger.repay(a, rid, 10_000)  # settled: any bank may finance, within the cap
+        amount, room = limit(100_000) + 1, limit(100_000)
+    return Scene(
+        ids=[rid],
+        declarations=[fp("D1")],
+        receivable=rid,
+        attempt=lambda: ledger.try_finance(b, rid, amount),
+        reverting=lambda: ledger.finance(b, rid, amount),
+        reason=reason,
+        document=rid,
+        headroom=room,
+        financier=financier,
+        details={"amount": amount},
+    )
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        RefusalReason.RECEIVABLE_ALREADY_REGISTERED,
+        RefusalReason.DECLARATION_LINKED_TO_OTHER_INVOICE,
+        RefusalReason.DECLARATION_EXPORTER_MISMATCH,
+        RefusalReason.RECEIVABLE_NOT_ACTIVE,
+        RefusalReason.RECEIVABLE_FINANCED_BY_OTHER_BANK,
+        RefusalReason.FINANCING_EXCEEDS_CAP,
+    ],
+)
+def test_refused_attempt_is_recorded_and_changes_nothing_else(
+    stack: Stack, reason: RefusalReason
+) -> None:
+    registration = reason.value <= RefusalReason.DECLARATION_EXPORTER_MISMATCH
+    scene = (_registration_scene if registration else _financing_scene)(stack, reason)
+    # The reverting entry point refuses the same attempt with the same error, sending nothing.
+    reverted = refused(stack, errors.RuleViolation, scene.reverting)
+    before = state(stack, scene.ids, scene.declarations)
+    head = stack.chain.block_number()
+
+    attempt = scene.attempt()
+
+    assert not attempt.accepted
+    assert attempt.tx.block_number == head + 1
+    expected_event = "RegistrationRefused" if registration else "FinancingRefused"
+    assert only_log(stack, attempt) == expected_event
+    assert state(stack, scene.ids, scene.declarations) == before
+    refusal = attempt.refusal
+    assert refusal is not None
+    bank_b = stack.bank_b.signer.address
+    assert (refusal.reason, refusal.document, refusal.account, refusal.institution) == (
+        reason,
+        scene.document,
+        bank_b,
+        stack.ledger.institution_of(bank_b),
+    )
+    assert (refusal.conflict, refusal.headroom, refusal.financier) == (
+        scene.conflict,
+        scene.headroom,
+        scene.financier,
+    )
+    assert refusal.receivable_id == scene.receivable
+    for name, value in scene.details.items():
+        assert getattr(refusal, name) == value
+    # The recorded refusal explains itself exactly as the revert does.
+    error = attempt.error
+    assert error is not None
+    assert (type(error), error.rule, error.details) == (
+        type(reverted),
+        reverted.rule,
+        reverted.details,
+    )
+    assert error.rule == reason.rule
+
+
+def test_accepted_attempts_are_the_plain_operations(stack: Stack) -> None:
+    ledger, bank = stack.ledger, stack.bank_a.signer
+    registered = ledger.try_register(bank, terms("INV-1"), decls(("D1", 100_000)))
+    assert (registered.accepted, registered.refusal, registered.error) == (True, None, None)
+    assert len(ledger.events(registered.tx, "ReceivableRegistered")) == 1
+    financed = ledger.try_finance(bank, fp("INV-1"), 10_000)
+    assert financed.accepted
+    assert ledger.events(financed.tx, "ReceivableFinanced") == [
+        {"id": fp("INV-1"), "bank": bank.address, "amount": 10_000, "outstanding": 10_000}
+    ]
+    assert ledger.receivable(fp("INV-1")).outstanding == 10_000
+
+
+# --- overdue ------------------------------------------------------------------------------------
+
+
+def test_overdue_is_past_maturity_with_money_outstanding(stack: Stack) -> None:
+    now = stack.chain.w3.eth.get_block("latest")["timestamp"]
+    past = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000), maturity=now - 1)
+    future = register(stack, stack.bank_a.signer, "INV-2", ("D2", 100_000))
+    assert not stack.ledger.is_overdue(past)  # nothing outstanding
+    stack.ledger.finance(stack.bank_a.signer, past, 1_000)
+    stack.ledger.finance(stack.bank_a.signer, future, 1_000)
+    assert stack.ledger.is_overdue(past)
+    assert not stack.ledger.is_overdue(future)
+    stack.ledger.repay(stack.bank_a.signer, past, 1_000)
+    assert not stack.ledger.is_overdue(past)
+
+
+# --- roles and errors ---------------------------------------------------------------------------
+
+LENDER_CALLS: dict[str, Callable[[Stack, Signer], object]] = {
+    "registerReceivable": lambda s, who: s.ledger.register(who, terms("INV-R"), decls(("DR", 1))),
+    "tryRegisterReceivable": lambda s, who: s.ledger.try_register(
+        who, terms("INV-R"), decls(("DR", 1))
+    ),
+    "finance": lambda s, who: s.ledger.finance(who, fp("INV-1"), 1),
+    "tryFinance": lambda s, who: s.ledger.try_finance(who, fp("INV-1"), 1),
+    "repay": lambda s, who: s.ledger.repay(who, fp("INV-1"), 1),
+    "cancel": lambda s, who: s.ledger.cancel(who, fp("INV-1")),
+}
+OTHER_CALLS: dict[str, tuple[bytes, Callable[[Stack, Signer], object]]] = {
+    "attestDeclaration": (
+        VERIFIER_ROLE,
+        lambda s, who: s.ledger.attest_declaration(who, fp("D1"), EXPORTER, 1, EXPORT_DATE),
+    ),
+    "setAdvanceRates": (bytes(32), lambda s, who: s.ledger.set_advance_rates(who, 1, 1)),
+    "assignInstitution": (
+        bytes(32),
+        lambda s, who: s.ledger.assign_institution(who, who.address, b"\x01" * 32),
+    ),
+}
+CALLERS: dict[str, Callable[[Stack], Signer]] = {
+    "bank": lambda s: s.bank_a.signer,
+    "customs": lambda s: s.verifier.signer,
+    "admin": lambda s: s.admin.signer,
+    "registrar": lambda s: s.registrar.signer,
+    "court": lambda s: s.enforcer.signer,
+    "operator": lambda s: s.operator.signer,
+}
+HOLDER = {"attestDeclaration": "customs", "setAdvanceRates": "admin", "assignInstitution": "admin"}
+ROLE_CASES = [
+    *(
+        (name, LENDER_ROLE, call, caller)
+        for name, call in LENDER_CALLS.items()
+        for caller in CALLERS
+        if caller != "bank"
+    ),
+    *(
+        (name, role, call, caller)
+        for name, (role, call) in OTHER_CALLS.items()
+        for caller in CALLERS
+        if caller != HOLDER[name]
+    ),
+]
+
+
+@pytest.fixture
+def with_receivable(stack: Stack) -> Stack:
+    """A financed receivable INV-1, so that every call has something to act on."""
+    register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000))
+    stack.ledger.finance(stack.bank_a.signer, fp("INV-1"), 10)
+    return stack
+
+
+@pytest.mark.parametrize(
+    ("function", "role", "call", "caller"),
+    [pytest.param(*case, id=f"{case[0]}-by-{case[3]}") for case in ROLE_CASES],
+)
+def test_each_role_is_refused_what_it_may_not_do(
+    with_receivable: Stack,
+    function: str,
+    role: bytes,
+    call: Callable[[Stack, Signer], object],
+    caller: str,
+) -> None:
+    stack = with_receivable
+    who = CALLERS[caller](stack)
+    error = refused(stack, errors.MissingRole, lambda: call(stack, who))
+    assert error.details == {"account": who.address, "neededRole": hx(role)}
+
+
+def test_outsider_is_refused_everything(with_receivable: Stack) -> None:
+    stack = with_receivable
+    outsider = funded(stack)
+    for call in (*LENDER_CALLS.values(), *(call for _, call in OTHER_CALLS.values())):
+        refused(stack, errors.MissingRole, lambda call=call: call(stack, outsider))  # type: ignore[misc]
+
+
+def test_every_contract_error_decodes_to_a_domain_error(stack: Stack) -> None:
+    """Each custom error of the ledger, and the pledge registry's not-found and release errors,
+    becomes a domain exception of the right category, never raw hex."""
+    decoder = stack.chain.decoder
+    abi = stack.ledger.contract.abi
+    for entry in (e for e in abi if e["type"] == "error"):
+        args = [_sample(i["type"]) for i in entry["inputs"]]
+        error = decoder.exception_for(entry["name"], args)
+        assert isinstance(error, errors.RegistryError)
+        assert not isinstance(error, errors.UnknownRevert), entry["name"]
+    specific = {
+        "DeclarationExporterMismatch": errors.DeclarationExporterMismatch,
+        "PropertyNotFound": errors.PropertyNotFound,
+        "PledgeNotFound": errors.PledgeNotFound,
+        "ReleaseNotAuthorized": errors.ReleaseNotAuthorized,
+    }
+    samples: dict[str, list[Any]] = {
+        "DeclarationExporterMismatch": [bytes(32)] * 3,
+        "PropertyNotFound": [bytes(32)],
+        "PledgeNotFound": [bytes(32)],
+        "ReleaseNotAuthorized": [bytes(32), stack.bank_a.signer.address, bytes(32)],
+    }
+    for name, category in specific.items():
+        assert isinstance(decoder.exception_for(name, samples[name]), category)
+    assert isinstance(errors.PropertyNotFound("x"), errors.NotFound)
+    assert isinstance(errors.ReleaseNotAuthorized("x"), errors.AccessDenied)
+
+
+def _sample(abi_type: str) -> Any:
+    if abi_type == "address":
+        return "0x" + "11" * 20
+    if abi_type.startswith("bytes"):
+        return bytes(int(abi_type[5:]))
+    return 1
+
+
+# --- batches ------------------------------------------------------------------------------------
+
+
+def test_batched_financing_costs_under_40000_gas_each(stack: Stack) -> None:
+    """Multicall amortizes the base cost: 100 drawdowns on 100 receivables in one transaction."""
+    ledger, bank = stack.ledger, stack.bank_a.signer
+    registrations = [
+        ledger.call_data(
+            "registerReceivable",
+            (fp(f"B{i}"), EXPORTER, 1, 100_000, b"USD", MATURITY),
+            [(fp(f"BD{i}"), 90_000)],
+        )
+        for i in range(100)
+    ]
+    ledger.multicall(bank, registrations)
+    drawdowns = [ledger.call_data("finance", fp(f"B{i}"), 10_000) for i in range(100)]
+    batch = ledger.multicall(bank, drawdowns)
+    assert batch.gas_used / 100 < 40_000
+    assert ledger.receivable(fp("B99")).outstanding == 10_000
+
+
+def test_a_failing_call_reverts_the_whole_batch(stack: Stack) -> None:
+    ledger, bank = stack.ledger, stack.bank_a.signer
+    calls = [
+        ledger.call_data(
+            "registerReceivable",
+            (fp("INV-1"), EXPORTER, 1, 100_000, b"USD", MATURITY),
+            [(fp("D1"), 9)],
+        ),
+        ledger.call_data("finance", fp("INV-1"), 10),  # beyond the cap of 7
+    ]
+    refused(stack, errors.FinancingExceedsCap, lambda: ledger.multicall(bank, calls))
+    assert ledger.receivable(fp("INV-1")).status is ReceivableStatus.NONE
+
+
+# --- the contract against a reference model -----------------------------------------------------
+
+
+@dataclass
+class Model:
+    """The ledger's rules in plain Python, for a few receivables of one exporter."""
+
+    verified: int = ADVANCE_RATE_BPS
+    unverified: int = ADVANCE_RATE_BPS
+    # receivable -> (face value, [declaration], status, bank or None)
+    receivables: dict[str, tuple[int, list[str], str, str | None]] = field(default_factory=dict)
+    declared: dict[str, int] = field(default_factory=dict)
+    attested: dict[str, tuple[bytes, int]] = field(default_factory=dict)
+    balance: dict[str, int] = field(default_factory=dict)
+    linked: dict[str, str] = field(default_factory=dict)
+
+    def counted(self, declaration: str) -> tuple[Standing, int]:
+        if declaration not in self.attested:
+            return Standing.UNVERIFIED, self.declared[declaration]
+        exporter, value = self.attested[declaration]
+        if exporter != EXPORTER:
+            return Standing.EXPORTER_MISMATCH, 0
+        return Standing.VERIFIED, min(value, self.declared[declaration])
+
+    def limit(self, declaration: str) -> int:
+        standing, value = self.counted(declaration)
+        rate = {Standing.VERIFIED: self.verified, Standing.UNVERIFIED: self.unverified}
+        return value * rate.get(standing, 0) // BPS
+
+    def outstanding(self, invoice: str) -> int:
+        return sum(self.balance[d] for d in self.receivables[invoice][1])
+
+    def cap(self, invoice: str) -> int:
+        face, declarations, status, _ = self.receivables[invoice]
+        if status == "cancelled":
+            return 0
+        return min(face * self.verified // BPS, sum(self.limit(d) for d in declarations))
+
+
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("register"),
+            st.sampled_from(["I1", "I2", "I3"]),
+            st.lists(
+                st.sampled_from(["D1", "D2", "D3", "D4"]), min_size=1, max_size=3, unique=True
+            ),
+            st.integers(1, 200_000),
+        ),
+        st.tuples(
+            st.just("finance"),
+            st.sampled_from(["I1", "I2", "I3"]),
+            st.sampled_from("AB"),
+            st.integers(1, 150_000),
+        ),
+        st.tuples(st.just("repay"), st.sampled_from(["I1", "I2", "I3"]), st.integers(1, 150_000)),
+        st.tuples(st.just("cancel"), st.sampled_from(["I1", "I2", "I3"])),
+        st.tuples(
+            st.just("attest"),
+            st.sampled_from(["D1", "D2", "D3", "D4"]),
+            st.booleans(),
+            st.integers(1, 120_000),
+        ),
+        st.tuples(st.just("rates"), st.integers(0, BPS), st.integers(0, BPS)),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(operations=OPERATIONS)
+def test_the_contract_agrees_with_a_reference_model(
+    anvil_stack: Stack, operations: list[tuple[Any, ...]]
+) -> None:
+    stack = anvil_stack
+    snapshot = stack.snapshot()
+    try:
+        _replay(stack, operations)
+    finally:
+        stack.revert(snapshot)
+
+
+def _replay(stack: Stack, operations: list[tuple[Any, ...]]) -> None:
+    model, ledger = Model(), stack.ledger
+    banks = {"A": stack.bank_a.signer, "B": stack.bank_b.signer}
+    for operation in operations:
+        kind = operation[0]
+        if kind == "register":
+            _, invoice, numbers, value = operation
+            free = invoice not in model.receivables or model.receivables[invoice][2] == "cancelled"
+            taken = any(n in model.linked for n in numbers)
+            mismatch = any(model.attested.get(n, (EXPORTER, 0))[0] != EXPORTER for n in numbers)
+            attempt = ledger.try_register(
+                banks["A"], terms(invoice, 150_000), decls(*((n, value) for n in numbers))
+            )
+            assert attempt.accepted == (free and not taken and not mismatch), operation
+            if attempt.accepted:
+                model.receivables[invoice] = (150_000, list(numbers), "registered", None)
+                for n in numbers:
+                    model.declared[n], model.balance[n], model.linked[n] = value, 0, invoice
+        elif kind == "finance":
+            _, invoice, bank, amount = operation
+            if invoice not in model.receivables:
+                continue
+            face, numbers, status, holder = model.receivables[invoice]
+            outstanding = model.outstanding(invoice)
+            room = max(0, model.cap(invoice) - outstanding)
+            ok = status != "cancelled" and (outstanding == 0 or holder == bank) and amount <= room
+            attempt = ledger.try_finance(banks[bank], fp(invoice), amount)
+            assert attempt.accepted == ok, (operation, model)
+            if ok:
+                left = amount
+                for n in numbers:
+                    take = min(max(0, model.limit(n) - model.balance[n]), left)
+                    model.balance[n] += take
+                    left -= take
+                model.receivables[invoice] = (face, numbers, "financed", bank)
+        elif kind == "repay":
+            _, invoice, amount = operation
+            entry = model.receivables.get(invoice)
+            if entry is None or entry[2] != "financed" or model.outstanding(invoice) < amount:
+                continue
+            face, numbers, _, holder = entry
+            assert holder is not None
+            ledger.repay(banks[holder], fp(invoice), amount)
+            left = amount
+            for n in reversed(numbers):
+                take = min(model.balance[n], left)
+                model.balance[n] -= take
+                left -= take
+            settled = model.outstanding(invoice) == 0
+            model.receivables[invoice] = (
+                face,
+                numbers,
+                "settled" if settled else "financed",
+                None if settled else holder,
+            )
+        elif kind == "cancel":
+            _, invoice = operation
+            entry = model.receivables.get(invoice)
+            if entry is None or entry[2] != "registered":
+                continue
+            ledger.cancel(banks["A"], fp(invoice))
+            model.receivables[invoice] = (entry[0], entry[1], "cancelled", None)
+            for n in entry[1]:
+                del model.linked[n]
+        elif kind == "attest":
+            _, number, same_exporter, value = operation
+            exporter = EXPORTER if same_exporter else OTHER_EXPORTER
+            ledger.attest_declaration(
+                stack.verifier.signer, fp(number), exporter, value, EXPORT_DATE
+            )
+            model.attested[number] = (exporter, value)
+        else:
+            _, first, second = operation
+            verified, unverified = max(first, second), min(first, second)
+            ledger.set_advance_rates(stack.admin.signer, verified, unverified)
+            model.verified, model.unverified = verified, unverified
+        _compare(stack, model)
+
+
+def _compare(stack: Stack, model: Model) -> None:
+    for invoice, (_, numbers, status, _) in model.receivables.items():
+        on_chain = stack.ledger.receivable(fp(invoice))
+        assert on_chain.status.name.lower() == status, invoice
+        assert on_chain.cap == model.cap(invoice), invoice
+        if status == "cancelled":
+            # Its declarations are free, and may back another invoice by now.
+            assert on_chain.outstanding == 0
+            continue
+        assert on_chain.outstanding == model.outstanding(invoice), invoice
+        for number in numbers:
+            declaration = stack.ledger.declaration(fp(number))
+            standing, counted = model.counted(number)
+            assert (declaration.standing, declaration.counted_value) == (standing, counted)
+            assert declaration.outstanding == model.balance[number] <= counted
+            assert declaration.limit == model.limit(number)

@@ -114,8 +114,9 @@ class Registry:
         return raised.value
 
     def violated(self, rule: str, action: Callable[[], object]) -> dict[str, Any]:
-        """Like :meth:`refused` for a contract rule; returns the decoded error arguments."""
-        error = self.refused(errors.RuleViolation, action)
+        """Like :meth:`refused` for a contract rule (of any category: not-found and access rules
+        included); returns the decoded error arguments."""
+        error = self.refused(errors.RegistryError, action)
         assert error.rule == rule
         details: dict[str, Any] = error.details
         return details

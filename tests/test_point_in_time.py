@@ -17,10 +17,22 @@ import pytest
 import sqlalchemy as sa
 
 from registry.chain.client import Signer
+from registry.chain.consents import SCOPE_CREDIT_REPORT, institution_id
 from registry.db import create_schema, make_engine, schema
-from registry.db.read import financings_as_of, projection_as_of, receivables_as_of
+from registry.db.read import (
+    consent_as_of,
+    financings_as_of,
+    projection_as_of,
+    receivables_as_of,
+    title_as_of,
+)
 from registry.indexer import Indexer
 from tests.conftest import Stack
+from tests.test_index_consents import assert_consents_match_chain, enterprise
+from tests.test_index_consents import history as consent_history
+from tests.test_index_pledges import assert_pledges_match_chain
+from tests.test_index_pledges import fp as pledge_fp
+from tests.test_index_pledges import history as pledge_history
 from tests.test_indexer import (
     EXPORTER,
     MATURITY,
@@ -74,7 +86,9 @@ def history(stack: Stack) -> dict[str, bytes]:
     register(stack, b, "INV-2", ("D3", 20_000), ("D5", 1_000), face_value=30_000)
     # D4 linked and freed within one block: no version of it at any block's end.
     multicall(stack, b, registration("INV-4", ("D4", 7_000)), ("cancel", [ids["r4"]]))
-    stack.ledger.set_advance_rate(stack.admin.signer, 9_000)
+    # Customs attests D5 lower than declared: INV-2's cap moves at that block.
+    stack.ledger.attest_declaration(stack.verifier.signer, fp("D5"), EXPORTER, 500, 1_700_000_000)
+    stack.ledger.set_advance_rates(stack.admin.signer, 9_000, 9_000)
     stack.ledger.repay(a, ids["r1"], 12_000)  # settles INV-1
     stack.ledger.finance(b, ids["r2"], 1_000)
     return ids
@@ -117,14 +131,16 @@ def test_several_changes_in_one_block_make_one_version(stack: Stack, engine: sa.
             .select_from(schema.declarations)
             .where(schema.declarations.c.fingerprint == hx(fp("D4")))
         ).scalar_one()
-    registered, financed, settled = (tuple(v) for v in versions)
-    # Registered, then the block of the multicall (two drawdowns and a repayment), then settled;
-    # each version ends where the next starts.
+    registered, financed, recapped, settled = (tuple(v) for v in versions)
+    # Registered, then the block of the multicall (two drawdowns and a repayment), then the block
+    # of the new advance rates (a new cap), then settled; each version ends where the next starts.
     assert registered[2:] == ("registered", 0)
     assert financed[2:] == ("financed", 12_000)
+    assert recapped[2:] == ("financed", 12_000)
     assert settled[2:] == ("settled", 0)
     assert registered[1] == financed[0]
-    assert financed[1] == settled[0]
+    assert financed[1] == recapped[0]
+    assert recapped[1] == settled[0]
     assert settled[1] is None
     assert d4 == 0
 
@@ -139,3 +155,49 @@ def test_current_reads_are_as_of_the_head(stack: Stack, engine: sa.Engine) -> No
         assert receivables_as_of(connection, stack.deployment.deployment_block) == []
         with pytest.raises(ValueError, match="not a versioned projection"):
             projection_as_of(connection, schema.financings, head)
+
+
+def test_pledge_ranks_and_consents_read_as_of_every_past_block(
+    stack: Stack, engine: sa.Engine
+) -> None:
+    """A title's ranks (juniors moving up on a release) and each consent (granted, revoked,
+    granted again, superseded by a rebinding, expired), one block a chunk, as the contracts saw
+    them at every block."""
+    pledging = pledge_history(stack)
+    consenting = consent_history(stack)
+    Indexer(engine, stack.chain, stack.deployment, chunk_size=1).run_until_caught_up()
+
+    first = stack.deployment.contracts["ConsentRegistry"].block_number
+    for block in range(first, stack.chain.block_number() + 1):
+        assert_pledges_match_chain(stack, engine, pledging, block)
+        assert_consents_match_chain(stack, engine, consenting, block)
+    # Read by hand: b1 was second until the senior's release moved it up.
+    p1, b1 = hx(pledge_fp("P1")), hx(pledging.pledges["b1"])
+    with engine.connect() as connection:
+        (approved, rank_then), (moved_up, rank_now) = connection.execute(
+            sa.select(schema.pledges.c.valid_from_block, schema.pledges.c.rank)
+            .where(schema.pledges.c.id == b1, schema.pledges.c.status == "active")
+            .order_by(schema.pledges.c.valid_from_block)
+        ).all()
+        then = [row["id"] for row in title_as_of(connection, p1, moved_up - 1)]
+        now = [row["id"] for row in title_as_of(connection, p1, moved_up)]
+        # E1's consent to bank A: granted, then revoked, as of the blocks that changed it.
+        e1, bank_a = hx(enterprise("E1").digest), hx(institution_id(stack.bank_a.signer.address))
+        scope = hx(SCOPE_CREDIT_REPORT)
+        changes = (
+            connection.execute(
+                sa.select(schema.consents.c.valid_from_block)
+                .where(schema.consents.c.id == f"{e1}/{bank_a}/{scope}")
+                .order_by(schema.consents.c.valid_from_block)
+            )
+            .scalars()
+            .all()
+        )
+        statuses = [consent_as_of(connection, e1, bank_a, scope, b) for b in changes[:2]]
+        before = consent_as_of(connection, e1, bank_a, scope, changes[0] - 1)
+    assert (rank_then, rank_now) == (2, 1)
+    assert approved < moved_up
+    assert then[:2] == [hx(pledging.pledges["a1"]), b1]
+    assert now[0] == b1
+    assert before is None
+    assert [row["status"] for row in statuses if row is not None] == ["granted", "revoked"]

@@ -1,7 +1,8 @@
 """The receivables domain service against a real dev chain: duplicate checks, registration,
 financing and repayment from plain document fields.
 
-Refusals are checked for their domain error and for leaving the chain as it was (no block mined).
+Refusals are checked for their domain error and for leaving the chain as it was: no block mined,
+or, for an attempt to double- or over-finance, one transaction holding only the recorded refusal.
 Bad input is checked against a ledger on an unreachable node: an :class:`InvalidInput` coming back
 proves the service refused it before making any chain request at all.
 """
@@ -11,14 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from eth_utils.abi import event_abi_to_log_topic
+from hexbytes import HexBytes
 
 from registry import errors
-from registry.chain.client import Chain
+from registry.chain.client import Chain, Signer
 from registry.chain.ledger import ReceivableLedger
-from registry.fingerprint import ExportInvoice
+from registry.fingerprint import CustomsDeclaration, Enterprise, ExportInvoice
 from registry.receivables import (
     MAX_DECLARATIONS,
     DeclarationCheck,
@@ -54,6 +57,20 @@ def no_new_block(stack: Stack) -> Iterator[None]:
     head = stack.chain.block_number()
     yield
     assert stack.chain.block_number() == head
+
+
+@contextmanager
+def refusal_recorded(stack: Stack, event: str) -> Iterator[None]:
+    """An attempt to double- or over-finance: refused, and recorded on chain in one transaction
+    whose only log is the refusal ``event``."""
+    head = stack.chain.block_number()
+    yield
+    assert stack.chain.block_number() == head + 1
+    (tx_hash,) = stack.chain.w3.eth.get_block(head + 1)["transactions"]
+    # Without full transactions, a block lists their hashes.
+    (log,) = stack.chain.w3.eth.get_transaction_receipt(cast(HexBytes, tx_hash))["logs"]
+    abi = getattr(stack.ledger.contract.events, event)().abi
+    assert bytes(log["topics"][0]) == event_abi_to_log_topic(abi)
 
 
 def register(
@@ -233,7 +250,10 @@ def test_declaration_of_another_invoice_is_refused_naming_it(
     service: ReceivableService, stack: Stack
 ) -> None:
     first = register(service, stack)
-    with no_new_block(stack), pytest.raises(errors.DeclarationLinkedToOtherInvoice) as raised:
+    with (
+        refusal_recorded(stack, "RegistrationRefused"),
+        pytest.raises(errors.DeclarationLinkedToOtherInvoice) as raised,
+    ):
         register(
             service,
             stack,
@@ -245,16 +265,54 @@ def test_declaration_of_another_invoice_is_refused_naming_it(
     assert raised.value.details["field"] == "declarations.1.number"
 
 
+def test_declaration_attested_for_another_exporter_is_refused_naming_it(
+    service: ReceivableService, stack: Stack
+) -> None:
+    keyring = stack.secrets.keyring
+    other = keyring.fingerprint(Enterprise(OTHER_EXPORTER)).digest
+    declaration = keyring.fingerprint(CustomsDeclaration(DECL_2)).digest
+    stack.ledger.attest_declaration(
+        stack.verifier.signer, declaration, other, 50_000, 1_700_000_000
+    )
+    with (
+        refusal_recorded(stack, "RegistrationRefused"),
+        pytest.raises(errors.DeclarationExporterMismatch) as raised,
+    ):
+        register(service, stack)
+    assert raised.value.details["field"] == "declarations.1.number"
+    assert raised.value.details["attestedExporter"] == "0x" + other.hex()
+
+
+def test_another_account_of_the_financing_bank_sees_its_own_financing(
+    service: ReceivableService, stack: Stack
+) -> None:
+    rid = register(service, stack)
+    service.finance(stack.bank_a.signer, rid, 10_000)
+    second = Signer.generate()
+    bank_a = stack.ledger.institution_of(stack.bank_a.signer.address)
+    stack.ledger.assign_institution(stack.admin.signer, second.address, bank_a)
+    found = service.check(
+        second.address, exporter_uscc=EXPORTER, invoice_number="INV-2026-001", currency="USD"
+    )
+    assert (found.status, found.headroom) == (InvoiceStatus.FINANCED_BY_YOU, CAP - 10_000)
+
+
 def test_registering_twice_is_refused(service: ReceivableService, stack: Stack) -> None:
     rid = register(service, stack)
-    with no_new_block(stack), pytest.raises(errors.ReceivableAlreadyRegistered) as raised:
+    with (
+        refusal_recorded(stack, "RegistrationRefused"),
+        pytest.raises(errors.ReceivableAlreadyRegistered) as raised,
+    ):
         register(service, stack, declarations=(("310120260000000004", 1_000),), bank="Bank B")
     assert raised.value.details == {"id": rid, "registrant": stack.bank_a.signer.address}
 
 
 def test_financing_rules(service: ReceivableService, stack: Stack) -> None:
     rid = register(service, stack)
-    with no_new_block(stack), pytest.raises(errors.FinancingExceedsCap) as cap:
+    with (
+        refusal_recorded(stack, "FinancingRefused"),
+        pytest.raises(errors.FinancingExceedsCap) as cap,
+    ):
         service.finance(stack.bank_a.signer, rid, CAP + 1)
     assert cap.value.details["headroom"] == CAP
 
@@ -265,7 +323,10 @@ def test_financing_rules(service: ReceivableService, stack: Stack) -> None:
     assert (first.receivable.outstanding, first.receivable.headroom) == (50_000, CAP - 50_000)
     assert first.receivable.as_of_block == first.block_number
 
-    with no_new_block(stack), pytest.raises(errors.ReceivableFinancedByOtherBank) as other:
+    with (
+        refusal_recorded(stack, "FinancingRefused"),
+        pytest.raises(errors.ReceivableFinancedByOtherBank) as other,
+    ):
         service.finance(stack.bank_b.signer, rid, 1)
     assert other.value.details["financier"] == stack.bank_a.signer.address
     with no_new_block(stack), pytest.raises(errors.ReceivableNotFinancedByCaller):
@@ -361,7 +422,7 @@ BAD_REGISTRATIONS: list[tuple[dict[str, Any], str, str]] = [
     ({"face_value": 1.5}, "face_value", "positive-integer-minor-units"),
     ({"face_value": True}, "face_value", "positive-integer-minor-units"),
     ({"face_value": "100"}, "face_value", "positive-integer-minor-units"),
-    ({"face_value": 2**128}, "face_value", "positive-integer-minor-units"),
+    ({"face_value": 2**96}, "face_value", "positive-integer-minor-units"),
     ({"maturity_date": TODAY - timedelta(days=1)}, "maturity_date", "maturity-in-past"),
     ({"maturity_date": "2027-01-01"}, "maturity_date", "iso-8601-date"),
     ({"declarations": []}, "declarations", "declaration-count"),
@@ -407,7 +468,8 @@ def test_max_declarations_are_accepted(service: ReceivableService, stack: Stack)
     numbers = [f"3101202600000001{i:02}" for i in range(MAX_DECLARATIONS)]
     rid = register(service, stack, "INV-MANY", tuple((number, 1_000) for number in numbers))
     assert service.get(rid).declared_value == MAX_DECLARATIONS * 1_000
-    assert service.get(rid).cap == min(CAP, MAX_DECLARATIONS * 1_000)
+    # Each declaration carries its value x the advance rate.
+    assert service.get(rid).cap == min(CAP, MAX_DECLARATIONS * 1_000 * ADVANCE_RATE_BPS // 10_000)
 
 
 @pytest.mark.parametrize(

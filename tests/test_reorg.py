@@ -34,12 +34,31 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.chain.client import Signer
+from registry.chain.consents import SCOPE_CREDIT_REPORT, institution_id
 from registry.chain.ledger import ReceivableStatus
+from registry.chain.pledges import REGISTRAR_ROLE
 from registry.db import create_schema, make_engine, schema
+from registry.db.read import title_as_of
 from registry.indexer import REORG_WINDOW, Cursor, Indexer
 from registry.indexer.reorg import find_common_ancestor, remember_blocks
 from tests.conftest import Stack
 from tests.conftest import _start_stack as start_stack
+from tests.index_dump import dump_database
+from tests.test_index_consents import (
+    Consenting,
+    anchor,
+    assert_consents_match_chain,
+    bind,
+    grant,
+    revoke,
+)
+from tests.test_index_pledges import (
+    Pledging,
+    assert_pledges_match_chain,
+    hx,
+)
+from tests.test_index_pledges import apply as apply_for_pledge
+from tests.test_index_pledges import register as register_property
 from tests.test_indexer import (
     EXPORTER,
     MATURITY,
@@ -438,3 +457,77 @@ def test_event_less_hashes_are_forgotten_outside_the_window(hashes_engine: sa.En
         n for n in range(last - REORG_WINDOW + 1, last + 1) if n % 4 != 0
     }
     assert {n for n, events in kept.items() if events} == set(range(4, last + 1, 4))
+
+
+def full_dump(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows (the projections of all three contracts), but the kept block hashes and
+    the cursor, which depend on how the chain was read and on the index's history. Comparable
+    across databases: the dump reflects the tables, so a Uint256 reads back as SQLite's decimal
+    text or PostgreSQL's number, and both become ints here."""
+
+    def value(item: object) -> object:
+        return int(item) if isinstance(item, str) and item.isdigit() else item
+
+    dumped = dump_database(engine, ignore={"alembic_version", "indexed_blocks", "indexer_cursor"})
+    return {
+        table: sorted((tuple(value(item) for item in row) for row in rows), key=repr)
+        for table, rows in dumped.items()
+    }
+
+
+def test_a_reorg_through_pledges_and_consents_ends_equal_to_a_fresh_replay(
+    stack: Stack, engine: sa.Engine, fresh: Callable[[], sa.Engine]
+) -> None:
+    """The old branch releases the senior pledge (its junior moves up), revokes a consent,
+    anchors a read-log batch, seizes the property and changes roles; the new branch releases the
+    junior instead, approves another pledge, grants another consent and anchors another root."""
+    a, b = stack.bank_a.signer, stack.bank_b.signer
+    clerk, court = stack.registrar.signer, stack.enforcer.signer
+    bank_a = institution_id(a.address)
+    pledging, consenting = Pledging(), Consenting()
+    register_property(stack, pledging, "P1", 1_000_000)
+    stack.pledges.approve(clerk, apply_for_pledge(stack, pledging, "a1", a, "P1", 300_000))
+    stack.pledges.approve(clerk, apply_for_pledge(stack, pledging, "b1", b, "P1", 200_000))
+    e1, key = bind(stack, consenting, "E1")
+    expiry = int(stack.chain.w3.eth.get_block("latest")["timestamp"]) + 30 * 86_400
+    grant(stack, consenting, key, e1, bank_a, SCOPE_CREDIT_REPORT, expiry)
+    anchor(stack, consenting, 1, 2, e1)
+    fork = stack.chain.block_number()
+    snapshot = stack.snapshot()
+
+    stack.pledges.release(a, pledging.pledges["a1"])
+    revoke(stack, consenting, key, e1, bank_a, SCOPE_CREDIT_REPORT)
+    anchor(stack, consenting, 3, 3, e1)
+    stack.pledges.seize(court, pledging.properties["P1"], keccak(text="case"))
+    stack.pledges.grant_role(stack.secrets.deployer, REGISTRAR_ROLE, b.address)
+    index = Indexer(engine, stack.chain, stack.deployment, chunk_size=3)
+    index.run_until_caught_up()
+    head = stack.chain.block_number()
+    assert_pledges_match_chain(stack, engine, pledging)
+    assert_consents_match_chain(stack, engine, consenting)
+
+    stack.revert(snapshot)
+    stack.pledges.release(b, pledging.pledges["b1"])
+    auto = stack.auto_registrar.signer
+    decided = stack.pledges.decide(auto, apply_for_pledge(stack, pledging, "c1", b, "P1", 100_000))
+    assert decided.approved
+    grant(stack, consenting, key, e1, institution_id(b.address), SCOPE_CREDIT_REPORT, expiry)
+    anchor(stack, consenting, 3, 5, e1)
+    stack.pledges.assign_institution(stack.secrets.deployer, a.address, keccak(text="group"))
+    mine_to(stack, head + 1)
+    new_head = stack.chain.block_number()
+
+    index.run_until_caught_up()
+
+    status = index.status()
+    assert (status.reorgs, status.last_reorg_depth) == (1, head - fork)
+    replay = fresh()
+    Indexer(replay, stack.chain, stack.deployment).run_until_caught_up()
+    assert full_dump(engine) == full_dump(replay)
+    assert_kept_hashes_on_chain(stack, engine)
+    for block in range(fork - 1, new_head + 1):
+        assert_pledges_match_chain(stack, engine, pledging, block)
+        assert_consents_match_chain(stack, engine, consenting, block)
+    with engine.connect() as connection:
+        ranks = [(row["id"], row["rank"]) for row in title_as_of(connection, hx(fp("P1")))]
+    assert ranks == [(hx(pledging.pledges["a1"]), 1), (hx(pledging.pledges["c1"]), 2)]

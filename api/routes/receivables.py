@@ -46,7 +46,10 @@ _AUTH_PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 _WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: _problem("No such receivable."),
-    409: _problem("A ledger rule refused it; nothing was written."),
+    409: _problem(
+        "A ledger rule refused it. Nothing was written but, for an attempt to double- or "
+        "over-finance, the refusal itself, recorded on chain for auditors."
+    ),
 }
 
 ReceivableIdPath = Annotated[
@@ -89,8 +92,9 @@ def check_receivable(
 def register_receivable(
     body: RegisterRequest, lender: LenderDep, receivables: ReceivablesDep, response: Response
 ) -> Registered:
-    """Registers the invoice with the customs declarations it rests on. Refused (409) when the
-    invoice is already registered or a declaration backs another invoice."""
+    """Registers the invoice with the customs declarations it rests on. Refused (409), and the
+    refusal recorded on chain, when the invoice is already registered or a declaration backs
+    another invoice or is attested for another exporter."""
     registered = receivables.register(
         lender.signer,
         exporter_uscc=body.exporter_uscc,
@@ -117,8 +121,9 @@ def finance_receivable(
     lender: LenderDep,
     receivables: ReceivablesDep,
 ) -> TransactionRecorded:
-    """Refused (409) beyond the cap (face value x advance rate, and the declared value) or while
-    another bank holds financing on it."""
+    """Refused (409), and the refusal recorded on chain, beyond the cap (face value x the advance
+    rate, and each declaration's value x the rate for verified or unverified declarations) or
+    while another bank holds financing on it."""
     return receivables.finance(lender.signer, receivable_id, body.amount)
 
 

@@ -16,7 +16,8 @@ from registry.errors import ChainError, ConfigurationError
 
 __all__ = ["CONTRACT_NAMES", "ContractDeployment", "Deployment", "deploy"]
 
-CONTRACT_NAMES = ("ReceivableLedger",)
+CONTRACT_NAMES = ("ReceivableLedger", "PledgeRegistry", "ConsentRegistry")
+"""Every contract of a deployment, in deployment order."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,18 @@ def _deploy_one(chain: Chain, deployer: Signer, name: str, *args: Any) -> Contra
 
 def deploy(chain: Chain, deployer: Signer, advance_rate_bps: int) -> Deployment:
     """Deploys every contract with ``deployer`` as admin."""
-    ledger = _deploy_one(chain, deployer, "ReceivableLedger", deployer.address, advance_rate_bps)
-    contracts = {"ReceivableLedger": ledger}
+    # The ledger's policy starts with one rate for verified and unverified declarations alike (the
+    # dev stack attests nothing by itself); the admin lowers the unverified one with
+    # setAdvanceRates once customs attests declarations.
+    ledger = _deploy_one(
+        chain, deployer, "ReceivableLedger", deployer.address, advance_rate_bps, advance_rate_bps
+    )
+    contracts = {
+        "ReceivableLedger": ledger,
+        # Both take only their admin; policy (the default maximum LTV) starts at SPEC's default.
+        "PledgeRegistry": _deploy_one(chain, deployer, "PledgeRegistry", deployer.address),
+        "ConsentRegistry": _deploy_one(chain, deployer, "ConsentRegistry", deployer.address),
+    }
     return Deployment(
         chain_id=chain.chain_id,
         deployer=deployer.address,

@@ -1,30 +1,58 @@
-"""Typed binding of the ReceivableLedger contract: one method per contract function."""
+"""Typed binding of the ReceivableLedger contract: one method per contract function.
+
+Transactions go through :meth:`Chain.transact`, so a refusal raises the decoded domain error (see
+:mod:`registry.chain.reverts`) and sends nothing. The recording entry points are the exception:
+:meth:`ReceivableLedger.try_register` and :meth:`ReceivableLedger.try_finance` send the attempt
+even when a financing rule refuses it, so that the refusal is recorded on chain, and return an
+:class:`Attempt` that carries the :class:`Refusal` read from the receipt together with the very
+domain error the reverting entry point would have raised for it.
+"""
 
 from __future__ import annotations
 
 import enum
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
+from hexbytes import HexBytes
+from web3.logs import DISCARD
 
 from registry.chain.artifacts import load_artifact
 from registry.chain.client import Chain, Signer, TxResult
+from registry.errors import RegistryError
 
 __all__ = [
     "DEFAULT_ADMIN_ROLE",
     "LENDER_ROLE",
+    "MAX_AMOUNT",
+    "MAX_DECLARATIONS",
+    "VERIFIER_ROLE",
+    "AdvanceRates",
+    "Attempt",
+    "Attestation",
+    "DeclarationState",
     "DeclarationTerm",
     "ReceivableLedger",
     "ReceivableState",
     "ReceivableStatus",
     "ReceivableTerms",
+    "Refusal",
+    "RefusalReason",
+    "Standing",
 ]
 
 LENDER_ROLE = keccak(text="LENDER_ROLE")
+VERIFIER_ROLE = keccak(text="VERIFIER_ROLE")
 DEFAULT_ADMIN_ROLE = bytes(32)
 ZERO_ADDRESS = "0x" + "00" * 20
+MAX_DECLARATIONS = 32
+"""ReceivableLedger.MAX_DECLARATIONS."""
+MAX_AMOUNT = 2**96 - 1
+"""ReceivableLedger.MAX_AMOUNT: amounts are stored as uint96."""
 
 
 class ReceivableStatus(enum.IntEnum):
@@ -35,6 +63,37 @@ class ReceivableStatus(enum.IntEnum):
     FINANCED = 2
     SETTLED = 3
     CANCELLED = 4
+
+
+class Standing(enum.IntEnum):
+    """Mirrors ``IReceivableLedger.Standing``: what an attestation made of a declaration."""
+
+    UNVERIFIED = 0
+    VERIFIED = 1
+    EXPORTER_MISMATCH = 2
+
+
+class RefusalReason(enum.IntEnum):
+    """Mirrors ``IReceivableLedger.Refusal``; each is named after the contract error that the
+    reverting entry point raises for the same rule."""
+
+    NONE = 0
+    RECEIVABLE_ALREADY_REGISTERED = 1
+    DECLARATION_LINKED_TO_OTHER_INVOICE = 2
+    DECLARATION_EXPORTER_MISMATCH = 3
+    RECEIVABLE_NOT_ACTIVE = 4
+    RECEIVABLE_FINANCED_BY_OTHER_BANK = 5
+    FINANCING_EXCEEDS_CAP = 6
+
+    @property
+    def error_name(self) -> str:
+        """The contract error's name, e.g. ``FinancingExceedsCap``."""
+        return "".join(part.capitalize() for part in self.name.split("_"))
+
+    @property
+    def rule(self) -> str:
+        """The rule's kebab-case name, as :mod:`registry.errors` and the API spell it."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "-", self.error_name).lower()
 
 
 @dataclass(frozen=True)
@@ -55,6 +114,9 @@ class ReceivableTerms:
 
 @dataclass(frozen=True)
 class ReceivableState:
+    """``getReceivable``: ``cap`` under the attestations and policy of the block read; status
+    Financed while something is outstanding."""
+
     status: ReceivableStatus
     key_version: int
     currency: str
@@ -69,13 +131,95 @@ class ReceivableState:
 
     @property
     def headroom(self) -> int:
-        if self.status in (ReceivableStatus.NONE, ReceivableStatus.CANCELLED):
-            return 0
-        return self.cap - self.outstanding
+        """What may still be drawn (the contract's ``headroom``): cap minus outstanding, floored
+        at 0 (a policy cut can leave the cap below what is outstanding)."""
+        return max(0, self.cap - self.outstanding)
+
+
+@dataclass(frozen=True)
+class DeclarationState:
+    """``getDeclaration``: ``receivable`` None (and the rest zero) while it backs no invoice."""
+
+    receivable: bytes | None
+    standing: Standing
+    declared_value: int
+    counted_value: int
+    limit: int
+    outstanding: int
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """``getAttestation``: ``exporter`` None when the declaration was never attested."""
+
+    exporter: bytes | None
+    value: int
+    export_date: int
+
+
+@dataclass(frozen=True)
+class AdvanceRates:
+    verified_bps: int
+    unverified_bps: int
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused attempt as the chain recorded it (``RegistrationRefused``/``FinancingRefused``).
+
+    ``document`` is the refused document (the invoice, or the offending declaration);
+    ``conflict`` what it conflicts with (registrations only: the other invoice, the attested
+    exporter, or the institution holding the invoice); ``headroom`` and ``financier`` are the
+    financing's (None for registrations).
+    """
+
+    action: Literal["register", "finance"]
+    reason: RefusalReason
+    receivable_id: bytes
+    document: bytes
+    institution: bytes
+    account: ChecksumAddress
+    amount: int
+    conflict: bytes | None
+    headroom: int | None
+    financier: ChecksumAddress | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of a recording entry point: accepted, or refused with the refusal recorded in
+    ``tx`` and ``error`` the domain error the reverting entry point raises for it."""
+
+    tx: TxResult
+    refusal: Refusal | None = None
+    error: RegistryError | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.refusal is None
 
 
 def _address_or_none(value: str) -> ChecksumAddress | None:
     return None if int(value, 16) == 0 else ChecksumAddress(value)  # type: ignore[arg-type]
+
+
+def _bytes_or_none(value: bytes) -> bytes | None:
+    return None if bytes(value) == bytes(32) else bytes(value)
+
+
+def _terms_tuple(terms: ReceivableTerms) -> tuple[Any, ...]:
+    return (
+        terms.id,
+        terms.exporter,
+        terms.key_version,
+        terms.face_value,
+        terms.currency.encode("ascii"),
+        terms.maturity,
+    )
+
+
+def _declaration_tuples(declarations: Sequence[DeclarationTerm]) -> list[tuple[bytes, int]]:
+    return [(d.fingerprint, d.value) for d in declarations]
 
 
 class ReceivableLedger:
@@ -92,24 +236,65 @@ class ReceivableLedger:
         address: ChecksumAddress = self.contract.address
         return address
 
+    # --- transactions -------------------------------------------------------------------------
+
     def register(
-        self, signer: Signer, terms: ReceivableTerms, declarations: list[DeclarationTerm]
+        self, signer: Signer, terms: ReceivableTerms, declarations: Sequence[DeclarationTerm]
     ) -> TxResult:
-        struct = (
-            terms.id,
-            terms.exporter,
-            terms.key_version,
-            terms.face_value,
-            terms.currency.encode("ascii"),
-            terms.maturity,
+        function = self.contract.functions.registerReceivable(
+            _terms_tuple(terms), _declaration_tuples(declarations)
         )
-        decls = [(d.fingerprint, d.value) for d in declarations]
-        return self.chain.transact(
-            signer, self.contract.functions.registerReceivable(struct, decls)
+        return self.chain.transact(signer, function)
+
+    def try_register(
+        self, signer: Signer, terms: ReceivableTerms, declarations: Sequence[DeclarationTerm]
+    ) -> Attempt:
+        """Registers, or records the financing rule's refusal on chain and returns it."""
+        function = self.contract.functions.tryRegisterReceivable(
+            _terms_tuple(terms), _declaration_tuples(declarations)
         )
+        tx = self.chain.transact(signer, function)
+        logs = self.events(tx, "RegistrationRefused")
+        if not logs:
+            return Attempt(tx)
+        args = logs[0]
+        refusal = Refusal(
+            action="register",
+            reason=RefusalReason(args["reason"]),
+            receivable_id=bytes(args["id"]),
+            document=bytes(args["document"]),
+            institution=bytes(args["institution"]),
+            account=args["account"],
+            amount=args["faceValue"],
+            conflict=_bytes_or_none(args["conflict"]),
+            headroom=None,
+            financier=None,
+        )
+        return Attempt(tx, refusal, self._registration_error(refusal, terms, tx.block_number))
 
     def finance(self, signer: Signer, receivable_id: bytes, amount: int) -> TxResult:
         return self.chain.transact(signer, self.contract.functions.finance(receivable_id, amount))
+
+    def try_finance(self, signer: Signer, receivable_id: bytes, amount: int) -> Attempt:
+        """Draws, or records the financing rule's refusal on chain and returns it."""
+        tx = self.chain.transact(signer, self.contract.functions.tryFinance(receivable_id, amount))
+        logs = self.events(tx, "FinancingRefused")
+        if not logs:
+            return Attempt(tx)
+        args = logs[0]
+        refusal = Refusal(
+            action="finance",
+            reason=RefusalReason(args["reason"]),
+            receivable_id=bytes(args["id"]),
+            document=bytes(args["id"]),
+            institution=bytes(args["institution"]),
+            account=args["account"],
+            amount=args["amount"],
+            conflict=None,
+            headroom=args["headroom"],
+            financier=_address_or_none(args["financier"]),
+        )
+        return Attempt(tx, refusal, self._financing_error(refusal))
 
     def repay(self, signer: Signer, receivable_id: bytes, amount: int) -> TxResult:
         return self.chain.transact(signer, self.contract.functions.repay(receivable_id, amount))
@@ -117,14 +302,40 @@ class ReceivableLedger:
     def cancel(self, signer: Signer, receivable_id: bytes) -> TxResult:
         return self.chain.transact(signer, self.contract.functions.cancel(receivable_id))
 
-    def set_advance_rate(self, signer: Signer, rate_bps: int) -> TxResult:
-        return self.chain.transact(signer, self.contract.functions.setAdvanceRate(rate_bps))
+    def attest_declaration(
+        self, signer: Signer, declaration: bytes, exporter: bytes, value: int, export_date: int
+    ) -> TxResult:
+        function = self.contract.functions.attestDeclaration(
+            declaration, exporter, value, export_date
+        )
+        return self.chain.transact(signer, function)
+
+    def set_advance_rates(self, signer: Signer, verified_bps: int, unverified_bps: int) -> TxResult:
+        function = self.contract.functions.setAdvanceRates(verified_bps, unverified_bps)
+        return self.chain.transact(signer, function)
 
     def grant_role(self, signer: Signer, role: bytes, account: str) -> TxResult:
         return self.chain.transact(signer, self.contract.functions.grantRole(role, account))
 
+    def assign_institution(self, signer: Signer, account: str, institution: bytes) -> TxResult:
+        function = self.contract.functions.assignInstitution(account, institution)
+        return self.chain.transact(signer, function)
+
+    def call_data(self, function_name: str, *args: Any) -> bytes:
+        """The calldata of one contract call, for :meth:`multicall`."""
+        return bytes(HexBytes(self.contract.encode_abi(function_name, args=list(args))))
+
+    def multicall(self, signer: Signer, calls: Sequence[bytes]) -> TxResult:
+        """Runs ``calls`` (from :meth:`call_data`) in one transaction, all or nothing."""
+        return self.chain.transact(signer, self.contract.functions.multicall(list(calls)))
+
+    # --- views --------------------------------------------------------------------------------
+
     def has_role(self, role: bytes, account: str) -> bool:
         return bool(self.chain.call(self.contract.functions.hasRole(role, account)))
+
+    def institution_of(self, account: str, block: int | str = "latest") -> bytes:
+        return bytes(self.chain.call(self.contract.functions.institutionOf(account), block))
 
     def receivable(self, receivable_id: bytes, block: int | str = "latest") -> ReceivableState:
         raw = self.chain.call(self.contract.functions.getReceivable(receivable_id), block)
@@ -144,13 +355,85 @@ class ReceivableLedger:
             outstanding=outstanding,
         )
 
+    def declarations_of(self, receivable_id: bytes, block: int | str = "latest") -> list[bytes]:
+        found = self.chain.call(self.contract.functions.declarationsOf(receivable_id), block)
+        return [bytes(declaration) for declaration in found]
+
+    def declaration(self, declaration: bytes, block: int | str = "latest") -> DeclarationState:
+        raw = self.chain.call(self.contract.functions.getDeclaration(declaration), block)
+        receivable, standing, declared, counted, limit, outstanding = raw
+        return DeclarationState(
+            _bytes_or_none(receivable), Standing(standing), declared, counted, limit, outstanding
+        )
+
+    def attestation(self, declaration: bytes, block: int | str = "latest") -> Attestation:
+        exporter, value, export_date = self.chain.call(
+            self.contract.functions.getAttestation(declaration), block
+        )
+        return Attestation(_bytes_or_none(exporter), value, export_date)
+
     def receivable_of_declaration(
         self, declaration: bytes, block: int | str = "latest"
     ) -> bytes | None:
-        linked = bytes(
-            self.chain.call(self.contract.functions.receivableOfDeclaration(declaration), block)
+        linked = self.chain.call(
+            self.contract.functions.receivableOfDeclaration(declaration), block
         )
-        return None if linked == bytes(32) else linked
+        return _bytes_or_none(linked)
 
-    def advance_rate_bps(self) -> int:
-        return int(self.chain.call(self.contract.functions.advanceRateBps()))
+    def institution_of_receivable(
+        self, receivable_id: bytes, block: int | str = "latest"
+    ) -> bytes | None:
+        """The institution in charge: the registrant's until the first drawdown, then the
+        financing bank's; None when unknown."""
+        found = self.chain.call(
+            self.contract.functions.institutionOfReceivable(receivable_id), block
+        )
+        return _bytes_or_none(found)
+
+    def headroom(self, receivable_id: bytes, block: int | str = "latest") -> int:
+        return int(self.chain.call(self.contract.functions.headroom(receivable_id), block))
+
+    def is_overdue(self, receivable_id: bytes, block: int | str = "latest") -> bool:
+        return bool(self.chain.call(self.contract.functions.isOverdue(receivable_id), block))
+
+    def advance_rates(self, block: int | str = "latest") -> AdvanceRates:
+        verified, unverified = self.chain.call(self.contract.functions.advanceRates(), block)
+        return AdvanceRates(verified, unverified)
+
+    def events(self, tx: TxResult, event_name: str) -> list[dict[str, Any]]:
+        """The decoded arguments of this contract's ``event_name`` events in ``tx``'s receipt."""
+        receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(tx.tx_hash))
+        event = getattr(self.contract.events, event_name)()
+        return [
+            dict(log["args"])
+            for log in event.process_receipt(receipt, errors=DISCARD)
+            if log["address"] == self.address
+        ]
+
+    # --- refusals as the reverting entry points raise them ------------------------------------
+
+    def _registration_error(
+        self, refusal: Refusal, terms: ReceivableTerms, block: int
+    ) -> RegistryError:
+        reason = refusal.reason
+        if reason is RefusalReason.RECEIVABLE_ALREADY_REGISTERED:
+            # The event names the institution holding the invoice; the error, its registrant.
+            registrant = self.receivable(refusal.receivable_id, block).registrant
+            args: tuple[Any, ...] = (refusal.receivable_id, registrant or ZERO_ADDRESS)
+        elif reason is RefusalReason.DECLARATION_EXPORTER_MISMATCH:
+            args = (refusal.document, refusal.conflict or bytes(32), terms.exporter)
+        else:
+            args = (refusal.document, refusal.conflict or bytes(32))
+        return self.chain.decoder.exception_for(reason.error_name, args)
+
+    def _financing_error(self, refusal: Refusal) -> RegistryError:
+        reason = refusal.reason
+        rid = refusal.receivable_id
+        if reason is RefusalReason.RECEIVABLE_NOT_ACTIVE:
+            # A drawdown on an unknown receivable reverts; the only inactive one left is cancelled.
+            args: tuple[Any, ...] = (rid, int(ReceivableStatus.CANCELLED))
+        elif reason is RefusalReason.RECEIVABLE_FINANCED_BY_OTHER_BANK:
+            args = (rid, refusal.financier or ZERO_ADDRESS)
+        else:
+            args = (rid, refusal.amount, refusal.headroom or 0)
+        return self.chain.decoder.exception_for(reason.error_name, args)

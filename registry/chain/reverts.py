@@ -3,6 +3,10 @@
 Every custom error in the contracts' ABIs is known by its 4-byte selector. The well-known ones
 map to specific exception classes; any other becomes a :class:`RuleViolation` whose ``rule`` is
 the error's name in kebab case, with the decoded arguments as details.
+
+:meth:`RevertDecoder.exception_for` builds the same exception from an error's name and arguments,
+for refusals that the chain recorded in an event instead of reverting (the ledger's recording
+entry points): one mapping for both paths, so a recorded refusal reads exactly like a revert.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
@@ -24,10 +29,14 @@ _SPECIFIC: dict[str, type[errors.RegistryError]] = {
     "ReceivableNotFound": errors.ReceivableNotFound,
     "ReceivableAlreadyRegistered": errors.ReceivableAlreadyRegistered,
     "DeclarationLinkedToOtherInvoice": errors.DeclarationLinkedToOtherInvoice,
+    "DeclarationExporterMismatch": errors.DeclarationExporterMismatch,
     "FinancingExceedsCap": errors.FinancingExceedsCap,
     "ReceivableFinancedByOtherBank": errors.ReceivableFinancedByOtherBank,
     "RepaymentExceedsOutstanding": errors.RepaymentExceedsOutstanding,
     "ReceivableNotFinancedByCaller": errors.ReceivableNotFinancedByCaller,
+    "PropertyNotFound": errors.PropertyNotFound,
+    "PledgeNotFound": errors.PledgeNotFound,
+    "ReleaseNotAuthorized": errors.ReleaseNotAuthorized,
 }
 
 
@@ -65,11 +74,20 @@ class RevertDecoder:
 
     def __init__(self, abis: Iterable[list[dict[str, Any]]]) -> None:
         self._errors: dict[bytes, _ErrorAbi] = {}
+        self._by_name: dict[str, _ErrorAbi] = {}
         for abi in abis:
             for entry in abi:
                 if entry.get("type") == "error":
                     error = _ErrorAbi(entry)
                     self._errors[error.selector] = error
+                    self._by_name.setdefault(error.name, error)
+
+    def exception_for(self, name: str, args: Iterable[Any]) -> errors.RegistryError:
+        """The exception a revert with error ``name`` and ``args`` decodes to."""
+        error = self._by_name.get(name)
+        if error is None:
+            return errors.UnknownRevert(f"no contract declares an error named {name}")
+        return self.to_exception(error.selector + abi_encode(error.types, list(args)))
 
     def to_exception(self, data: bytes) -> errors.RegistryError:
         error = self._errors.get(data[:4])

@@ -3,7 +3,7 @@
 Every versioned projection (see :mod:`registry.db.schema`) is read the same way: the versions
 valid at block B are those with ``valid_from_block <= B`` and ``valid_to_block`` NULL or above B;
 now (``block=None``) means the current versions, ``valid_to_block IS NULL``. Append-only tables
-(financings) hold at block B the rows of blocks up to B.
+(financings, read-log anchors) hold at block B the rows of blocks up to B.
 
 An answer as of block B is complete only if the index has reached B: callers that take B from a
 user compare it with the cursor first (:func:`registry.indexer.read_cursor`).
@@ -15,15 +15,39 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, Table, and_, or_, select
 
-from registry.db.schema import VERSIONED, declarations, financings, receivables
+from registry.db.schema import (
+    VERSIONED,
+    consents,
+    declarations,
+    enterprise_bindings,
+    financings,
+    institution_assignments,
+    pledges,
+    properties,
+    read_log_anchors,
+    receivables,
+    role_grants,
+)
 
 __all__ = [
     "as_of",
+    "consent_active_as_of",
+    "consent_as_of",
+    "consents_as_of",
     "declarations_as_of",
+    "enterprise_bindings_as_of",
     "financings_as_of",
+    "institution_assignments_as_of",
+    "pledge_rejections_as_of",
+    "pledges_as_of",
     "projection_as_of",
+    "properties_as_of",
+    "property_as_of",
+    "read_log_anchors_as_of",
     "receivable_as_of",
     "receivables_as_of",
+    "role_grants_as_of",
+    "title_as_of",
 ]
 
 
@@ -81,4 +105,145 @@ def financings_as_of(connection: Connection, block: int | None = None) -> Sequen
     statement = select(financings).order_by(financings.c.block_number, financings.c.log_index)
     if block is not None:
         statement = statement.where(financings.c.block_number <= block)
+    return connection.execute(statement).mappings().all()
+
+
+# --- Pledges, consents and access ----------------------------------------------------------------
+
+
+def properties_as_of(connection: Connection, block: int | None = None) -> Sequence[RowMapping]:
+    return projection_as_of(connection, properties, block)
+
+
+def property_as_of(
+    connection: Connection, fingerprint: str, block: int | None = None
+) -> RowMapping | None:
+    """One property (``0x``-hex fingerprint) as it was at ``block``; None if not registered then."""
+    rows = projection_as_of(connection, properties, block, properties.c.fingerprint == fingerprint)
+    return rows[0] if rows else None
+
+
+def pledges_as_of(
+    connection: Connection, block: int | None = None, *, property_fp: str | None = None
+) -> Sequence[RowMapping]:
+    """Every pledge (of one property, given ``property_fp``) as it was at ``block``."""
+    where = [] if property_fp is None else [pledges.c.property == property_fp]
+    return projection_as_of(connection, pledges, block, *where)
+
+
+def title_as_of(
+    connection: Connection, property_fp: str, block: int | None = None
+) -> Sequence[RowMapping]:
+    """The active pledges of a property at ``block`` in rank order (rank 1, paid first, first):
+    the pledges of the contract's ``titleOf``."""
+    return (
+        connection.execute(
+            select(pledges)
+            .where(
+                as_of(pledges, block),
+                pledges.c.property == property_fp,
+                pledges.c.status == "active",
+            )
+            .order_by(pledges.c.rank)
+        )
+        .mappings()
+        .all()
+    )
+
+
+def pledge_rejections_as_of(
+    connection: Connection, block: int | None = None
+) -> Sequence[RowMapping]:
+    """The refused pledge applications recorded on chain up to ``block`` (None: all), in the order
+    they were refused: who applied (account and institution), for which property and amount, the
+    reason code, the registrar that recorded it and the block it did (``valid_from_block``)."""
+    return (
+        connection.execute(
+            select(pledges)
+            .where(as_of(pledges, block), pledges.c.status == "rejected")
+            .order_by(pledges.c.valid_from_block, pledges.c.id)
+        )
+        .mappings()
+        .all()
+    )
+
+
+def enterprise_bindings_as_of(
+    connection: Connection, block: int | None = None
+) -> Sequence[RowMapping]:
+    return projection_as_of(connection, enterprise_bindings, block)
+
+
+def consents_as_of(
+    connection: Connection, block: int | None = None, *, enterprise: str | None = None
+) -> Sequence[RowMapping]:
+    """Every consent record (of one enterprise, given ``enterprise``) as it was at ``block``."""
+    where = [] if enterprise is None else [consents.c.enterprise == enterprise]
+    return projection_as_of(connection, consents, block, *where)
+
+
+def consent_as_of(
+    connection: Connection,
+    enterprise: str,
+    grantee_institution: str,
+    scope: str,
+    block: int | None = None,
+) -> RowMapping | None:
+    """The last message applied to (enterprise, grantee, scope) by ``block``; None if none was."""
+    # The key as registry.indexer.consents.consent_key spells it.
+    rows = projection_as_of(
+        connection, consents, block, consents.c.id == f"{enterprise}/{grantee_institution}/{scope}"
+    )
+    return rows[0] if rows else None
+
+
+def consent_active_as_of(
+    connection: Connection,
+    enterprise: str,
+    grantee_institution: str,
+    scope: str,
+    timestamp: int,
+    block: int | None = None,
+) -> bool:
+    """Whether the consent was active at unix time ``timestamp``, by the records of ``block``:
+    the contract's rule (granted, signed under the enterprise's current binding, which is bound,
+    and ``timestamp`` before the expiry)."""
+    consent = consent_as_of(connection, enterprise, grantee_institution, scope, block)
+    if consent is None or consent["status"] != "granted":
+        return False
+    bindings = projection_as_of(
+        connection, enterprise_bindings, block, enterprise_bindings.c.enterprise == enterprise
+    )
+    return (
+        bool(bindings)
+        and bool(bindings[0]["bound"])
+        and bindings[0]["epoch"] == consent["epoch"]
+        and consent["expiry"] > timestamp
+    )
+
+
+def role_grants_as_of(
+    connection: Connection, block: int | None = None, *, contract: str | None = None
+) -> Sequence[RowMapping]:
+    """Every (contract, role, account) ever granted, ``granted`` or ``revoked`` at ``block``."""
+    where = [] if contract is None else [role_grants.c.contract == contract]
+    return projection_as_of(connection, role_grants, block, *where)
+
+
+def institution_assignments_as_of(
+    connection: Connection, block: int | None = None
+) -> Sequence[RowMapping]:
+    """The accounts acting for an institution other than themselves at ``block``."""
+    return projection_as_of(connection, institution_assignments, block)
+
+
+def read_log_anchors_as_of(
+    connection: Connection, block: int | None = None
+) -> Sequence[RowMapping]:
+    """The read-log batches anchored up to ``block`` (None: all), in batch order."""
+    statement = select(read_log_anchors).order_by(
+        read_log_anchors.c.contract, read_log_anchors.c.batch_index
+    )
+    if block is not None:
+        statement = statement.where(read_log_anchors.c.block_number <= block)
     return connection.execute(statement).mappings().all()

@@ -3,6 +3,9 @@
 - :mod:`~registry.indexer.extract`: chunked ``eth_getLogs`` over the deployment's addresses, a
   range the node refuses is halved;
 - :mod:`~registry.indexer.decode`: one frozen, typed record per event, from the ABI;
+  the records and handlers of the pledge registry's, the consent registry's and the access events
+  in :mod:`~registry.indexer.pledges`, :mod:`~registry.indexer.consents` and
+  :mod:`~registry.indexer.access`;
 - :mod:`~registry.indexer.load`: a chunk at a time, one handler per event applied in memory to
   versioned projections, written in bulk; idempotent on real unique keys;
 - :mod:`~registry.indexer.cursor`: the last indexed block and its hash, moved with the rows;
@@ -20,18 +23,33 @@ Typical use (what ``creditreg index`` does)::
 
 from __future__ import annotations
 
+from registry.indexer.access import InstitutionAssigned
+from registry.indexer.consents import (
+    ConsentGranted,
+    ConsentRevoked,
+    EIP712DomainChanged,
+    EnterpriseBound,
+    EnterpriseUnbound,
+    ReadLogAnchored,
+)
 from registry.indexer.cursor import Cursor, IndexerState, read_cursor, read_state, write_cursor
 from registry.indexer.decode import (
     EVENT_TYPES,
-    AdvanceRateSet,
+    AdvanceRatesSet,
+    DeclarationAttested,
+    DeclarationCounted,
+    DeclarationFinanced,
     DeclarationLinked,
+    DeclarationRepaid,
     Decoder,
     EventRecord,
+    FinancingRefused,
     RawLog,
     ReceivableCancelled,
     ReceivableFinanced,
     ReceivableRegistered,
     ReceivableRepaid,
+    RegistrationRefused,
     RoleAdminChanged,
     RoleGranted,
     RoleRevoked,
@@ -53,6 +71,17 @@ from registry.indexer.load import (
     VersionedTable,
     status_name,
 )
+from registry.indexer.pledges import (
+    AppraisalUpdated,
+    DefaultMaxLtvSet,
+    PledgeApplied,
+    PledgeApproved,
+    PledgeRejected,
+    PledgeReleased,
+    PropertyRegistered,
+    SeizureImposed,
+    SeizureLifted,
+)
 from registry.indexer.reorg import REORG_WINDOW, Rollback
 from registry.indexer.runner import CURSOR_NAME, Indexer, IndexerStatus, StepResult
 
@@ -61,30 +90,52 @@ __all__ = [
     "DEFAULT_HANDLERS",
     "EVENT_TYPES",
     "REORG_WINDOW",
-    "AdvanceRateSet",
+    "AdvanceRatesSet",
+    "AppraisalUpdated",
     "BlockRange",
+    "ConsentGranted",
+    "ConsentRevoked",
     "Cursor",
+    "DeclarationAttested",
+    "DeclarationCounted",
+    "DeclarationFinanced",
     "DeclarationLinked",
+    "DeclarationRepaid",
     "Decoder",
+    "DefaultMaxLtvSet",
+    "EIP712DomainChanged",
+    "EnterpriseBound",
+    "EnterpriseUnbound",
     "EventRecord",
+    "FinancingRefused",
     "Handler",
     "IndexConflict",
     "Indexer",
     "IndexerState",
     "IndexerStatus",
+    "InstitutionAssigned",
     "Loader",
     "LogSource",
+    "PledgeApplied",
+    "PledgeApproved",
+    "PledgeRejected",
+    "PledgeReleased",
     "Projections",
+    "PropertyRegistered",
     "RawLog",
+    "ReadLogAnchored",
     "ReceivableCancelled",
     "ReceivableFinanced",
     "ReceivableRegistered",
     "ReceivableRepaid",
+    "RegistrationRefused",
     "ReorgDetected",
     "RoleAdminChanged",
     "RoleGranted",
     "RoleRevoked",
     "Rollback",
+    "SeizureImposed",
+    "SeizureLifted",
     "StepResult",
     "UndecodableLog",
     "UnknownEvent",

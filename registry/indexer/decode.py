@@ -29,12 +29,13 @@ Choices:
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
-from typing import Any, ClassVar, Self, cast
+from typing import Any, ClassVar, Self, TypeVar, cast
 
 from eth_typing import ABIEvent, ChecksumAddress, HexStr
 from eth_utils.abi import event_abi_to_log_topic
@@ -42,28 +43,37 @@ from eth_utils.address import to_checksum_address
 
 from registry.chain.artifacts import load_artifact
 from registry.chain.deploy import Deployment
-from registry.chain.ledger import ReceivableStatus
+from registry.chain.ledger import ReceivableStatus, RefusalReason, Standing
 from registry.errors import ChainError, ConfigurationError
 from registry.indexer.errors import UndecodableLog, UnknownEvent
 
 __all__ = [
     "EVENT_TYPES",
-    "AdvanceRateSet",
+    "AdvanceRatesSet",
+    "DeclarationAttested",
+    "DeclarationCounted",
+    "DeclarationFinanced",
     "DeclarationLinked",
+    "DeclarationRepaid",
     "Decoder",
     "EventRecord",
+    "FinancingRefused",
     "RawLog",
     "ReceivableCancelled",
     "ReceivableFinanced",
     "ReceivableRegistered",
     "ReceivableRepaid",
+    "RegistrationRefused",
     "RoleAdminChanged",
     "RoleGranted",
     "RoleRevoked",
+    "register_records",
 ]
 
 RawLog = Mapping[str, Any]
 """A log as ``eth_getLogs`` returns it (web3's ``LogReceipt``, or a recorded copy of one)."""
+
+E = TypeVar("E", bound=enum.IntEnum)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,6 +156,15 @@ class ReceivableFinanced(EventRecord):
     outstanding: int
 
 
+def _enum(record: str, values: dict[str, Any], name: str, kind: type[E]) -> E:
+    """Turns the enum argument ``name`` of ``values`` into ``kind``; an unknown value makes the
+    log undecodable rather than a projection wrong."""
+    try:
+        return kind(values.pop(name))
+    except ValueError as error:
+        raise UndecodableLog(f"{record} with an unknown {name}: {error}") from None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReceivableRepaid(EventRecord):
     id: HexStr
@@ -156,11 +175,7 @@ class ReceivableRepaid(EventRecord):
 
     @classmethod
     def from_values(cls, **values: Any) -> Self:
-        try:
-            status = ReceivableStatus(values.pop("status"))
-        except ValueError as error:
-            raise UndecodableLog(f"ReceivableRepaid with an unknown status: {error}") from None
-        return cls(status=status, **values)
+        return cls(status=_enum(cls.__name__, values, "status", ReceivableStatus), **values)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -170,9 +185,78 @@ class ReceivableCancelled(EventRecord):
 
 
 @dataclass(frozen=True, kw_only=True)
-class AdvanceRateSet(EventRecord):
-    rate_bps: int
+class DeclarationCounted(EventRecord):
+    declaration: HexStr
+    id: HexStr
+    index: int
+    standing: Standing
+    counted_value: int
+
+    @classmethod
+    def from_values(cls, **values: Any) -> Self:
+        return cls(standing=_enum(cls.__name__, values, "standing", Standing), **values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclarationAttested(EventRecord):
+    declaration: HexStr
+    exporter: HexStr
+    verifier: ChecksumAddress
+    value: int
+    export_date: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclarationFinanced(EventRecord):
+    id: HexStr
+    index: int
+    amount: int
+    outstanding: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclarationRepaid(EventRecord):
+    id: HexStr
+    index: int
+    amount: int
+    outstanding: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdvanceRatesSet(EventRecord):
+    verified_bps: int
+    unverified_bps: int
     admin: ChecksumAddress
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistrationRefused(EventRecord):
+    id: HexStr
+    document: HexStr
+    institution: HexStr
+    account: ChecksumAddress
+    reason: RefusalReason
+    face_value: int
+    conflict: HexStr
+
+    @classmethod
+    def from_values(cls, **values: Any) -> Self:
+        return cls(reason=_enum(cls.__name__, values, "reason", RefusalReason), **values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinancingRefused(EventRecord):
+    id: HexStr
+    institution: HexStr
+    account: ChecksumAddress
+    reason: RefusalReason
+    amount: int
+    headroom: int
+    financier: ChecksumAddress
+
+    @classmethod
+    def from_values(cls, **values: Any) -> Self:
+        return cls(reason=_enum(cls.__name__, values, "reason", RefusalReason), **values)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,12 +283,18 @@ class RoleAdminChanged(EventRecord):
 EVENT_TYPES: Mapping[str, type[EventRecord]] = {
     cls.__name__: cls
     for cls in (
-        AdvanceRateSet,
+        AdvanceRatesSet,
+        DeclarationAttested,
+        DeclarationCounted,
+        DeclarationFinanced,
         DeclarationLinked,
+        DeclarationRepaid,
+        FinancingRefused,
         ReceivableCancelled,
         ReceivableFinanced,
         ReceivableRegistered,
         ReceivableRepaid,
+        RegistrationRefused,
         RoleAdminChanged,
         RoleGranted,
         RoleRevoked,
@@ -486,3 +576,18 @@ class Decoder:
         """Decodes ``logs`` and returns them in chain order."""
         # Nodes return logs in chain order already, where sorting costs one pass.
         return sorted((self.decode(log) for log in logs), key=lambda r: r.position)
+
+
+def register_records(*records: type[EventRecord]) -> None:
+    """Adds the records of events declared in other modules (:mod:`~registry.indexer.access`,
+    :mod:`~registry.indexer.pledges`, :mod:`~registry.indexer.consents`) to :data:`EVENT_TYPES`.
+
+    Those modules call it when imported, and the package imports them, so every record is known
+    before any decoder or loader is built. (They cannot be listed above: they subclass
+    :class:`EventRecord`, so this module cannot import them.)
+    """
+    known = cast(dict[str, type[EventRecord]], EVENT_TYPES)
+    for record in records:
+        name = record.__name__
+        if known.setdefault(name, record) is not record:
+            raise ConfigurationError(f"two event records are named {name}")

@@ -42,11 +42,18 @@ Projections:
   contract's enum names), amounts and financier as the contract's ``getReceivable`` returns them.
   The registration event does not carry the declared value; it is the sum of the declarations
   linked to the receivable, whose events come first in the same transaction.
-- ``declarations``: one entity per declaration fingerprint while linked; its version is closed when
+- ``declarations``: one entity per declaration fingerprint while linked, with its index in the
+  receivable's list, standing, counted value and outstanding balance; its version is closed when
   its receivable is cancelled, because the contract frees the links then.
 - ``financings``: one row per drawdown or repayment, with the balance after it (append-only).
 
-Role and advance-rate events have no projection: their ``events`` rows are their record.
+Attestations, the advance-rate policy (which moves every live receivable's cap), per-declaration
+balances and recorded refusals are :mod:`~registry.indexer.receivable_policy`'s.
+
+The pledge registry's, the consent registry's and every contract's access events have their
+projections, working sets and handlers in modules of their own (:mod:`~registry.indexer.pledges`,
+:mod:`~registry.indexer.consents`, :mod:`~registry.indexer.access`); :class:`Projections` holds
+their working sets and :data:`DEFAULT_HANDLERS` takes their handlers.
 """
 
 from __future__ import annotations
@@ -73,18 +80,18 @@ from registry.chain.ledger import ReceivableStatus
 from registry.db.bulk import JSONText, insert_rows, update_rows
 from registry.db.schema import declarations, events, financings, receivables
 from registry.errors import ConfigurationError
+from registry.indexer import access, consents, pledges, receivable_policy
 from registry.indexer.decode import (
     EVENT_TYPES,
-    AdvanceRateSet,
+    DeclarationCounted,
+    DeclarationFinanced,
     DeclarationLinked,
+    DeclarationRepaid,
     EventRecord,
     ReceivableCancelled,
     ReceivableFinanced,
     ReceivableRegistered,
     ReceivableRepaid,
-    RoleAdminChanged,
-    RoleGranted,
-    RoleRevoked,
 )
 from registry.indexer.errors import IndexConflict
 from registry.indexer.extract import BlockRange
@@ -161,6 +168,8 @@ class VersionedTable:
     _loaded_groups: set[str] = field(default_factory=set)
     _new: list[_Version] = field(default_factory=list)
     _closed: list[_Version] = field(default_factory=list)
+    _complete: bool = False
+    """Every current version was read (:meth:`load_all`): nothing more to ask the database."""
 
     def __post_init__(self) -> None:
         self._columns = [
@@ -173,6 +182,8 @@ class VersionedTable:
 
     def load(self, keys: Collection[str], groups: Collection[str] = ()) -> None:
         """Reads the current versions of ``keys``, and of every entity in ``groups``."""
+        if self._complete:
+            return
         table = self.table
         current = table.c.valid_to_block.is_(None)
         wanted = [k for k in keys if k not in self._current]
@@ -188,6 +199,22 @@ class VersionedTable:
                 )
             self._loaded_groups.update(fresh)
 
+    def load_all(self) -> None:
+        """Reads every current version, for an event that changes every entity (a policy)."""
+        if not self._complete:
+            table = self.table
+            self._remember(
+                self.connection.execute(
+                    select(table).where(table.c.valid_to_block.is_(None))
+                ).mappings()
+            )
+            self._complete = True
+
+    def current_keys(self) -> list[str]:
+        """The keys of every entity that has a current version."""
+        self.load_all()
+        return sorted(key for key, version in self._current.items() if version is not None)
+
     def _remember(self, rows: Iterable[RowMapping]) -> None:
         for row in rows:
             key = row[self.key]
@@ -202,7 +229,7 @@ class VersionedTable:
     def _version(self, key: str) -> _Version | None:
         if key not in self._current:
             self.load([key])
-        return self._current[key]
+        return self._current.get(key)
 
     def get(self, key: str) -> Mapping[str, Any] | None:
         """The entity's values as the events applied so far left them; None if it has none."""
@@ -211,7 +238,7 @@ class VersionedTable:
 
     def in_group(self, group: str) -> list[str]:
         """The keys of the entities whose current ``group`` column is ``group``."""
-        if group not in self._loaded_groups:
+        if not self._complete and group not in self._loaded_groups:
             self.load((), [group])
         return sorted(self._groups.get(group, ()))
 
@@ -322,19 +349,37 @@ class Projections:
         self.financings: list[tuple[Any, ...]] = []
         """Rows of ``financings``, in the order of :data:`_FINANCING_COLUMNS`."""
         self._connection = connection
+        # Roles of every contract, the pledge registry, the consent registry: see their modules.
+        self.access = access.AccessProjections(connection)
+        self.pledge_registry = pledges.PledgeProjections(connection)
+        self.consent_registry = consents.ConsentProjections(connection)
+        # Attestations, the advance-rate policy and recorded refusals of the ledger.
+        self.receivable_policy = receivable_policy.ReceivablePolicyProjections(connection)
+        self._parts = (
+            self.access,
+            self.pledge_registry,
+            self.consent_registry,
+            self.receivable_policy,
+        )
 
     def prefetch(self, records: Sequence[EventRecord]) -> None:
         """Reads every entity the records touch, one query per projection (and key batch)."""
         receivable_ids = {r.id for r in records if isinstance(r, _RECEIVABLE_EVENTS)}
-        fingerprints = {r.declaration for r in records if isinstance(r, DeclarationLinked)}
+        fingerprints = {
+            r.declaration for r in records if isinstance(r, DeclarationLinked | DeclarationCounted)
+        }
         self.receivables.load(receivable_ids)
         # A registration sums, a cancellation unlinks, the declarations of its receivable.
         self.declarations.load(fingerprints, receivable_ids)
+        for part in self._parts:
+            part.prefetch(records)
 
     def write(self) -> None:
         self.receivables.write()
         self.declarations.write()
         insert_rows(self._connection, financings, _FINANCING_COLUMNS, self.financings)
+        for part in self._parts:
+            part.write()
 
 
 _FINANCING_COLUMNS = (
@@ -396,8 +441,19 @@ def _on_registered(p: Projections, event: ReceivableRegistered) -> None:
 
 
 def _on_declaration_linked(p: Projections, event: DeclarationLinked) -> None:
+    # Counted as declared until the DeclarationCounted that follows says otherwise; placed after
+    # the receivable's declarations linked so far (the contract's order), which that event confirms.
     p.declarations.put(
-        event.declaration, event.block_number, {"receivable_id": event.id, "value": event.value}
+        event.declaration,
+        event.block_number,
+        {
+            "receivable_id": event.id,
+            "value": event.value,
+            "list_index": len(p.declarations.in_group(event.id)),
+            "standing": "unverified",
+            "counted_value": event.value,
+            "outstanding": 0,
+        },
     )
     # Today's contract links the declarations before it emits the registration; should that order
     # ever flip, the registered receivable must still count this declaration.
@@ -447,8 +503,9 @@ def _on_repaid(p: Projections, event: ReceivableRepaid) -> None:
         {
             "status": status_name(event.status),
             "outstanding": event.outstanding,
-            # Settling ends the exclusivity: the contract clears the financier, so does the index.
-            "financier": None if event.status is _SETTLED else event.bank,
+            # Settling ends the exclusivity: the contract shows no financier then, nor does the
+            # index. A partial repayment leaves the financier (the account of the last drawdown).
+            **({"financier": None} if event.status is _SETTLED else {}),
         },
     )
     _record_financing(p, event, "repayment")
@@ -456,17 +513,17 @@ def _on_repaid(p: Projections, event: ReceivableRepaid) -> None:
 
 def _on_cancelled(p: Projections, event: ReceivableCancelled) -> None:
     _receivable(p, event, event.id)
-    p.receivables.put(event.id, event.block_number, {"status": _CANCELLED})
+    # A cancelled receivable has no cap: its declarations are free.
+    p.receivables.put(event.id, event.block_number, {"status": _CANCELLED, "cap": 0})
     for fingerprint in p.declarations.in_group(event.id):
         p.declarations.remove(fingerprint, event.block_number)
 
 
-def _event_row_only(p: Projections, event: EventRecord) -> None:
-    """Policy and role changes have no projection table; the events row is their record."""
-
-
 _RECEIVABLE_EVENTS = (
+    DeclarationCounted,
+    DeclarationFinanced,
     DeclarationLinked,
+    DeclarationRepaid,
     ReceivableCancelled,
     ReceivableFinanced,
     ReceivableRegistered,
@@ -474,15 +531,15 @@ _RECEIVABLE_EVENTS = (
 )
 
 DEFAULT_HANDLERS: Mapping[type[EventRecord], Handler] = {
-    AdvanceRateSet: _event_row_only,
     DeclarationLinked: _on_declaration_linked,
     ReceivableCancelled: _on_cancelled,
     ReceivableFinanced: _on_financed,
     ReceivableRegistered: _on_registered,
     ReceivableRepaid: _on_repaid,
-    RoleAdminChanged: _event_row_only,
-    RoleGranted: _event_row_only,
-    RoleRevoked: _event_row_only,
+    **access.HANDLERS,
+    **pledges.HANDLERS,
+    **consents.HANDLERS,
+    **receivable_policy.HANDLERS,
 }
 
 

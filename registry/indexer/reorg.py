@@ -16,9 +16,10 @@ last mismatch and that match: O(log depth) requests, whatever the depth. None ma
 the reorganization goes deeper than the index's history:
 :class:`~registry.indexer.errors.ReorgDetected`.
 
-The rollback is one transaction: events, financings and versions from after the ancestor are
-deleted, the versions they had closed are reopened, the kept hashes above it dropped, and the
-cursor moves to the ancestor with the reorganization counted in its row.
+The rollback is one transaction: events, financings, read-log anchors, refused attempts and
+versions from after the ancestor are deleted, the versions they had closed are reopened, the kept
+hashes above it dropped, and the cursor moves to the ancestor with the reorganization counted in
+its row.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from dataclasses import dataclass
 from eth_typing import HexStr
 from sqlalchemy import Connection, delete, insert, select, update
 
-from registry.db.schema import VERSIONED, events, financings, indexed_blocks
+from registry.db.schema import (
+    VERSIONED,
+    events,
+    financings,
+    indexed_blocks,
+    read_log_anchors,
+    refused_attempts,
+)
 from registry.indexer.cursor import Cursor, write_cursor
 from registry.indexer.errors import IndexConflict
 
@@ -160,6 +168,8 @@ def roll_back(connection: Connection, cursor_name: str, rollback: Rollback) -> N
     ancestor = rollback.ancestor.block_number
     connection.execute(delete(events).where(events.c.block_number > ancestor))
     connection.execute(delete(financings).where(financings.c.block_number > ancestor))
+    connection.execute(delete(read_log_anchors).where(read_log_anchors.c.block_number > ancestor))
+    connection.execute(delete(refused_attempts).where(refused_attempts.c.block_number > ancestor))
     for table, _key in VERSIONED.values():
         # Deleting first leaves at most one version per entity spanning the ancestor, so the
         # reopened ones never meet another current version.

@@ -41,9 +41,11 @@ import contextlib
 import gc
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 
 from eth_typing import HexStr
 from sqlalchemy import Engine
@@ -64,6 +66,7 @@ from registry.indexer.extract import (
     next_range,
 )
 from registry.indexer.load import Loader
+from registry.indexer.progress import read_progress, record_step
 from registry.indexer.reorg import Rollback, find_common_ancestor, remember_blocks, roll_back
 from registry.settings import Settings
 
@@ -118,6 +121,10 @@ class IndexerStatus:
     """Reorganizations the index rolled back since it was created."""
     last_reorg_depth: int | None = None
     """Blocks the last rollback un-indexed; None before any."""
+    events_indexed: int = 0
+    """Events loaded since the index was created (see :mod:`registry.indexer.progress`)."""
+    events_per_second: float = 0.0
+    """The indexing rate over the recent window (see :mod:`registry.indexer.progress`)."""
 
     @property
     def caught_up(self) -> bool:
@@ -148,6 +155,8 @@ class _Chunk:
     end_hash: HexStr
     records: list[EventRecord]
     blocks: dict[int, tuple[HexStr, int]]
+    read_seconds: float
+    """Spent reading and decoding it: part of its step's duration (progress)."""
 
 
 class _ReadAhead:
@@ -286,6 +295,7 @@ class Indexer:
         block_range = next_range(indexed, safe_head, self.chunk_size)
         if block_range is None:
             return None
+        started = time.monotonic()
         end_hash = self._hash_of(block_range.end)
         logs = fetch_logs(self.log_source, self.decoder.addresses, block_range)
         # The end block unchanged after the reads means the blocks under it are unchanged too.
@@ -294,7 +304,8 @@ class Indexer:
         with _collector_paused():
             records = self.decoder.decode_all(logs)
         del logs  # the records replace the raw logs
-        return _Chunk(block_range, end_hash, records, self._blocks(records, block_range, end_hash))
+        blocks = self._blocks(records, block_range, end_hash)
+        return _Chunk(block_range, end_hash, records, blocks, time.monotonic() - started)
 
     def _write(self, cursor: Cursor | None, indexed: int, chunk: _Chunk) -> None:
         """Loads ``chunk``, its block hashes and its cursor in one transaction."""
@@ -305,10 +316,13 @@ class Indexer:
                 f"the chain reorganized while blocks {chunk.block_range} were read; retry"
             )
         end = Cursor(chunk.block_range.end, chunk.end_hash)
+        started = time.monotonic()
         with _collector_paused(), self.engine.begin() as connection:
-            self.loader.load(connection, chunk.records, chunk.block_range)
+            loaded = self.loader.load(connection, chunk.records, chunk.block_range)
             remember_blocks(connection, chunk.blocks, indexed, end.block_number)
             write_cursor(connection, self.cursor_name, cursor, end)
+            seconds = chunk.read_seconds + time.monotonic() - started
+            record_step(connection, self.cursor_name, chunk.block_range, loaded, seconds)
 
     def _reconcile(self, cursor: Cursor | None) -> Rollback | None:
         """Rolls the index back to the common ancestor if the chain no longer has the cursor's
@@ -378,9 +392,11 @@ class Indexer:
                 if result.caught_up:
                     stop.wait(self.poll_interval)
 
-    def status(self) -> IndexerStatus:
+    def status(self, now: datetime | None = None) -> IndexerStatus:
+        """Where the index stands; the rate as of ``now`` (this clock by default)."""
         with self.engine.connect() as connection:
             state = read_state(connection, self.cursor_name)
+            progress = read_progress(connection, self.cursor_name, now)
         cursor = None if state is None else state.cursor
         head = self.chain.block_number()
         indexed = self._indexed_block(cursor)
@@ -392,6 +408,8 @@ class Indexer:
             lag=max(head - indexed, 0),
             reorgs=0 if state is None else state.reorgs,
             last_reorg_depth=None if state is None else state.last_reorg_depth,
+            events_indexed=progress.events_total,
+            events_per_second=progress.events_per_second,
         )
 
     def _indexed_block(self, cursor: Cursor | None) -> int:

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {ConsortiumAccess} from "./ConsortiumAccess.sol";
+import {IReceivableLedger} from "./IReceivableLedger.sol";
+
+/// @title DeclarationBook
+/// @notice The customs-declaration half of {ReceivableLedger}: which invoice each declaration backs,
+/// the verifier's attestations, what each declaration counts for its invoice, the advance-rate
+/// policy and the financing balance of every declaration (see {IReceivableLedger} for the rules).
+/// @dev Kept apart from the receivables so that each file holds one concept. Amounts are stored as
+/// uint96 (up to 7.9e28 minor units, far above any invoice) so that what a drawdown needs of a
+/// declaration (counted value, balance, standing) is one slot.
+abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
+    /// @notice Upper bound on declarations per receivable, so cancellation and drawdowns stay within
+    /// a block's gas.
+    uint256 public constant MAX_DECLARATIONS = 32;
+    /// @notice The largest amount the ledger stores.
+    uint256 public constant MAX_AMOUNT = type(uint96).max;
+
+    uint256 internal constant _BPS = 10_000;
+
+    /// @dev The policy: one slot, read by every drawdown.
+    struct Rates {
+        uint16 verifiedBps;
+        uint16 unverifiedBps;
+    }
+
+    /// @dev Which invoice a declaration backs and where in its list; read by registrations and
+    /// attestations, never by drawdowns.
+    struct Link {
+        bytes32 receivable;
+        uint96 declaredValue;
+        uint8 index;
+    }
+
+    /// @dev A declaration's balance, stored by (receivable, index): the one slot a drawdown or
+    /// a repayment reads and writes per declaration.
+    struct Balance {
+        uint96 countedValue;
+        uint96 outstanding;
+        Standing standing;
+    }
+
+    /// @dev `exporter` is never zero in an attestation, so it alone tells whether there is one.
+    struct AttestationRecord {
+        bytes32 exporter;
+        uint96 value;
+        uint64 exportDate;
+    }
+
+    Rates private _rates;
+    mapping(bytes32 declaration => Link) private _links;
+    mapping(bytes32 declaration => AttestationRecord) private _attestations;
+    /// @dev Fixed-size lists: no length slot to write; the receivable stores the count.
+    mapping(bytes32 id => bytes32[MAX_DECLARATIONS]) private _declarationsOf;
+    mapping(bytes32 id => Balance[MAX_DECLARATIONS]) private _balances;
+
+    /// @param admin Account granted DEFAULT_ADMIN_ROLE.
+    /// @param verifiedBps Initial verified advance rate.
+    /// @param unverifiedBps Initial unverified advance rate.
+    constructor(address admin, uint16 verifiedBps, uint16 unverifiedBps) ConsortiumAccess(admin) {
+        _setAdvanceRates(verifiedBps, unverifiedBps, admin);
+    }
+
+    /// @inheritdoc IReceivableLedger
+    function attestDeclaration(bytes32 declaration, bytes32 exporter, uint256 value, uint64 exportDate)
+        external
+        onlyRole(VERIFIER_ROLE)
+    {
+        if (declaration == bytes32(0) || exporter == bytes32(0)) revert ZeroFingerprint();
+        _checkValue(declaration, value);
+        if (exportDate == 0 || exportDate > block.timestamp) revert ExportDateOutOfRange(declaration, exportDate);
+
+        _attestations[declaration] = AttestationRecord(exporter, uint96(value), exportDate);
+        emit DeclarationAttested(declaration, exporter, msg.sender, value, exportDate);
+        Link memory link = _links[declaration];
+        if (link.receivable != bytes32(0)) {
+            (Standing standing, uint96 counted) =
+                _count(link.declaredValue, exporter, uint96(value), _exporterOf(link.receivable));
+            Balance storage balance = _balances[link.receivable][link.index];
+            balance.standing = standing;
+            balance.countedValue = counted;
+            emit DeclarationCounted(declaration, link.receivable, link.index, standing, counted);
+        }
+    }
+
+    /// @inheritdoc IReceivableLedger
+    function setAdvanceRates(uint16 verifiedBps, uint16 unverifiedBps) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setAdvanceRates(verifiedBps, unverifiedBps, msg.sender);
+    }
+
+    /// @inheritdoc IReceivableLedger
+    function getDeclaration(bytes32 declaration) external view returns (DeclarationState memory state) {
+        Link memory link = _links[declaration];
+        if (link.receivable == bytes32(0)) return state;
+        Balance memory balance = _balances[link.receivable][link.index];
+        state.receivable = link.receivable;
+        state.standing = balance.standing;
+        state.declaredValue = link.declaredValue;
+        state.countedValue = balance.countedValue;
+        state.limit = _limitOf(balance, _rates);
+        state.outstanding = balance.outstanding;
+    }
+
+    /// @inheritdoc IReceivableLedger
+    function getAttestation(bytes32 declaration) external view returns (Attestation memory) {
+        AttestationRecord memory attestation = _attestations[declaration];
+        return Attestation(attestation.exporter, attestation.value, attestation.exportDate);
+    }
+
+    /// @inheritdoc IReceivableLedger
+    function receivableOfDeclaration(bytes32 declaration) external view returns (bytes32) {
+        return _links[declaration].receivable;
+    }
+
+    /// @inheritdoc IReceivableLedger
+    function advanceRates() external view returns (uint16 verifiedBps, uint16 unverifiedBps) {
+        Rates memory rates = _rates;
+        return (rates.verifiedBps, rates.unverifiedBps);
+    }
+
+    /// @dev The exporter fingerprint of receivable `id`.
+    function _exporterOf(bytes32 id) internal view virtual returns (bytes32);
+
+    /// @dev The advance rates in force.
+    function _policy() internal view returns (Rates memory) {
+        return _rates;
+    }
+
+    /// @dev Refuses a zero amount and one too large to store.
+    function _checkValue(bytes32 document, uint256 value) internal pure {
+        if (value == 0) revert ZeroValue(document);
+        if (value > MAX_AMOUNT) revert AmountOutOfRange(value, MAX_AMOUNT);
+    }
+
+    /// @dev Reverts unless there are 1 to MAX_DECLARATIONS declarations with non-zero fingerprints
+    /// and storable values adding up to a storable total.
+    function _checkDeclarations(Declaration[] calldata declarations) internal pure {
+        uint256 count = declarations.length;
+        if (count == 0 || count > MAX_DECLARATIONS) revert DeclarationCountOutOfRange(count, MAX_DECLARATIONS);
+        uint256 total;
+        for (uint256 i; i < count; ++i) {
+            if (declarations[i].fingerprint == bytes32(0)) revert ZeroFingerprint();
+            _checkValue(declarations[i].fingerprint, declarations[i].value);
+            unchecked {
+                total += declarations[i].value; // at most 32 terms below 2**96
+            }
+        }
+        if (total > MAX_AMOUNT) revert AmountOutOfRange(total, MAX_AMOUNT);
+    }
+
+    /// @dev The first registration rule a declaration of an invoice of `exporter` breaks, if any:
+    /// the declaration, and the other invoice it backs or the exporter it is attested for.
+    function _conflictAmong(Declaration[] calldata declarations, bytes32 exporter)
+        internal
+        view
+        returns (Refusal, bytes32 declaration, bytes32 conflict)
+    {
+        for (uint256 i; i < declarations.length; ++i) {
+            declaration = declarations[i].fingerprint;
+            conflict = _links[declaration].receivable;
+            if (conflict != bytes32(0)) return (Refusal.DeclarationLinkedToOtherInvoice, declaration, conflict);
+            conflict = _attestations[declaration].exporter;
+            if (conflict != bytes32(0) && conflict != exporter) {
+                return (Refusal.DeclarationExporterMismatch, declaration, conflict);
+            }
+        }
+        return (Refusal.None, bytes32(0), bytes32(0));
+    }
+
+    /// @dev Links declarations that the rules found free to `id`, in order; returns the sum of
+    /// their limits and of their declared values. Emits their {DeclarationLinked} and
+    /// {DeclarationCounted} events.
+    function _linkAll(bytes32 id, Declaration[] calldata declarations, bytes32 exporter, Rates memory rates)
+        internal
+        returns (uint256 limits, uint256 declared)
+    {
+        for (uint256 i; i < declarations.length; ++i) {
+            uint256 value = declarations[i].value;
+            // At most 32 terms below 2**96 each: no overflow.
+            unchecked {
+                limits += _link(declarations[i].fingerprint, id, i, value, exporter, rates);
+                declared += value;
+            }
+        }
+    }
+
+    /// @dev Links a declaration that the rules found free to `id` at `index`; returns its limit.
+    /// Emits {DeclarationLinked} and {DeclarationCounted}.
+    function _link(
+        bytes32 declaration,
+        bytes32 id,
+        uint256 index,
+        uint256 value,
+        bytes32 exporter,
+        Rates memory rates
+    ) private returns (uint256 limit) {
+        // Every declaration was free when checked, so one linked to `id` already came earlier in
+        // this very call.
+        if (_links[declaration].receivable == id) revert DeclarationDuplicated(declaration);
+        AttestationRecord storage attestation = _attestations[declaration];
+        bytes32 attested = attestation.exporter;
+        (Standing standing, uint96 counted) = attested == bytes32(0)
+            ? (Standing.Unverified, uint96(value))
+            : _count(uint96(value), attested, attestation.value, exporter);
+        _links[declaration] = Link(id, uint96(value), uint8(index));
+        Balance memory balance = Balance(counted, 0, standing);
+        _balances[id][index] = balance;
+        _declarationsOf[id][index] = declaration;
+        emit DeclarationLinked(declaration, id, value);
+        emit DeclarationCounted(declaration, id, index, standing, counted);
+        return _limitOf(balance, rates);
+    }
+
+    /// @dev Frees the first `count` declarations of `id`. Their balances stay behind unread: a
+    /// cancelled receivable has no cap, and a new registration of it writes them anew.
+    function _unlinkAll(bytes32 id, uint256 count) internal {
+        bytes32[MAX_DECLARATIONS] storage list = _declarationsOf[id];
+        for (uint256 i; i < count; ++i) {
+            delete _links[list[i]];
+        }
+    }
+
+    /// @dev The limits of the first `count` declarations of `id`, and their sum.
+    function _limits(bytes32 id, uint256 count, Rates memory rates)
+        internal
+        view
+        returns (uint256 total, uint256[] memory limits)
+    {
+        Balance[MAX_DECLARATIONS] storage balances = _balances[id];
+        limits = new uint256[](count);
+        for (uint256 i; i < count; ++i) {
+            uint256 limit = _limitOf(balances[i], rates);
+            limits[i] = limit;
+            // At most 32 terms below 2**96 each: no overflow.
+            unchecked {
+                total += limit;
+            }
+        }
+    }
+
+    /// @dev Allocates a drawdown of `amount` to the declarations of `id` in order, each up to its
+    /// limit (`limits`, from {_limits}). The caller checked amount <= cap - outstanding, and
+    /// cap - outstanding <= the sum of the declarations' rooms (cap <= sum of limits, outstanding =
+    /// sum of balances, and each room max(limit - balance, 0) >= limit - balance), so the whole
+    /// amount finds room. Emits one {DeclarationFinanced} per declaration allocated to.
+    function _fill(bytes32 id, uint256 amount, uint256[] memory limits) internal {
+        Balance[MAX_DECLARATIONS] storage balances = _balances[id];
+        for (uint256 i; amount != 0; ++i) {
+            uint256 limit = limits[i];
+            uint256 outstanding = balances[i].outstanding;
+            if (limit <= outstanding) continue;
+            unchecked {
+                uint256 take = limit - outstanding < amount ? limit - outstanding : amount;
+                amount -= take;
+                outstanding += take; // <= limit <= counted value < 2**96
+                balances[i].outstanding = uint96(outstanding);
+                emit DeclarationFinanced(id, i, take, outstanding);
+            }
+        }
+    }
+
+    /// @dev Releases a repayment of `amount` (at most the receivable's outstanding, the sum of the
+    /// balances) from the declarations of `id`, last first. Emits one {DeclarationRepaid} per
+    /// declaration released.
+    function _release(bytes32 id, uint256 count, uint256 amount) internal {
+        Balance[MAX_DECLARATIONS] storage balances = _balances[id];
+        for (uint256 i = count; i != 0 && amount != 0;) {
+            unchecked {
+                --i;
+            }
+            uint256 outstanding = balances[i].outstanding;
+            if (outstanding == 0) continue;
+            unchecked {
+                uint256 take = outstanding < amount ? outstanding : amount;
+                amount -= take;
+                outstanding -= take;
+                balances[i].outstanding = uint96(outstanding);
+                emit DeclarationRepaid(id, i, take, outstanding);
+            }
+        }
+    }
+
+    /// @dev The first `count` declarations of `id`.
+    function _listOf(bytes32 id, uint256 count) internal view returns (bytes32[] memory declarations) {
+        bytes32[MAX_DECLARATIONS] storage list = _declarationsOf[id];
+        declarations = new bytes32[](count);
+        for (uint256 i; i < count; ++i) {
+            declarations[i] = list[i];
+        }
+    }
+
+    /// @dev What a declaration of `declared` value counts for an invoice of `exporter`, attested
+    /// for `attested` at `value`: the lower of the two values for the same exporter, nothing for
+    /// another.
+    function _count(uint96 declared, bytes32 attested, uint96 value, bytes32 exporter)
+        private
+        pure
+        returns (Standing, uint96)
+    {
+        if (attested != exporter) return (Standing.ExporterMismatch, 0);
+        return (Standing.Verified, value < declared ? value : declared);
+    }
+
+    /// @dev Counted value x the rate of the declaration's standing (an exporter mismatch counts 0).
+    function _limitOf(Balance memory balance, Rates memory rates) private pure returns (uint256) {
+        Standing standing = balance.standing;
+        uint256 rate = standing == Standing.Verified
+            ? rates.verifiedBps
+            : standing == Standing.Unverified ? rates.unverifiedBps : 0;
+        unchecked {
+            return (uint256(balance.countedValue) * rate) / _BPS; // below 2**96 x 2**16
+        }
+    }
+
+    function _setAdvanceRates(uint16 verifiedBps, uint16 unverifiedBps, address admin) private {
+        if (verifiedBps > _BPS || unverifiedBps > verifiedBps) {
+            revert AdvanceRatesOutOfRange(verifiedBps, unverifiedBps);
+        }
+        _rates = Rates(verifiedBps, unverifiedBps);
+        emit AdvanceRatesSet(verifiedBps, unverifiedBps, admin);
+    }
+}

@@ -1,0 +1,177 @@
+"""Who may do what, on every contract: roles (OpenZeppelin ``AccessControl``) and the institutions
+behind accounts (``ConsortiumAccess``), from their events.
+
+Projections (see :mod:`registry.db.schema`):
+
+- ``role_grants``: one entity per (contract, role, account), ``granted`` or ``revoked``, with who
+  granted and who revoked it. ``AccessControl`` emits ``RoleGranted`` only when the account lacked
+  the role and ``RoleRevoked`` only when it had it (a renunciation too, with the account itself as
+  sender), so the current versions are exactly the contract's ``hasRole``.
+- ``institution_assignments``: one entity per (contract, account) while the account acts for an
+  institution other than itself. Assigning zero makes the account its own institution again, which
+  ends the entity: an account without a current row acts for itself, as ``institutionOf`` says.
+
+``RoleAdminChanged`` has no projection (no contract of ours changes a role's admin; its events row
+is the record should one ever do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from eth_typing import ChecksumAddress, HexStr
+from eth_utils.crypto import keccak
+from sqlalchemy import Connection
+
+from registry.db.schema import institution_assignments, role_grants
+from registry.indexer.decode import (
+    EventRecord,
+    RoleAdminChanged,
+    RoleGranted,
+    RoleRevoked,
+    register_records,
+)
+from registry.indexer.errors import IndexConflict
+
+if TYPE_CHECKING:
+    from registry.indexer.load import Handler, Projections
+
+__all__ = [
+    "HANDLERS",
+    "ROLE_NAMES",
+    "AccessProjections",
+    "InstitutionAssigned",
+    "assignment_key",
+    "grant_key",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstitutionAssigned(EventRecord):
+    account: ChecksumAddress
+    institution: HexStr
+    admin: ChecksumAddress
+
+
+register_records(InstitutionAssigned)
+
+_ZERO_HASH = HexStr("0x" + "00" * 32)
+
+ROLE_NAMES: Mapping[str, str] = {
+    _ZERO_HASH: "DEFAULT_ADMIN_ROLE",
+    **{
+        "0x" + keccak(text=name).hex(): name
+        for name in (
+            "LENDER_ROLE",
+            "REGISTRAR_ROLE",
+            "VERIFIER_ROLE",
+            "ENFORCER_ROLE",
+            "OPERATOR_ROLE",
+        )
+    },
+}
+"""The names of the roles our contracts declare, by role id (``0x``-hex)."""
+
+
+def grant_key(contract: str, role: str, account: str) -> str:
+    """The ``role_grants`` key: ``<contract>/<role>/<account>``."""
+    return f"{contract}/{role}/{account}"
+
+
+def assignment_key(contract: str, account: str) -> str:
+    """The ``institution_assignments`` key: ``<contract>/<account>``."""
+    return f"{contract}/{account}"
+
+
+class AccessProjections:
+    """The chunk's working sets of ``role_grants`` and ``institution_assignments``."""
+
+    def __init__(self, connection: Connection) -> None:
+        # Imported here: load.py imports this module for its handlers.
+        from registry.indexer.load import VersionedTable
+
+        self.role_grants = VersionedTable(connection, role_grants, "id")
+        self.institution_assignments = VersionedTable(connection, institution_assignments, "id")
+
+    def prefetch(self, records: Sequence[EventRecord]) -> None:
+        self.role_grants.load(
+            {
+                grant_key(r.contract, r.role, r.account)
+                for r in records
+                if isinstance(r, RoleGranted | RoleRevoked)
+            }
+        )
+        self.institution_assignments.load(
+            {
+                assignment_key(r.contract, r.account)
+                for r in records
+                if isinstance(r, InstitutionAssigned)
+            }
+        )
+
+    def write(self) -> None:
+        self.role_grants.write()
+        self.institution_assignments.write()
+
+
+def _on_role_granted(p: Projections, event: RoleGranted) -> None:
+    p.access.role_grants.put(
+        grant_key(event.contract, event.role, event.account),
+        event.block_number,
+        {
+            "contract": event.contract,
+            "role": event.role,
+            "role_name": ROLE_NAMES.get(event.role),
+            "account": event.account,
+            "status": "granted",
+            "granted_by": event.sender,
+            "revoked_by": None,
+        },
+    )
+
+
+def _on_role_revoked(p: Projections, event: RoleRevoked) -> None:
+    key = grant_key(event.contract, event.role, event.account)
+    if p.access.role_grants.get(key) is None:
+        raise IndexConflict(
+            f"RoleRevoked at block {event.block_number} revokes {key}, which the index never saw "
+            "granted",
+            role_grant=key,
+        )
+    p.access.role_grants.put(
+        key, event.block_number, {"status": "revoked", "revoked_by": event.sender}
+    )
+
+
+def _on_institution_assigned(p: Projections, event: InstitutionAssigned) -> None:
+    assignments = p.access.institution_assignments
+    key = assignment_key(event.contract, event.account)
+    if event.institution != _ZERO_HASH:
+        assignments.put(
+            key,
+            event.block_number,
+            {
+                "contract": event.contract,
+                "account": event.account,
+                "institution": event.institution,
+                "assigned_by": event.admin,
+            },
+        )
+    elif assignments.get(key) is not None:
+        assignments.remove(key, event.block_number)
+    # Zero for an account that acted for itself already changes nothing but the events row.
+
+
+def _event_row_only(p: Projections, event: EventRecord) -> None:
+    """No projection: the events row is the record."""
+
+
+HANDLERS: Mapping[type[EventRecord], Handler] = {
+    InstitutionAssigned: _on_institution_assigned,
+    RoleAdminChanged: _event_row_only,
+    RoleGranted: _on_role_granted,
+    RoleRevoked: _on_role_revoked,
+}
+"""The loader's handlers of the access events."""

@@ -1,0 +1,374 @@
+"""The PledgeRegistry's events, and the ``properties`` and ``pledges`` projections built from them.
+
+- ``properties``: status ``normal`` or ``seized`` (with the enforcement case), appraisal, maximum
+  LTV, the secured total of the active pledges, the headroom (appraisal x LTV - secured, floored at
+  0; 0 while seized: the contract's ``headroom``), the number of applications: what the contract's
+  ``getProperty`` and ``headroom`` return.
+- ``pledges``: status ``pending`` / ``active`` / ``rejected`` / ``released`` (the contract's enum
+  names), the pledgee (account and institution), amount, maturity, and the rank while active. Ranks
+  follow approval order among the active pledges of a property; when one is released every junior
+  moves up one rank, which makes a new version of each junior at that block, so that a title read
+  as of any block shows the ranks of that block.
+- Refused applications: a rejection (by the rules through ``decidePledge``, or by a clerk) is the
+  pledge's ``rejected`` version, with its reason code and the registrar who recorded it:
+  :func:`registry.db.read.pledge_rejections_as_of` lists them.
+
+The events carry the contract's own results (the rank of an approval or release, the secured total,
+the headroom); the handlers check them against the index's state, and a difference is an
+:class:`~registry.indexer.errors.IndexConflict`: the index would otherwise describe another chain.
+
+``DefaultMaxLtvSet`` (policy for properties registered later) has no projection: its events row is
+the record, and each property carries the LTV it was registered with.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from eth_typing import ChecksumAddress, HexStr
+from sqlalchemy import Connection
+
+from registry.db.schema import pledges, properties
+from registry.indexer.decode import EventRecord, register_records
+from registry.indexer.errors import IndexConflict
+
+if TYPE_CHECKING:
+    from registry.indexer.load import Handler, Projections
+
+__all__ = [
+    "HANDLERS",
+    "AppraisalUpdated",
+    "DefaultMaxLtvSet",
+    "PledgeApplied",
+    "PledgeApproved",
+    "PledgeProjections",
+    "PledgeRejected",
+    "PledgeReleased",
+    "PledgeStatus",
+    "PropertyRegistered",
+    "PropertyStatus",
+    "SeizureImposed",
+    "SeizureLifted",
+    "headroom",
+]
+
+_BPS = 10_000
+
+
+class PropertyStatus(enum.StrEnum):
+    """The projection's spelling of ``IPledgeRegistry.PropertyStatus``."""
+
+    NORMAL = "normal"
+    SEIZED = "seized"
+
+
+class PledgeStatus(enum.StrEnum):
+    """The projection's spelling of ``IPledgeRegistry.PledgeStatus``."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    RELEASED = "released"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PropertyRegistered(EventRecord):
+    property: HexStr
+    registrar: ChecksumAddress
+    key_version: int
+    appraised_value: int
+    currency: str
+    max_ltv_bps: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppraisalUpdated(EventRecord):
+    property: HexStr
+    registrar: ChecksumAddress
+    appraised_value: int
+    headroom: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PledgeApplied(EventRecord):
+    pledge_id: HexStr
+    property: HexStr
+    lender: ChecksumAddress
+    institution: HexStr
+    sequence: int
+    amount: int
+    currency: str
+    maturity: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PledgeApproved(EventRecord):
+    pledge_id: HexStr
+    property: HexStr
+    registrar: ChecksumAddress
+    rank: int
+    amount: int
+    secured_amount: int
+    headroom: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PledgeRejected(EventRecord):
+    pledge_id: HexStr
+    property: HexStr
+    institution: HexStr
+    lender: ChecksumAddress
+    reason_code: int
+    amount: int
+    headroom: int
+    registrar: ChecksumAddress
+
+
+@dataclass(frozen=True, kw_only=True)
+class PledgeReleased(EventRecord):
+    pledge_id: HexStr
+    property: HexStr
+    released_by: ChecksumAddress
+    rank: int
+    amount: int
+    secured_amount: int
+    headroom: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeizureImposed(EventRecord):
+    property: HexStr
+    case_ref: HexStr
+    enforcer: ChecksumAddress
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeizureLifted(EventRecord):
+    property: HexStr
+    case_ref: HexStr
+    enforcer: ChecksumAddress
+
+
+@dataclass(frozen=True, kw_only=True)
+class DefaultMaxLtvSet(EventRecord):
+    max_ltv_bps: int
+    admin: ChecksumAddress
+
+
+_PROPERTY_EVENTS = (
+    PropertyRegistered,
+    AppraisalUpdated,
+    PledgeApplied,
+    PledgeApproved,
+    PledgeRejected,
+    PledgeReleased,
+    SeizureImposed,
+    SeizureLifted,
+)
+_PLEDGE_EVENTS = (PledgeApplied, PledgeApproved, PledgeRejected, PledgeReleased)
+
+register_records(*_PROPERTY_EVENTS, DefaultMaxLtvSet)
+
+
+def headroom(values: Mapping[str, Any]) -> int:
+    """The contract's ``_headroom`` of a ``properties`` row: appraisal x LTV minus the secured
+    total, floored at 0; 0 unless the property is normal."""
+    if values["status"] != PropertyStatus.NORMAL:
+        return 0
+    cap = int(values["appraised_value"]) * int(values["max_ltv_bps"]) // _BPS
+    return max(cap - int(values["secured_amount"]), 0)
+
+
+class PledgeProjections:
+    """The chunk's working sets of ``properties`` and ``pledges`` (grouped by property, for the
+    ranks)."""
+
+    def __init__(self, connection: Connection) -> None:
+        # Imported here: load.py imports this module for its handlers.
+        from registry.indexer.load import VersionedTable
+
+        self.properties = VersionedTable(connection, properties, "fingerprint")
+        self.pledges = VersionedTable(connection, pledges, "id", group="property")
+
+    def prefetch(self, records: Sequence[EventRecord]) -> None:
+        self.properties.load({r.property for r in records if isinstance(r, _PROPERTY_EVENTS)})
+        # An approval counts, a release re-ranks, the active pledges of the property.
+        reranked = {r.property for r in records if isinstance(r, PledgeApproved | PledgeReleased)}
+        self.pledges.load({r.pledge_id for r in records if isinstance(r, _PLEDGE_EVENTS)}, reranked)
+
+    def write(self) -> None:
+        self.properties.write()
+        self.pledges.write()
+
+    def property_of(self, event: EventRecord, fingerprint: str) -> Mapping[str, Any]:
+        found = self.properties.get(fingerprint)
+        if found is None:
+            raise IndexConflict(
+                f"{event.event} at block {event.block_number} concerns property {fingerprint}, "
+                "which the index never saw registered",
+                property=fingerprint,
+            )
+        return found
+
+    def pledge_of(self, event: EventRecord, pledge_id: str) -> Mapping[str, Any]:
+        found = self.pledges.get(pledge_id)
+        if found is None:
+            raise IndexConflict(
+                f"{event.event} at block {event.block_number} concerns pledge {pledge_id}, which "
+                "the index never saw applied for",
+                pledge=pledge_id,
+            )
+        return found
+
+    def active(self, fingerprint: str) -> dict[str, int]:
+        """The active pledges of a property: id -> rank."""
+        ranks = {}
+        for pledge_id in self.pledges.in_group(fingerprint):
+            pledge = self.pledges.get(pledge_id)
+            assert pledge is not None  # in_group lists current entities only
+            if pledge["status"] == PledgeStatus.ACTIVE:
+                ranks[pledge_id] = pledge["rank"]
+        return ranks
+
+    def set_property(self, event: EventRecord, fingerprint: str, **changes: Any) -> None:
+        """Changes a property at the event's block, with its headroom recomputed; where the event
+        states the headroom too, the two must agree."""
+        values = {**self.property_of(event, fingerprint), **changes}
+        room = headroom(values)
+        stated = getattr(event, "headroom", None)
+        _agree(event, "headroom", stated if stated is not None else room, room)
+        self.properties.put(fingerprint, event.block_number, {**changes, "headroom": room})
+
+
+def _agree(event: EventRecord, what: str, stated: int, indexed: int) -> None:
+    if stated != indexed:
+        raise IndexConflict(
+            f"{event.event} at block {event.block_number} states {what} {stated}; the index "
+            f"makes it {indexed}",
+            event=event.event,
+            block_number=event.block_number,
+        )
+
+
+def _on_property_registered(p: Projections, event: PropertyRegistered) -> None:
+    values = {
+        "status": PropertyStatus.NORMAL.value,
+        "registrar": event.registrar,
+        "key_version": event.key_version,
+        "appraised_value": event.appraised_value,
+        "currency": event.currency,
+        "max_ltv_bps": event.max_ltv_bps,
+        "secured_amount": 0,
+        "applications": 0,
+        "case_ref": None,
+        "registered_block": event.block_number,
+    }
+    p.pledge_registry.properties.put(
+        event.property, event.block_number, {**values, "headroom": headroom(values)}
+    )
+
+
+def _on_appraisal_updated(p: Projections, event: AppraisalUpdated) -> None:
+    p.pledge_registry.set_property(event, event.property, appraised_value=event.appraised_value)
+
+
+def _on_pledge_applied(p: Projections, event: PledgeApplied) -> None:
+    book = p.pledge_registry
+    book.set_property(event, event.property, applications=event.sequence)
+    book.pledges.put(
+        event.pledge_id,
+        event.block_number,
+        {
+            "property": event.property,
+            "sequence": event.sequence,
+            "lender": event.lender,
+            "institution": event.institution,
+            "amount": event.amount,
+            "currency": event.currency,
+            "maturity": event.maturity,
+            "status": PledgeStatus.PENDING.value,
+            "rank": None,
+            "reason_code": None,
+            "decided_by": None,
+            "released_by": None,
+            "applied_block": event.block_number,
+        },
+    )
+
+
+def _on_pledge_approved(p: Projections, event: PledgeApproved) -> None:
+    book = p.pledge_registry
+    book.pledge_of(event, event.pledge_id)
+    # The most junior: one more than the active pledges before it.
+    _agree(event, "rank", event.rank, len(book.active(event.property)) + 1)
+    book.pledges.put(
+        event.pledge_id,
+        event.block_number,
+        {"status": PledgeStatus.ACTIVE.value, "rank": event.rank, "decided_by": event.registrar},
+    )
+    book.set_property(event, event.property, secured_amount=event.secured_amount)
+
+
+def _on_pledge_rejected(p: Projections, event: PledgeRejected) -> None:
+    book = p.pledge_registry
+    book.pledge_of(event, event.pledge_id)
+    # The headroom the rules judged the application against: the property's, unchanged by it.
+    _agree(event, "headroom", event.headroom, book.property_of(event, event.property)["headroom"])
+    book.pledges.put(
+        event.pledge_id,
+        event.block_number,
+        {
+            "status": PledgeStatus.REJECTED.value,
+            "reason_code": event.reason_code,
+            "decided_by": event.registrar,
+        },
+    )
+
+
+def _on_pledge_released(p: Projections, event: PledgeReleased) -> None:
+    book = p.pledge_registry
+    book.pledge_of(event, event.pledge_id)
+    ranks = book.active(event.property)
+    _agree(event, "rank", event.rank, ranks.get(event.pledge_id, 0))
+    book.pledges.put(
+        event.pledge_id,
+        event.block_number,
+        {"status": PledgeStatus.RELEASED.value, "rank": None, "released_by": event.released_by},
+    )
+    for junior, rank in ranks.items():
+        if rank > event.rank:
+            book.pledges.put(junior, event.block_number, {"rank": rank - 1})
+    book.set_property(event, event.property, secured_amount=event.secured_amount)
+
+
+def _on_seizure_imposed(p: Projections, event: SeizureImposed) -> None:
+    p.pledge_registry.set_property(
+        event, event.property, status=PropertyStatus.SEIZED.value, case_ref=event.case_ref
+    )
+
+
+def _on_seizure_lifted(p: Projections, event: SeizureLifted) -> None:
+    p.pledge_registry.set_property(
+        event, event.property, status=PropertyStatus.NORMAL.value, case_ref=None
+    )
+
+
+def _event_row_only(p: Projections, event: EventRecord) -> None:
+    """No projection: the events row is the record."""
+
+
+HANDLERS: Mapping[type[EventRecord], Handler] = {
+    AppraisalUpdated: _on_appraisal_updated,
+    DefaultMaxLtvSet: _event_row_only,
+    PledgeApplied: _on_pledge_applied,
+    PledgeApproved: _on_pledge_approved,
+    PledgeRejected: _on_pledge_rejected,
+    PledgeReleased: _on_pledge_released,
+    PropertyRegistered: _on_property_registered,
+    SeizureImposed: _on_seizure_imposed,
+    SeizureLifted: _on_seizure_lifted,
+}
+"""The loader's handlers of the PledgeRegistry's events."""
