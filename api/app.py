@@ -15,8 +15,9 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
+from api.metrics import HttpMetrics, new_registry
 from api.problems import install_problem_handlers, problem_openapi
-from api.routes import health, receivables
+from api.routes import health, receivables, status
 from api.services import Services
 from registry.settings import Settings, get_settings
 
@@ -55,9 +56,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     if services is not None:
         app.state.services = services
+    # This app's own metrics registry (never the process-wide default): see api.metrics.
+    app.state.metrics = new_registry(lambda: getattr(app.state, "services", None))
+    app.add_middleware(HttpMetrics, registry=app.state.metrics)
     install_problem_handlers(app)
     app.openapi = problem_openapi(app)  # type: ignore[method-assign]
     app.include_router(health.router)
+    app.include_router(status.router)
     app.include_router(receivables.router)
     return app
 

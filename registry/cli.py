@@ -7,15 +7,20 @@ built on the registry, not the other way round; only this entry point wires the 
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from registry.errors import RegistryError
+from registry.errors import ConfigurationError, RegistryError
 from registry.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from registry.chain.client import Chain
+    from registry.chain.deploy import Deployment
 
 __all__ = ["app"]
 
@@ -164,6 +169,174 @@ def compile_() -> None:
         raise _fail(error) from None
     for path in written:
         console.print(f"wrote {path}")
+
+
+# --- audit: the auditor's tools (registry.audit) ------------------------------------------------
+
+audit_app = typer.Typer(
+    help="The auditor's tools: replay the chain, verify the index, report a block range, digest.",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
+
+JsonOption = Annotated[
+    Path | None, typer.Option("--json", help="Also write the result as JSON to this file.")
+]
+
+
+def _write_json(path: Path | None, document: object) -> None:
+    if path is not None:
+        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        console.print(f"wrote {path}")
+
+
+def _audited_chain(settings: Settings) -> tuple[Chain, Deployment]:
+    """The chain and the manifest's deployment, for the commands that read the chain."""
+    from registry.chain.deploy import Deployment
+    from registry.system import connect_chain
+
+    if settings.rpc_url is None:
+        raise ConfigurationError("set CREDITREG_RPC_URL to the node of the chain to audit")
+    deployment = Deployment.load(settings.resolved_manifest_path)
+    chain = connect_chain(settings.rpc_url)
+    if chain.chain_id != deployment.chain_id:
+        raise ConfigurationError(
+            f"the manifest describes chain {deployment.chain_id}, the node serves "
+            f"chain {chain.chain_id}"
+        )
+    return chain, deployment
+
+
+@audit_app.command("replay")
+def audit_replay(
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Fresh database to replay into. Default: replay.db in the state dir."),
+    ] = None,
+    json_path: JsonOption = None,
+) -> None:
+    """Rebuild the whole index from the deployment block into a fresh database (a database
+    holding any row is refused) and print its summary and digest."""
+    from registry.audit.render import render_replay
+    from registry.audit.replay import replay
+    from registry.db import make_engine
+
+    settings = get_settings()
+    url = database_url or f"sqlite:///{settings.state_dir / 'replay.db'}"
+    try:
+        chain, deployment = _audited_chain(settings)
+        engine = make_engine(url)
+        try:
+            summary = replay(engine, chain, deployment, chunk_size=settings.index_chunk_size)
+        finally:
+            engine.dispose()
+    except RegistryError as error:
+        raise _fail(error) from None
+    render_replay(console, summary)
+    _write_json(json_path, summary.to_json())
+
+
+@audit_app.command("verify")
+def audit_verify(
+    replay_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Replay database: an empty one to replay into, or one `audit replay` filled. "
+            "Default: a temporary SQLite database."
+        ),
+    ] = None,
+    json_path: JsonOption = None,
+) -> None:
+    """Compare the live index, a fresh replay and the contracts' views record by record, at the
+    index's block; exit 1 on any difference."""
+    from registry.audit.render import render_verify
+    from registry.audit.verify import verify
+    from registry.db import make_engine
+
+    settings = get_settings()
+    try:
+        chain, deployment = _audited_chain(settings)
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            report = verify(
+                engine,
+                chain,
+                deployment,
+                replay_url=replay_url,
+                chunk_size=settings.index_chunk_size,
+            )
+        finally:
+            engine.dispose()
+    except RegistryError as error:
+        raise _fail(error) from None
+    render_verify(console, report)
+    _write_json(json_path, report.to_json())
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@audit_app.command("report")
+def audit_report(
+    from_block: Annotated[int, typer.Option(help="First block of the range.")],
+    to_block: Annotated[int, typer.Option(help="Last block of the range (included).")],
+    json_path: JsonOption = None,
+) -> None:
+    """Refused attempts, seizures, role changes, consents and anchored read-log roots of a block
+    range, from the live index's events."""
+    from registry.audit.render import render_report
+    from registry.audit.report import build_report
+    from registry.chain.deploy import Deployment
+    from registry.db import make_engine
+
+    settings = get_settings()
+    try:
+        deployment = Deployment.load(settings.resolved_manifest_path)
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            report = build_report(engine, deployment, from_block, to_block)
+        finally:
+            engine.dispose()
+    except RegistryError as error:
+        raise _fail(error) from None
+    render_report(console, report)
+    _write_json(json_path, report.to_json())
+
+
+@audit_app.command("digest")
+def audit_digest(
+    database_url: Annotated[
+        str | None, typer.Option(help="Index to digest. Default: the live index.")
+    ] = None,
+    block: Annotated[
+        int | None, typer.Option(help="As of this block (at most the index's). Default: its.")
+    ] = None,
+    json_path: JsonOption = None,
+) -> None:
+    """Print a digest of the index's canonical rows as of a block, to compare two indexes
+    without sharing them."""
+    from registry.audit.digest import digest_index
+    from registry.audit.render import render_digest
+    from registry.db import make_engine
+    from registry.indexer import CURSOR_NAME, read_cursor
+
+    settings = get_settings()
+    engine = make_engine(database_url or settings.resolved_database_url)
+    try:
+        with engine.connect() as connection:
+            cursor = read_cursor(connection, CURSOR_NAME)
+        if cursor is None:
+            raise ConfigurationError("the index is empty: nothing to digest")
+        if block is not None and block > cursor.block_number:
+            raise ConfigurationError(
+                f"the index has reached block {cursor.block_number}, not {block}"
+            )
+        digest = digest_index(engine, as_of=cursor.block_number if block is None else block)
+    except RegistryError as error:
+        raise _fail(error) from None
+    finally:
+        engine.dispose()
+    render_digest(console, digest)
+    _write_json(json_path, digest.to_json())
 
 
 if __name__ == "__main__":
