@@ -8,7 +8,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test check artifacts lock bench clean
+.PHONY: install run test check slither artifacts lock bench bench-chain bench-gas clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -35,11 +35,16 @@ test: install
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 
-## Format, lint and type checks.
+## Format, lint and type checks, and the contracts' static analysis.
 check: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/python scripts/slither_check.py
+
+## Slither on contracts/: fails on a high or medium finding not accepted beside the code.
+slither: install
+	$(BIN)/python scripts/slither_check.py
 
 ## Recompile contracts/ into registry/chain/artifacts (committed).
 artifacts: install
@@ -50,8 +55,15 @@ lock: $(PY_STAMP)
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
-bench: install
+## Benchmarks: they print their figures and write bench/results/*.json.
+bench: bench-chain bench-gas
+
+bench-chain: install
 	$(BIN)/python bench/chain.py
+
+## Gas per operation against its floor, alone and amortized in multicall batches.
+bench-gas: install
+	$(BIN)/python bench/gas.py
 
 clean:
 	rm -rf $(VENV) node_modules .creditreg .mypy_cache .ruff_cache .pytest_cache
