@@ -9,6 +9,7 @@ the same compiler, so they produce the same bytecode.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -37,6 +38,30 @@ def _version_of(binary: Path | str) -> str | None:
         return None
 
 
+def _is_solc_select_shim(path: Path) -> bool:
+    """True for solc-select's ``solc`` entry point (installed beside slither in the venv).
+
+    That shim is a Python script that downloads the selected compiler on first use; offline it
+    hangs for about 30 s and then fails, so it must never be mistaken for a native solc.
+    """
+    try:
+        with path.open("rb") as script:
+            head = script.read(1024)
+    except OSError:
+        return False
+    return head.startswith(b"#!") and b"solc_select" in head
+
+
+def _native_solcs() -> list[Path]:
+    """Every ``solc`` on PATH, in PATH order, without solc-select's downloading shim."""
+    found = []
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = shutil.which("solc", path=directory or os.curdir)
+        if candidate and not _is_solc_select_shim(Path(candidate)):
+            found.append(Path(candidate))
+    return found
+
+
 def find_solc(version: str, configured: Path | None = None) -> Path:
     """The solc executable to use: configured, else native on PATH, else the WebAssembly wrapper."""
     if configured is not None:
@@ -46,9 +71,9 @@ def find_solc(version: str, configured: Path | None = None) -> Path:
                 f"solc at {configured} is {found or 'not runnable'}, need {version}"
             )
         return configured
-    native = shutil.which("solc")
-    if native and _version_of(native) == version:
-        return Path(native)
+    for native in _native_solcs():
+        if _version_of(native) == version:
+            return native
     if _version_of(WASM_WRAPPER) == version:
         return WASM_WRAPPER
     raise ConfigurationError(
