@@ -40,9 +40,9 @@ from registry.chain.ledger import (
     Standing,
 )
 from tests.conftest import ADVANCE_RATE_BPS, Stack
+from tests.models.ledger import EXPORTER, Model
 
 MATURITY = 2_000_000_000
-EXPORTER = b"\xee" * 32
 OTHER_EXPORTER = b"\xdd" * 32
 EXPORT_DATE = 1_700_000_000
 BPS = 10_000
@@ -966,42 +966,6 @@ def test_a_failing_call_reverts_the_whole_batch(stack: Stack) -> None:
 
 
 # --- the contract against a reference model -----------------------------------------------------
-
-
-@dataclass
-class Model:
-    """The ledger's rules in plain Python, for a few receivables of one exporter."""
-
-    verified: int = ADVANCE_RATE_BPS
-    unverified: int = ADVANCE_RATE_BPS
-    # receivable -> (face value, [declaration], status, bank or None)
-    receivables: dict[str, tuple[int, list[str], str, str | None]] = field(default_factory=dict)
-    declared: dict[str, int] = field(default_factory=dict)
-    attested: dict[str, tuple[bytes, int]] = field(default_factory=dict)
-    balance: dict[str, int] = field(default_factory=dict)
-    linked: dict[str, str] = field(default_factory=dict)
-
-    def counted(self, declaration: str) -> tuple[Standing, int]:
-        if declaration not in self.attested:
-            return Standing.UNVERIFIED, self.declared[declaration]
-        exporter, value = self.attested[declaration]
-        if exporter != EXPORTER:
-            return Standing.EXPORTER_MISMATCH, 0
-        return Standing.VERIFIED, min(value, self.declared[declaration])
-
-    def limit(self, declaration: str) -> int:
-        standing, value = self.counted(declaration)
-        rate = {Standing.VERIFIED: self.verified, Standing.UNVERIFIED: self.unverified}
-        return value * rate.get(standing, 0) // BPS
-
-    def outstanding(self, invoice: str) -> int:
-        return sum(self.balance[d] for d in self.receivables[invoice][1])
-
-    def cap(self, invoice: str) -> int:
-        face, declarations, status, _ = self.receivables[invoice]
-        if status == "cancelled":
-            return 0
-        return min(face * self.verified // BPS, sum(self.limit(d) for d in declarations))
 
 
 OPERATIONS = st.lists(

@@ -10,7 +10,7 @@ rejection is the only change.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -35,6 +35,7 @@ from registry.chain.pledges import (
     pledge_id,
 )
 from tests.conftest import Stack
+from tests.models.pledges import PropertyModel
 
 MATURITY = 2_000_000_000
 VALUE = 1_000_000  # appraised value; at the default 70% LTV the cap is 700,000
@@ -844,36 +845,6 @@ def test_renounced_role_is_refused(reg: Registry) -> None:
 # --- the contract against a reference model -------------------------------------------------------
 
 
-@dataclass
-class _Model:
-    """SPEC's pledge rules in a few lines of Python, for one property."""
-
-    value: int = VALUE
-    seized: bool = False
-    active: list[tuple[bytes, int]] = field(default_factory=list)  # (pledge id, amount), by rank
-    pending: dict[bytes, int] = field(default_factory=dict)
-
-    @property
-    def secured(self) -> int:
-        return sum(amount for _, amount in self.active)
-
-    @property
-    def headroom(self) -> int:
-        cap = self.value * POLICY_DEFAULT_MAX_LTV_BPS // 10_000
-        return 0 if self.seized else max(0, cap - self.secured)
-
-    def decide(self, pid: bytes) -> int:
-        amount = self.pending.pop(pid)
-        if self.seized:
-            return RuleReason.PROPERTY_SEIZED
-        if amount > self.headroom:
-            return RuleReason.EXCEEDS_HEADROOM
-        if len(self.active) >= MAX_ACTIVE_PLEDGES:
-            return RuleReason.TOO_MANY_ACTIVE_PLEDGES
-        self.active.append((pid, amount))
-        return 0
-
-
 OPERATIONS = st.lists(
     st.tuples(
         # Applications and decisions weigh double: they are where the rules bite.
@@ -897,7 +868,7 @@ def test_contract_agrees_with_the_reference_model(
     snapshot = reg.stack.snapshot()
     try:
         prop = reg.register("P1")
-        model = _Model()
+        model = PropertyModel(VALUE)
         for operation, number in operations:
             if operation == "apply":
                 # Amounts around a fifth of the cap, so that both outcomes of a decision occur.

@@ -1,0 +1,533 @@
+"""The three contracts at once against SPEC's reference models, under random sequences of every
+operation (issue 3, "Proof").
+
+A Hypothesis ``RuleBasedStateMachine`` drives ReceivableLedger (register and finance through the
+recording ``try*`` entry points, repay, cancel, attestations, advance rates), PledgeRegistry
+(properties, appraisals, applications, approval by a clerk, rule decisions by the automated
+registrar, clerk rejections, releases, seizures) and ConsentRegistry (bindings, relayed grants and
+revocations) on the session's anvil node. The actors: three banks, one of them (Bank A) with two
+accounts of one institution, the registry center's clerk and automated account, customs and the
+court. Each rule asks the models in ``tests/models`` whether the operation must pass; the chain must
+agree, with the decoded domain error when it refuses (for the recording entry points: the refusal
+event as the transaction's only log). After every step the invariants hold and the contracts'
+views (batched through ``tests/chain_views.py``) equal the models' state.
+
+Profiles (environment variable ``CREDITREG_HYPOTHESIS_PROFILE``):
+
+- ``ci`` (default): 10 examples x 40 steps, 400 steps in all, derandomized so that every run
+  (and every failure) repeats exactly;
+- ``slow``: 300 examples x 80 steps, random seeds; Hypothesis prints the seed of a failure
+  (``--hypothesis-seed=N`` replays it), e.g.
+  ``CREDITREG_HYPOTHESIS_PROFILE=slow .venv/bin/pytest -q tests/test_state_machine.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
+from hexbytes import HexBytes
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from registry import errors
+from registry.chain.client import Signer
+from registry.chain.consents import (
+    SCOPE_CREDIT_REPORT,
+    Consent,
+    ConsentStatus,
+    Revocation,
+    institution_id,
+    sign_consent,
+    sign_revocation,
+)
+from registry.chain.ledger import (
+    LENDER_ROLE,
+    DeclarationTerm,
+    ReceivableStatus,
+    ReceivableTerms,
+)
+from registry.chain.pledges import LENDER_ROLE as PLEDGE_LENDER_ROLE
+from registry.chain.pledges import MIN_CLERK_REASON, PropertyStatus, RuleReason
+from registry.fingerprint import Enterprise, Fingerprint
+from tests.chain_views import Views
+from tests.conftest import Stack
+from tests.models.consents import ConsentModel
+from tests.models.ledger import EXPORTER, Model
+from tests.models.pledges import PropertyModel
+
+settings.register_profile(
+    "ci",
+    max_examples=10,
+    stateful_step_count=40,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "slow",
+    max_examples=300,
+    stateful_step_count=80,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+PROFILE = settings.get_profile(os.environ.get("CREDITREG_HYPOTHESIS_PROFILE", "ci"))
+
+MATURITY = 2_000_000_000
+EXPORT_DATE = 1_700_000_000
+OTHER_EXPORTER = b"\xdd" * 32
+FACE_VALUE = 150_000
+INVOICES = ("I1", "I2", "I3")
+DECLARATIONS = ("D1", "D2", "D3", "D4")
+PROPERTIES = {"P1": 1_000_000, "P2": 400_000}  # label -> appraised value at registration
+CASES = (keccak(text="court case 1"), keccak(text="court case 2"))
+USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+# Consents last far longer than a run's wall-clock time, so the clock never decides a check.
+CONSENT_LIFETIME = 30 * 86_400
+# Pledge reason codes of the automated rules, as the reverting approval names them.
+APPROVAL_ERRORS = {
+    RuleReason.PROPERTY_SEIZED: "property-seized",
+    RuleReason.EXCEEDS_HEADROOM: "pledge-exceeds-headroom",
+    RuleReason.TOO_MANY_ACTIVE_PLEDGES: "too-many-active-pledges",
+}
+
+
+def fp(label: str) -> bytes:
+    """A stand-in fingerprint: the contracts only see 32-byte values."""
+    return label.encode().ljust(32, b"\0")
+
+
+def kebab(error_name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "-", error_name).lower()
+
+
+def uscc(serial: int) -> str:
+    """A valid USCC (check digit computed)."""
+    body = f"91350100{serial:09d}"
+    total = sum(USCC_CHARSET.index(c) * w for c, w in zip(body, USCC_WEIGHTS, strict=True))
+    return body + USCC_CHARSET[(31 - total % 31) % 31]
+
+
+@dataclass(frozen=True)
+class Bank:
+    """One bank account: the institution it acts for (its model name) and its signer."""
+
+    institution: str
+    signer: Signer
+
+    def __repr__(self) -> str:  # short, for Hypothesis' printed steps
+        return f"Bank({self.institution}, {self.signer.address[:8]})"
+
+
+def _funded_lender(stack: Stack) -> Signer:
+    signer = Signer.generate()
+    stack.chain.send_value(stack.chain.w3.eth.accounts[0], signer.address, 10**18)
+    stack.ledger.grant_role(stack.admin.signer, LENDER_ROLE, signer.address)
+    stack.pledges.grant_role(stack.admin.signer, PLEDGE_LENDER_ROLE, signer.address)
+    return signer
+
+
+def _banks(stack: Stack) -> list[Bank]:
+    """Bank A (two accounts of one institution), Bank B and Bank C."""
+    second_a, bank_c = _funded_lender(stack), _funded_lender(stack)
+    for contract in (stack.ledger, stack.pledges):
+        institution = contract.institution_of(stack.bank_a.signer.address)
+        contract.assign_institution(stack.admin.signer, second_a.address, institution)
+    return [
+        Bank("A", stack.bank_a.signer),
+        Bank("A", second_a),
+        Bank("B", stack.bank_b.signer),
+        Bank("C", bank_c),
+    ]
+
+
+def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
+    banks = _banks(stack)
+    # Consents are granted to an institution id: the one each bank's first account acts for.
+    grantees: dict[str, bytes] = {}
+    for bank in banks:
+        grantees.setdefault(bank.institution, institution_id(bank.signer.address))
+    enterprises = [stack.secrets.keyring.fingerprint(Enterprise(uscc(n))) for n in (1, 2)]
+    keys = [Account.create() for _ in range(3)]
+    ledger, pledges, consents = stack.ledger, stack.pledges, stack.consents
+    views = {
+        "ledger": Views(stack.chain, ledger.contract),
+        "pledges": Views(stack.chain, pledges.contract),
+        "consents": Views(stack.chain, consents.contract),
+    }
+    consent_domain = consents.domain()
+    registrar, auto_registrar = stack.registrar.signer, stack.auto_registrar.signer
+    relayer = stack.operator.signer  # any account may relay; this one has no say over consents
+
+    def refused(rule_name: str, action: Callable[[], object]) -> None:
+        """``action`` must revert with the domain error of ``rule_name`` and mine nothing."""
+        head = stack.chain.block_number()
+        with pytest.raises(errors.RegistryError) as raised:
+            action()
+        assert raised.value.rule == rule_name, raised.value
+        assert stack.chain.block_number() == head
+
+    def expect(rule_name: str | None, action: Callable[[], object]) -> None:
+        if rule_name is None:
+            action()
+        else:
+            refused(rule_name, action)
+
+    def only_log_is_the_refusal(tx_hash: str) -> None:
+        receipt = stack.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        (log,) = receipt["logs"]
+        assert log["address"] == ledger.address
+
+    class ThreeContracts(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.snapshot = stack.snapshot()
+            self.ledger = Model()
+            self.properties: dict[str, PropertyModel] = {}
+            self.cases: dict[str, bytes] = {}
+            self.pledge_of: dict[bytes, tuple[str, str]] = {}  # pledge -> (property, bank)
+            self.consents = ConsentModel.empty()
+
+        def teardown(self) -> None:
+            stack.revert(self.snapshot)
+            for bank in banks:  # the added accounts too: reverting rewound their nonces
+                bank.signer.next_nonce = None
+
+        # --- receivables ------------------------------------------------------------------
+
+        @rule(
+            bank=st.sampled_from(banks),
+            invoice=st.sampled_from(INVOICES),
+            numbers=st.lists(st.sampled_from(DECLARATIONS), min_size=1, max_size=2, unique=True),
+            value=st.integers(1, 120_000),
+        )
+        def register_receivable(
+            self, bank: Bank, invoice: str, numbers: list[str], value: int
+        ) -> None:
+            declared = [(n, value) for n in numbers]
+            expected = self.ledger.register(bank.institution, invoice, FACE_VALUE, declared)
+            terms = ReceivableTerms(fp(invoice), EXPORTER, 1, FACE_VALUE, "USD", MATURITY)
+            attempt = ledger.try_register(
+                bank.signer, terms, [DeclarationTerm(fp(n), v) for n, v in declared]
+            )
+            assert (attempt.refusal.reason if attempt.refusal else None) == expected
+            if attempt.refusal is not None:
+                only_log_is_the_refusal(attempt.tx.tx_hash)
+
+        @rule(
+            bank=st.sampled_from(banks),
+            invoice=st.sampled_from(INVOICES),
+            amount=st.integers(1, 150_000),
+        )
+        def finance(self, bank: Bank, invoice: str, amount: int) -> None:
+            if invoice not in self.ledger.receivables:
+                refused(
+                    "receivable-not-found", lambda: ledger.try_finance(bank.signer, fp(invoice), 1)
+                )
+                return
+            expected = self.ledger.finance(bank.institution, invoice, amount)
+            attempt = ledger.try_finance(bank.signer, fp(invoice), amount)
+            assert (attempt.refusal.reason if attempt.refusal else None) == expected
+            if attempt.refusal is not None:
+                only_log_is_the_refusal(attempt.tx.tx_hash)
+
+        @rule(
+            bank=st.sampled_from(banks),
+            invoice=st.sampled_from(INVOICES),
+            share=st.integers(1, 100),
+        )
+        def repay(self, bank: Bank, invoice: str, share: int) -> None:
+            # A share of the outstanding amount, and beyond it (share > 90) now and then.
+            entry = self.ledger.receivables.get(invoice)
+            outstanding = self.ledger.outstanding(invoice) if entry else 0
+            amount = max(1, outstanding * share // 90)
+            expected = self.ledger.repay(bank.institution, invoice, amount)
+            expect(expected, lambda: ledger.repay(bank.signer, fp(invoice), amount))
+
+        @rule(bank=st.sampled_from(banks), invoice=st.sampled_from(INVOICES))
+        def cancel(self, bank: Bank, invoice: str) -> None:
+            expected = self.ledger.cancel(bank.institution, invoice)
+            expect(expected, lambda: ledger.cancel(bank.signer, fp(invoice)))
+
+        @rule(
+            number=st.sampled_from(DECLARATIONS),
+            same_exporter=st.booleans(),
+            value=st.integers(1, 120_000),
+        )
+        def attest(self, number: str, same_exporter: bool, value: int) -> None:
+            exporter = EXPORTER if same_exporter else OTHER_EXPORTER
+            ledger.attest_declaration(
+                stack.verifier.signer, fp(number), exporter, value, EXPORT_DATE
+            )
+            self.ledger.attest(number, exporter, value)
+
+        @rule(first=st.integers(0, 10_000), second=st.integers(0, 10_000))
+        def set_advance_rates(self, first: int, second: int) -> None:
+            verified, unverified = max(first, second), min(first, second)
+            ledger.set_advance_rates(stack.admin.signer, verified, unverified)
+            self.ledger.verified, self.ledger.unverified = verified, unverified
+
+        # --- properties and pledges -------------------------------------------------------
+
+        @rule(label=st.sampled_from(sorted(PROPERTIES)))
+        def register_property(self, label: str) -> None:
+            expected = "property-already-registered" if label in self.properties else None
+            expect(
+                expected,
+                lambda: pledges.register_property(
+                    registrar, fp(label), 1, PROPERTIES[label], "CNY"
+                ),
+            )
+            if expected is None:
+                self.properties[label] = PropertyModel(PROPERTIES[label])
+
+        @rule(label=st.sampled_from(sorted(PROPERTIES)), value=st.integers(1, 1_500_000))
+        def update_appraisal(self, label: str, value: int) -> None:
+            known = label in self.properties
+            expect(
+                None if known else "property-not-found",
+                lambda: pledges.update_appraisal(registrar, fp(label), value),
+            )
+            if known:
+                self.properties[label].value = value
+
+        @rule(
+            bank=st.sampled_from(banks),
+            label=st.sampled_from(sorted(PROPERTIES)),
+            amount=st.integers(1, 300_000),
+        )
+        def apply(self, bank: Bank, label: str, amount: int) -> None:
+            # Accepted even on a seized property or beyond headroom: the approval decides.
+            if label not in self.properties:
+                refused(
+                    "property-not-found",
+                    lambda: pledges.apply(bank.signer, fp(label), amount, "CNY", MATURITY),
+                )
+                return
+            pid = pledges.apply(bank.signer, fp(label), amount, "CNY", MATURITY).pledge_id
+            self.properties[label].pending[pid] = amount
+            self.pledge_of[pid] = (label, bank.institution)
+
+        def _pending(self) -> list[bytes]:
+            return sorted(p for m in self.properties.values() for p in m.pending)
+
+        def _active(self) -> list[bytes]:
+            return sorted(p for m in self.properties.values() for p, _ in m.active)
+
+        @precondition(lambda self: self._pending())
+        @rule(data=st.data())
+        def approve(self, data: st.DataObject) -> None:
+            pid = data.draw(st.sampled_from(self._pending()))
+            model = self.properties[self.pledge_of[pid][0]]
+            reason = model.refusal(pid)
+            expect(APPROVAL_ERRORS.get(reason), lambda: pledges.approve(registrar, pid))
+            if reason == 0:
+                model.decide(pid)
+
+        @precondition(lambda self: self._pending())
+        @rule(data=st.data())
+        def decide(self, data: st.DataObject) -> None:
+            pid = data.draw(st.sampled_from(self._pending()))
+            model = self.properties[self.pledge_of[pid][0]]
+            assert pledges.decide(auto_registrar, pid).reason_code == model.decide(pid)
+
+        @precondition(lambda self: self.pledge_of)
+        @rule(data=st.data(), code=st.sampled_from([1, MIN_CLERK_REASON, 417]))
+        def reject(self, data: st.DataObject, code: int) -> None:
+            pid = data.draw(st.sampled_from(sorted(self.pledge_of)))
+            model = self.properties[self.pledge_of[pid][0]]
+            if pid not in model.pending:
+                expected: str | None = "pledge-not-pending"
+            else:
+                expected = "reason-code-reserved" if code < MIN_CLERK_REASON else None
+            expect(expected, lambda: pledges.reject(registrar, pid, code))
+            if expected is None:
+                del model.pending[pid]
+
+        @precondition(lambda self: self.pledge_of)
+        @rule(data=st.data(), by=st.sampled_from([*banks, None]))
+        def release(self, data: st.DataObject, by: Bank | None) -> None:
+            """By a bank account, or (None) by the clerk on the pledgee's instruction."""
+            pid = data.draw(st.sampled_from(sorted(self.pledge_of)))
+            label, pledgee = self.pledge_of[pid]
+            model = self.properties[label]
+            ranked = [p for p, _ in model.active]
+            if pid not in ranked:
+                expected: str | None = "pledge-not-active"
+            elif by is not None and by.institution != pledgee:
+                expected = "release-not-authorized"
+            else:
+                expected = None
+            signer = registrar if by is None else by.signer
+            expect(expected, lambda: pledges.release(signer, pid))
+            if expected is None:
+                del model.active[ranked.index(pid)]  # the juniors move up
+
+        @rule(label=st.sampled_from(sorted(PROPERTIES)), case=st.sampled_from(CASES))
+        def seize(self, label: str, case: bytes) -> None:
+            model = self.properties.get(label)
+            if model is None:
+                expected: str | None = "property-not-found"
+            else:
+                expected = "property-seized" if model.seized else None
+            expect(expected, lambda: pledges.seize(stack.enforcer.signer, fp(label), case))
+            if model is not None and expected is None:
+                model.seized, self.cases[label] = True, case
+
+        @rule(label=st.sampled_from(sorted(PROPERTIES)), case=st.sampled_from(CASES))
+        def unseize(self, label: str, case: bytes) -> None:
+            model = self.properties.get(label)
+            if model is None:
+                expected: str | None = "property-not-found"
+            elif not model.seized:
+                expected = "property-not-seized"
+            else:
+                expected = None if self.cases[label] == case else "seizure-case-mismatch"
+            expect(expected, lambda: pledges.unseize(stack.enforcer.signer, fp(label), case))
+            if model is not None and expected is None:
+                model.seized = False
+
+        # --- consents ---------------------------------------------------------------------
+
+        @rule(e=st.sampled_from(enterprises), k=st.sampled_from(keys))
+        def bind_enterprise(self, e: Fingerprint, k: LocalAccount) -> None:
+            expected = self.consents.bind(e.digest, k.address)
+            expect(expected, lambda: consents.bind_enterprise(registrar, k.address, e))
+
+        @rule(e=st.sampled_from(enterprises))
+        def unbind_enterprise(self, e: Fingerprint) -> None:
+            expected = self.consents.unbind(e.digest)
+            expect(expected, lambda: consents.unbind_enterprise(registrar, e.digest))
+
+        @rule(
+            e=st.sampled_from(enterprises),
+            k=st.sampled_from(keys),
+            bank=st.sampled_from(sorted(grantees)),
+            nonce=st.integers(0, 7),
+        )
+        def grant(self, e: Fingerprint, k: LocalAccount, bank: str, nonce: int) -> None:
+            expiry = MATURITY + nonce  # far ahead of any block
+            consent = Consent(e.digest, grantees[bank], SCOPE_CREDIT_REPORT, expiry, nonce)
+            signature = sign_consent(k.key, consent_domain, consent)
+            expected = self.consents.apply(e.digest, k.address, grantees[bank], nonce, expiry)
+            expect(expected, lambda: consents.grant(relayer, consent, signature))
+
+        @rule(
+            e=st.sampled_from(enterprises),
+            k=st.sampled_from(keys),
+            bank=st.sampled_from(sorted(grantees)),
+            nonce=st.integers(0, 7),
+        )
+        def revoke(self, e: Fingerprint, k: LocalAccount, bank: str, nonce: int) -> None:
+            revocation = Revocation(e.digest, grantees[bank], SCOPE_CREDIT_REPORT, nonce)
+            signature = sign_revocation(k.key, consent_domain, revocation)
+            expected = self.consents.apply(e.digest, k.address, grantees[bank], nonce, None)
+            expect(expected, lambda: consents.revoke(relayer, revocation, signature))
+
+        # --- invariants -------------------------------------------------------------------
+
+        @invariant()
+        def ledger_agrees(self) -> None:
+            model = self.ledger
+            calls: list[tuple[str, list[Any]]] = [("getReceivable", [fp(i)]) for i in INVOICES]
+            calls += [("institutionOfReceivable", [fp(i)]) for i in INVOICES]
+            calls += [("getDeclaration", [fp(d)]) for d in DECLARATIONS]
+            answers = views["ledger"].call(calls)
+            receivables = dict(zip(INVOICES, answers[:3], strict=True))
+            holders = dict(zip(INVOICES, answers[3:6], strict=True))
+            declarations = dict(zip(DECLARATIONS, answers[6:], strict=True))
+            for invoice in INVOICES:
+                status, *_, cap, outstanding = receivables[invoice]
+                if invoice not in model.receivables:
+                    assert ReceivableStatus(status) is ReceivableStatus.NONE
+                    continue
+                _, _numbers, modelled, holder = model.receivables[invoice]
+                assert ReceivableStatus(status).name.lower() == modelled, invoice
+                assert cap == model.cap(invoice), invoice
+                if modelled == "cancelled":
+                    assert outstanding == 0
+                    continue
+                # Never financed beyond the cap: the invoice's and each declaration's.
+                assert outstanding == model.outstanding(invoice) <= cap, invoice
+                if holder is not None:
+                    # One bank with money out: the chain names its institution.
+                    institution = next(b for b in banks if b.institution == holder)
+                    assert holders[invoice] == ledger.institution_of(institution.signer.address)
+            for number in DECLARATIONS:
+                linked, standing, _declared, counted, limit, outstanding = declarations[number]
+                invoice = model.linked.get(number)
+                # A declaration backs at most one invoice: the one the model links it to.
+                assert bytes(linked) == (fp(invoice) if invoice else bytes(32)), number
+                if number not in model.declared:
+                    continue
+                assert (standing, counted) == model.counted(number), number
+                assert limit == model.limit(number), number
+                if invoice is not None:
+                    assert outstanding == model.balance[number] <= counted, number
+
+        @invariant()
+        def pledges_agree(self) -> None:
+            labels = sorted(PROPERTIES)
+            answers = views["pledges"].call([("titleOf", [fp(label)]) for label in labels])
+            for label, (prop, headroom, ranked) in zip(labels, answers, strict=True):
+                model = self.properties.get(label)
+                if model is None:
+                    assert prop[0] == 0
+                    assert not ranked
+                    continue
+                status, _, ltv, _, _, appraised, secured, _ = prop
+                assert PropertyStatus(status) is (
+                    PropertyStatus.SEIZED if model.seized else PropertyStatus.NORMAL
+                )
+                assert (ltv, appraised) == (model.ltv_bps, model.value)
+                # Ranks contiguous from 1, in approval order, with the modelled amounts.
+                assert [(bytes(p), rank, raw[-1]) for p, rank, raw in ranked] == [
+                    (p, rank, amount) for rank, (p, amount) in enumerate(model.active, start=1)
+                ], label
+                assert secured == model.secured
+                assert headroom == model.headroom
+                # Never pledged beyond value x LTV by approvals made while it had room: an
+                # appraisal lowered afterwards may leave it over, and then no headroom at all.
+                if secured > appraised * ltv // 10_000:
+                    assert headroom == 0
+
+        @invariant()
+        def consents_agree(self) -> None:
+            pairs = [(e.digest, g) for e in enterprises for g in grantees.values()]
+            calls: list[tuple[str, list[Any]]] = []
+            for e, g in pairs:
+                calls += [
+                    ("isConsentActive", [e, g, SCOPE_CREDIT_REPORT]),
+                    ("consentOf", [e, g, SCOPE_CREDIT_REPORT]),
+                ]
+            answers = views["consents"].call(calls)
+            now = MATURITY - 1  # expiries lie beyond MATURITY; blocks are far before it
+            for index, (e, g) in enumerate(pairs):
+                active, (status, epoch, expiry, nonce, _) = answers[2 * index : 2 * index + 2]
+                assert active == self.consents.active(e, g, now)
+                modelled = self.consents.records.get((e, g))
+                if modelled is None:
+                    assert ConsentStatus(status) is ConsentStatus.NONE
+                    continue
+                assert (epoch, expiry, nonce) == (modelled.epoch, modelled.expiry, modelled.nonce)
+                assert ConsentStatus(status) is (
+                    ConsentStatus.GRANTED if modelled.granted else ConsentStatus.REVOKED
+                )
+
+    run_state_machine_as_test(ThreeContracts, settings=PROFILE)
