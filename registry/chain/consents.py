@@ -37,12 +37,11 @@ from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
-from web3.logs import DISCARD
 
-from registry.chain.artifacts import load_artifact
-from registry.chain.client import Chain, Signer, TxResult
+from registry.chain.binding import ConsortiumContract
+from registry.chain.client import Signer, TxResult
 from registry.chain.ledger import DEFAULT_ADMIN_ROLE
-from registry.errors import ChainError, InvalidInput
+from registry.errors import InvalidInput
 from registry.fingerprint import Fingerprint
 
 __all__ = [
@@ -428,30 +427,8 @@ class Anchored:
 # --- the contract ---------------------------------------------------------------------------------
 
 
-class ConsentRegistry:
+class ConsentRegistry(ConsortiumContract):
     NAME = "ConsentRegistry"
-
-    def __init__(self, chain: Chain, address: str) -> None:
-        self.chain = chain
-        self.contract: Any = chain.w3.eth.contract(
-            address=chain.w3.to_checksum_address(address), abi=load_artifact(self.NAME).abi
-        )
-
-    @classmethod
-    def deploy(cls, chain: Chain, deployer: Signer, admin: str | None = None) -> ConsentRegistry:
-        """Deploys a fresh registry; ``admin`` (default: the deployer) gets DEFAULT_ADMIN_ROLE."""
-        artifact = load_artifact(cls.NAME)
-        factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        result = chain.transact(deployer, factory.constructor(admin or deployer.address))
-        receipt = chain.w3.eth.get_transaction_receipt(HexBytes(result.tx_hash))
-        if receipt["contractAddress"] is None:
-            raise ChainError(f"deploying {cls.NAME} created no contract")
-        return cls(chain, receipt["contractAddress"])
-
-    @property
-    def address(self) -> ChecksumAddress:
-        address: ChecksumAddress = self.contract.address
-        return address
 
     def domain(self) -> ConsentDomain:
         """The signing domain as the contract itself reports it (EIP-5267 ``eip712Domain``)."""
@@ -492,22 +469,6 @@ class ConsentRegistry:
         tx = self.chain.transact(signer, function)
         (anchored,) = self.events(tx, "ReadLogAnchored")
         return Anchored(batch_index=int(anchored["batchIndex"]), tx=tx)
-
-    def grant_role(self, signer: Signer, role: bytes, account: str) -> TxResult:
-        return self.chain.transact(signer, self.contract.functions.grantRole(role, account))
-
-    def assign_institution(self, signer: Signer, account: str, institution: bytes) -> TxResult:
-        function = self.contract.functions.assignInstitution(account, institution)
-        return self.chain.transact(signer, function)
-
-    def call_data(self, function_name: str, *args: Any) -> bytes:
-        """The calldata of one contract call, for :meth:`multicall`."""
-        return bytes(HexBytes(self.contract.encode_abi(function_name, args=list(args))))
-
-    def multicall(self, signer: Signer, calls: Sequence[bytes]) -> TxResult:
-        """Runs ``calls`` (from :meth:`call_data`) in one transaction, all or nothing: a relayer's
-        batch of consents, or a registrar's unbind-and-bind."""
-        return self.chain.transact(signer, self.contract.functions.multicall(list(calls)))
 
     # --- views --------------------------------------------------------------------------------
 
@@ -628,19 +589,3 @@ class ConsentRegistry:
         """Whether ``leaf`` is a node of the batch's tree (an inner node passes too)."""
         function = self.contract.functions.verifyReadLogLeaf(batch_index, leaf, list(proof))
         return bool(self.chain.call(function, block))
-
-    def has_role(self, role: bytes, account: str) -> bool:
-        return bool(self.chain.call(self.contract.functions.hasRole(role, account)))
-
-    def institution_of(self, account: str) -> bytes:
-        return bytes(self.chain.call(self.contract.functions.institutionOf(account)))
-
-    def events(self, tx: TxResult, event_name: str) -> list[dict[str, Any]]:
-        """The decoded arguments of this contract's ``event_name`` events in ``tx``'s receipt."""
-        receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(tx.tx_hash))
-        event = getattr(self.contract.events, event_name)()
-        return [
-            dict(log["args"])
-            for log in event.process_receipt(receipt, errors=DISCARD)
-            if log["address"] == self.address
-        ]

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hexbytes import HexBytes
-
-from registry.chain.artifacts import artifacts_digest, load_artifact
+from registry.chain.artifacts import artifacts_digest
+from registry.chain.binding import deploy_contract
 from registry.chain.client import Chain, Signer
-from registry.errors import ChainError, ConfigurationError
+from registry.errors import ConfigurationError
 
 __all__ = ["CONTRACT_NAMES", "ContractDeployment", "Deployment", "deploy"]
 
@@ -67,13 +66,7 @@ class Deployment:
 
 
 def _deploy_one(chain: Chain, deployer: Signer, name: str, *args: Any) -> ContractDeployment:
-    artifact = load_artifact(name)
-    factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-    result = chain.transact(deployer, factory.constructor(*args))
-    receipt = chain.w3.eth.get_transaction_receipt(HexBytes(result.tx_hash))
-    address = receipt["contractAddress"]
-    if address is None:
-        raise ChainError(f"deploying {name} created no contract")
+    address, result = deploy_contract(chain, deployer, name, *args)
     return ContractDeployment(
         address=address, block_number=result.block_number, tx_hash=result.tx_hash
     )

@@ -18,11 +18,9 @@ from typing import Any, Literal
 
 from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
-from hexbytes import HexBytes
-from web3.logs import DISCARD
 
-from registry.chain.artifacts import load_artifact
-from registry.chain.client import Chain, Signer, TxResult
+from registry.chain.binding import ConsortiumContract
+from registry.chain.client import Signer, TxResult
 from registry.errors import RegistryError
 
 __all__ = [
@@ -222,19 +220,8 @@ def _declaration_tuples(declarations: Sequence[DeclarationTerm]) -> list[tuple[b
     return [(d.fingerprint, d.value) for d in declarations]
 
 
-class ReceivableLedger:
+class ReceivableLedger(ConsortiumContract):
     NAME = "ReceivableLedger"
-
-    def __init__(self, chain: Chain, address: str) -> None:
-        self.chain = chain
-        self.contract: Any = chain.w3.eth.contract(
-            address=chain.w3.to_checksum_address(address), abi=load_artifact(self.NAME).abi
-        )
-
-    @property
-    def address(self) -> ChecksumAddress:
-        address: ChecksumAddress = self.contract.address
-        return address
 
     # --- transactions -------------------------------------------------------------------------
 
@@ -314,28 +301,7 @@ class ReceivableLedger:
         function = self.contract.functions.setAdvanceRates(verified_bps, unverified_bps)
         return self.chain.transact(signer, function)
 
-    def grant_role(self, signer: Signer, role: bytes, account: str) -> TxResult:
-        return self.chain.transact(signer, self.contract.functions.grantRole(role, account))
-
-    def assign_institution(self, signer: Signer, account: str, institution: bytes) -> TxResult:
-        function = self.contract.functions.assignInstitution(account, institution)
-        return self.chain.transact(signer, function)
-
-    def call_data(self, function_name: str, *args: Any) -> bytes:
-        """The calldata of one contract call, for :meth:`multicall`."""
-        return bytes(HexBytes(self.contract.encode_abi(function_name, args=list(args))))
-
-    def multicall(self, signer: Signer, calls: Sequence[bytes]) -> TxResult:
-        """Runs ``calls`` (from :meth:`call_data`) in one transaction, all or nothing."""
-        return self.chain.transact(signer, self.contract.functions.multicall(list(calls)))
-
     # --- views --------------------------------------------------------------------------------
-
-    def has_role(self, role: bytes, account: str) -> bool:
-        return bool(self.chain.call(self.contract.functions.hasRole(role, account)))
-
-    def institution_of(self, account: str, block: int | str = "latest") -> bytes:
-        return bytes(self.chain.call(self.contract.functions.institutionOf(account), block))
 
     def receivable(self, receivable_id: bytes, block: int | str = "latest") -> ReceivableState:
         raw = self.chain.call(self.contract.functions.getReceivable(receivable_id), block)
@@ -399,16 +365,6 @@ class ReceivableLedger:
     def advance_rates(self, block: int | str = "latest") -> AdvanceRates:
         verified, unverified = self.chain.call(self.contract.functions.advanceRates(), block)
         return AdvanceRates(verified, unverified)
-
-    def events(self, tx: TxResult, event_name: str) -> list[dict[str, Any]]:
-        """The decoded arguments of this contract's ``event_name`` events in ``tx``'s receipt."""
-        receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(tx.tx_hash))
-        event = getattr(self.contract.events, event_name)()
-        return [
-            dict(log["args"])
-            for log in event.process_receipt(receipt, errors=DISCARD)
-            if log["address"] == self.address
-        ]
 
     # --- refusals as the reverting entry points raise them ------------------------------------
 

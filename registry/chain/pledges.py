@@ -17,13 +17,10 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
-from hexbytes import HexBytes
-from web3.logs import DISCARD
 
-from registry.chain.artifacts import load_artifact
-from registry.chain.client import Chain, Signer, TxResult
+from registry.chain.binding import ConsortiumContract
+from registry.chain.client import Signer, TxResult
 from registry.chain.ledger import DEFAULT_ADMIN_ROLE, LENDER_ROLE
-from registry.errors import ChainError
 
 __all__ = [
     "DEFAULT_ADMIN_ROLE",
@@ -181,30 +178,8 @@ def _pledge_state(raw: Sequence[Any]) -> PledgeState:
     )
 
 
-class PledgeRegistry:
+class PledgeRegistry(ConsortiumContract):
     NAME = "PledgeRegistry"
-
-    def __init__(self, chain: Chain, address: str) -> None:
-        self.chain = chain
-        self.contract: Any = chain.w3.eth.contract(
-            address=chain.w3.to_checksum_address(address), abi=load_artifact(self.NAME).abi
-        )
-
-    @classmethod
-    def deploy(cls, chain: Chain, deployer: Signer, admin: str | None = None) -> PledgeRegistry:
-        """Deploys a fresh registry; ``admin`` (default: the deployer) gets DEFAULT_ADMIN_ROLE."""
-        artifact = load_artifact(cls.NAME)
-        factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        result = chain.transact(deployer, factory.constructor(admin or deployer.address))
-        receipt = chain.w3.eth.get_transaction_receipt(HexBytes(result.tx_hash))
-        if receipt["contractAddress"] is None:
-            raise ChainError(f"deploying {cls.NAME} created no contract")
-        return cls(chain, receipt["contractAddress"])
-
-    @property
-    def address(self) -> ChecksumAddress:
-        address: ChecksumAddress = self.contract.address
-        return address
 
     # --- transactions -------------------------------------------------------------------------
 
@@ -266,28 +241,7 @@ class PledgeRegistry:
         function = self.contract.functions.setDefaultMaxLtv(max_ltv_bps)
         return self.chain.transact(signer, function)
 
-    def grant_role(self, signer: Signer, role: bytes, account: str) -> TxResult:
-        return self.chain.transact(signer, self.contract.functions.grantRole(role, account))
-
-    def assign_institution(self, signer: Signer, account: str, institution: bytes) -> TxResult:
-        function = self.contract.functions.assignInstitution(account, institution)
-        return self.chain.transact(signer, function)
-
-    def call_data(self, function_name: str, *args: Any) -> bytes:
-        """The calldata of one contract call, for :meth:`multicall`."""
-        return bytes(HexBytes(self.contract.encode_abi(function_name, args=list(args))))
-
-    def multicall(self, signer: Signer, calls: Sequence[bytes]) -> TxResult:
-        """Runs ``calls`` (from :meth:`call_data`) in one transaction, all or nothing."""
-        return self.chain.transact(signer, self.contract.functions.multicall(list(calls)))
-
     # --- views --------------------------------------------------------------------------------
-
-    def has_role(self, role: bytes, account: str) -> bool:
-        return bool(self.chain.call(self.contract.functions.hasRole(role, account)))
-
-    def institution_of(self, account: str) -> bytes:
-        return bytes(self.chain.call(self.contract.functions.institutionOf(account)))
 
     def get_property(self, property_fp: bytes, block: int | str = "latest") -> PropertyState:
         raw = self.chain.call(self.contract.functions.getProperty(property_fp), block)
@@ -319,13 +273,3 @@ class PledgeRegistry:
 
     def default_max_ltv_bps(self) -> int:
         return int(self.chain.call(self.contract.functions.defaultMaxLtvBps()))
-
-    def events(self, tx: TxResult, event_name: str) -> list[dict[str, Any]]:
-        """The decoded arguments of this contract's ``event_name`` events in ``tx``'s receipt."""
-        receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(tx.tx_hash))
-        event = getattr(self.contract.events, event_name)()
-        return [
-            dict(log["args"])
-            for log in event.process_receipt(receipt, errors=DISCARD)
-            if log["address"] == self.address
-        ]

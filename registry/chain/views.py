@@ -1,11 +1,11 @@
-"""Many view calls of one contract, at one block, in a single ``eth_call``.
+"""Many view calls of one contract at one block, batched through the contract's own ``multicall``.
 
-Tests that compare the index with the contracts at every block ask hundreds of views; one web3
-call each spends most of its time in web3's ABI handling, not in the node. Our contracts inherit
-OpenZeppelin's ``Multicall``, so the views are encoded here (selector and ``eth_abi``), sent as one
-``multicall`` ``eth_call`` at the block, and each answer decoded by its function's output types.
-Answers are what web3 would return: tuples for structs, lists for arrays, checksum addresses, one
-value unwrapped.
+The auditor's verification and the tests that compare the index with the contracts ask a view for
+every record; one ``eth_call`` each would spend its time in round trips and web3's ABI handling. Our
+contracts inherit OpenZeppelin's ``Multicall``, so the calls are encoded here (selector and
+``eth_abi``), sent :data:`BATCH` at a time as one ``multicall`` ``eth_call`` at the block, and each
+answer decoded by its function's output types. Answers are what web3 would return: tuples for
+structs, lists for arrays, checksum addresses, one value unwrapped.
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from eth_utils.address import to_checksum_address
 
 from registry.chain.client import Chain
 
-__all__ = ["Views"]
+__all__ = ["BATCH", "ContractViews"]
+
+BATCH = 256
+"""Calls per ``multicall``: well under a node's gas cap for ``eth_call`` with our views."""
 
 
 def _checksummed(abi_type: ABIType, value: Any) -> Any:
@@ -34,12 +37,14 @@ def _checksummed(abi_type: ABIType, value: Any) -> Any:
     return value
 
 
-class Views:
-    """The view functions of ``contract`` (a web3 contract object), callable in batches."""
+class ContractViews:
+    """The view functions of ``contract`` (a web3 contract object), called in batches at one
+    block."""
 
-    def __init__(self, chain: Chain, contract: Any) -> None:
+    def __init__(self, chain: Chain, contract: Any, block: int | str = "latest") -> None:
         self.chain = chain
         self.contract = contract
+        self.block = block
         self._functions = {
             item["name"]: (
                 function_abi_to_4byte_selector(item),
@@ -50,17 +55,22 @@ class Views:
             if item["type"] == "function"
         }
 
-    def call(
-        self, calls: Sequence[tuple[str, Sequence[Any]]], block: int | str = "latest"
-    ) -> list[Any]:
-        """The answers of ``calls`` (function name, arguments) at ``block``, in order."""
-        if not calls:
-            return []
+    def has(self, name: str) -> bool:
+        return name in self._functions
+
+    def call(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """The answers of ``calls`` (function name, arguments), in order."""
+        results: list[Any] = []
+        for start in range(0, len(calls), BATCH):
+            results += self._batch(calls[start : start + BATCH])
+        return results
+
+    def _batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         data = []
         for name, args in calls:
             selector, inputs, _ = self._functions[name]
             data.append(selector + encode(inputs, list(args)))
-        answers = self.chain.call(self.contract.functions.multicall(data), block)
+        answers = self.chain.call(self.contract.functions.multicall(data), self.block)
         results = []
         for (name, _), answer in zip(calls, answers, strict=True):
             outputs = self._functions[name][2]

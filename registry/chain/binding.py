@@ -1,0 +1,97 @@
+"""What every contract binding shares: deployment, roles and institutions (ConsortiumAccess),
+batching (OpenZeppelin Multicall) and reading a contract's events from a receipt.
+
+Each contract's own binding (:mod:`~registry.chain.ledger`, :mod:`~registry.chain.pledges`,
+:mod:`~registry.chain.consents`) adds its functions and typed views on top of
+:class:`ConsortiumContract`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Self
+
+from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
+from web3.logs import DISCARD
+
+from registry.chain.artifacts import load_artifact
+from registry.chain.client import Chain, Signer, TxResult
+from registry.errors import ChainError
+
+__all__ = ["ConsortiumContract", "deploy_contract"]
+
+
+def deploy_contract(
+    chain: Chain, deployer: Signer, name: str, *constructor_args: Any
+) -> tuple[ChecksumAddress, TxResult]:
+    """Deploys the committed artifact ``name``; returns its address and the deploying
+    transaction."""
+    artifact = load_artifact(name)
+    factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    result = chain.transact(deployer, factory.constructor(*constructor_args))
+    receipt = chain.w3.eth.get_transaction_receipt(HexBytes(result.tx_hash))
+    address: ChecksumAddress | None = receipt["contractAddress"]
+    if address is None:
+        raise ChainError(f"deploying {name} created no contract")
+    return address, result
+
+
+class ConsortiumContract:
+    """A deployed contract that inherits ConsortiumAccess and Multicall."""
+
+    NAME: ClassVar[str]
+
+    def __init__(self, chain: Chain, address: str) -> None:
+        self.chain = chain
+        self.contract: Any = chain.w3.eth.contract(
+            address=chain.w3.to_checksum_address(address), abi=load_artifact(self.NAME).abi
+        )
+
+    @classmethod
+    def deploy(cls, chain: Chain, deployer: Signer, *constructor_args: Any) -> Self:
+        """Deploys a fresh contract; without arguments the deployer is its only constructor
+        argument (the admin, which is all PledgeRegistry and ConsentRegistry take)."""
+        args = constructor_args or (deployer.address,)
+        address, _ = deploy_contract(chain, deployer, cls.NAME, *args)
+        return cls(chain, address)
+
+    @property
+    def address(self) -> ChecksumAddress:
+        address: ChecksumAddress = self.contract.address
+        return address
+
+    # --- transactions -------------------------------------------------------------------------
+
+    def grant_role(self, signer: Signer, role: bytes, account: str) -> TxResult:
+        return self.chain.transact(signer, self.contract.functions.grantRole(role, account))
+
+    def assign_institution(self, signer: Signer, account: str, institution: bytes) -> TxResult:
+        function = self.contract.functions.assignInstitution(account, institution)
+        return self.chain.transact(signer, function)
+
+    def call_data(self, function_name: str, *args: Any) -> bytes:
+        """The calldata of one contract call, for :meth:`multicall`."""
+        return bytes(HexBytes(self.contract.encode_abi(function_name, args=list(args))))
+
+    def multicall(self, signer: Signer, calls: Sequence[bytes]) -> TxResult:
+        """Runs ``calls`` (from :meth:`call_data`) in one transaction, all or nothing."""
+        return self.chain.transact(signer, self.contract.functions.multicall(list(calls)))
+
+    # --- views --------------------------------------------------------------------------------
+
+    def has_role(self, role: bytes, account: str) -> bool:
+        return bool(self.chain.call(self.contract.functions.hasRole(role, account)))
+
+    def institution_of(self, account: str, block: int | str = "latest") -> bytes:
+        return bytes(self.chain.call(self.contract.functions.institutionOf(account), block))
+
+    def events(self, tx: TxResult, event_name: str) -> list[dict[str, Any]]:
+        """The decoded arguments of this contract's ``event_name`` events in ``tx``'s receipt."""
+        receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(tx.tx_hash))
+        event = getattr(self.contract.events, event_name)()
+        return [
+            dict(log["args"])
+            for log in event.process_receipt(receipt, errors=DISCARD)
+            if log["address"] == self.address
+        ]
