@@ -23,7 +23,7 @@ from registry.chain.ledger import ReceivableLedger
 from registry.chain.node import DevNode
 from registry.chain.pledges import PledgeRegistry
 from registry.credentials import DevSecrets, Institution
-from registry.db import make_engine
+from registry.db import create_schema, make_engine
 from registry.devstack import bootstrap
 from registry.settings import NodeKind
 
@@ -88,9 +88,7 @@ class Stack:
         response = self.chain.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
         assert response.get("result") is True, response
         # Reverting rewinds account nonces; the signers' cached nonces must follow.
-        self.secrets.deployer.next_nonce = None
-        for institution in self.secrets.institutions:
-            institution.signer.next_nonce = None
+        self.chain.forget_nonces()
 
 
 def _start_stack(kind: NodeKind) -> Stack:
@@ -191,3 +189,22 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("postgres_schema_url"))
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    """An index database at the newest schema, on each backend of ``database_url``."""
+    engine = make_engine(database_url)
+    create_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+def fp(label: str) -> bytes:
+    """A stand-in fingerprint: the contracts only see 32-byte values."""
+    return label.encode().ljust(32, b"\0")
+
+
+def hx(value: bytes) -> str:
+    """32 bytes as the 0x-prefixed hex the index stores."""
+    return "0x" + value.hex()

@@ -29,7 +29,7 @@ from registry.db import create_schema, make_engine
 from registry.db.schema import declarations, receivables
 from registry.indexer import Indexer
 from registry.settings import get_settings
-from tests.conftest import Stack
+from tests.conftest import Stack, fp, hx
 from tests.test_index_access import everything
 
 MATURITY = 2_000_000_000
@@ -48,14 +48,6 @@ CHAIN_CHECKS = {
     "institution_assignments",
 }
 LOG_CHECKS = {"events", "financings", "refused_attempts"}
-
-
-def fp(label: str) -> bytes:
-    return label.encode().ljust(32, b"\0")
-
-
-def hx(value: bytes) -> str:
-    return "0x" + value.hex()
 
 
 def terms(invoice: str, face_value: int = 100_000) -> ReceivableTerms:

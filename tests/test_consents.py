@@ -53,7 +53,7 @@ from registry.chain.consents import (
 )
 from registry.fingerprint import Enterprise, Fingerprint
 from registry.merkle import MerkleTree, verify_proof
-from tests.conftest import Stack
+from tests.conftest import Stack, hx
 from tests.models.consents import ConsentModel
 
 FUNDING_WEI = 10**18
@@ -71,10 +71,6 @@ def uscc(serial: int) -> str:
     body = f"91350100{serial:09d}"
     total = sum(USCC_CHARSET.index(c) * w for c, w in zip(body, USCC_WEIGHTS, strict=True))
     return body + USCC_CHARSET[(31 - total % 31) % 31]
-
-
-def hex32(value: bytes) -> str:
-    return "0x" + value.hex()
 
 
 def stub_wallet_init_code(accepts: bool) -> str:
@@ -173,12 +169,6 @@ class Registry:
 
     def active(self, who: EnterpriseKey, grantee: bytes = BANK_A) -> bool:
         return self.registry.is_consent_active(who.fp, grantee, SCOPE_CREDIT_REPORT)
-
-    def rewind(self, snapshot_id: str) -> None:
-        """Reverts to a snapshot taken within the test, forgetting every signer's cached nonce."""
-        self.stack.revert(snapshot_id)
-        for signer in (self.registrar, self.operator, self.relayer):
-            signer.next_nonce = None
 
     def refused(self, error: type[errors.RegistryError], action: Callable[[], object]) -> Any:
         """Runs ``action``, expects ``error``, and checks that no block was mined."""
@@ -344,7 +334,7 @@ def test_python_and_contract_agree_on_random_consents(
         assert reg.registry.is_consent_active(enterprise, grantee, scope)
         assert reg.registry.consent_of(enterprise, grantee, scope).signer == account.address
     finally:
-        reg.rewind(snapshot)
+        reg.stack.revert(snapshot)
 
 
 # --- bindings -------------------------------------------------------------------------------------
@@ -378,12 +368,12 @@ def test_one_account_per_enterprise_and_one_enterprise_per_account(reg: Registry
         "enterprise-already-bound",
         lambda: reg.registry.bind_enterprise(reg.registrar, second.address, first.fingerprint),
     )
-    assert details == {"enterprise": hex32(first.fp), "account": first.address}
+    assert details == {"enterprise": hx(first.fp), "account": first.address}
     details = reg.violated(
         "account-already-bound",
         lambda: reg.registry.bind_enterprise(reg.registrar, first.address, second.fingerprint),
     )
-    assert details == {"account": first.address, "enterprise": hex32(first.fp)}
+    assert details == {"account": first.address, "enterprise": hx(first.fp)}
     assert reg.registry.enterprise_of(second.address) is None
 
 
@@ -467,7 +457,7 @@ def test_rebinding_to_a_new_key_invalidates_the_old_keys_consents(reg: Registry)
             lambda c=consent, s=signature: reg.registry.grant(reg.relayer, c, s),
         )
         assert details == {
-            "enterprise": hex32(old.fp),
+            "enterprise": hx(old.fp),
             "account": new.address,
             "recovered": old.address,
         }
@@ -621,7 +611,7 @@ def test_replayed_signatures_are_refused(reg: Registry) -> None:
     details = reg.violated(
         "consent-nonce-used", lambda: reg.registry.grant(reg.relayer, consent, signature)
     )
-    assert details == {"enterprise": hex32(who.fp), "nonce": 1}
+    assert details == {"enterprise": hx(who.fp), "nonce": 1}
 
     revocation = Revocation(who.fp, BANK_A, SCOPE_CREDIT_REPORT, 2)
     revocation_signature = reg.sign(who, revocation)
@@ -660,9 +650,9 @@ def test_a_consent_signed_before_a_revocation_cannot_be_relayed_after_it(reg: Re
         "consent-superseded", lambda: reg.registry.grant(reg.relayer, renewal, renewal_signature)
     )
     assert details == {
-        "enterprise": hex32(who.fp),
-        "granteeInstitution": hex32(BANK_A),
-        "scope": hex32(SCOPE_CREDIT_REPORT),
+        "enterprise": hx(who.fp),
+        "granteeInstitution": hx(BANK_A),
+        "scope": hx(SCOPE_CREDIT_REPORT),
         "nonce": 2,
         "latestNonce": 3,
     }
@@ -698,7 +688,7 @@ def test_signature_by_another_key_is_refused(any_reg: Registry) -> None:
 
     details = reg.violated("invalid-enterprise-signature", lambda: reg.grant(impostor, consent))
     assert details == {
-        "enterprise": hex32(who.fp),
+        "enterprise": hx(who.fp),
         "account": who.address,
         "recovered": impostor.address,
     }
@@ -759,7 +749,7 @@ def test_unbound_enterprise_and_zero_terms_are_refused(reg: Registry) -> None:
     details = reg.violated(
         "enterprise-not-bound", lambda: reg.grant(stranger, reg.consent(stranger, nonce=1))
     )
-    assert details == {"enterprise": hex32(stranger.fp)}
+    assert details == {"enterprise": hx(stranger.fp)}
     reg.violated(
         "enterprise-not-bound",
         lambda: reg.revoke(stranger, Revocation(stranger.fp, BANK_A, SCOPE_CREDIT_REPORT, 1)),
@@ -769,7 +759,7 @@ def test_unbound_enterprise_and_zero_terms_are_refused(reg: Registry) -> None:
     details = reg.violated(
         "invalid-consent-terms", lambda: reg.grant(who, reg.consent(who, 1, grantee=bytes(32)))
     )
-    assert details == {"granteeInstitution": hex32(bytes(32)), "scope": hex32(SCOPE_CREDIT_REPORT)}
+    assert details == {"granteeInstitution": hx(bytes(32)), "scope": hx(SCOPE_CREDIT_REPORT)}
     reg.violated(
         "invalid-consent-terms", lambda: reg.grant(who, reg.consent(who, 1, scope=bytes(32)))
     )
@@ -835,7 +825,7 @@ def test_roles_are_enforced_on_chain(any_reg: Registry) -> None:
             errors.MissingRole,
             lambda o=outsider: reg.registry.bind_enterprise(o, who.address, who.fingerprint),
         )
-        assert error.details == {"account": outsider.address, "neededRole": hex32(REGISTRAR_ROLE)}
+        assert error.details == {"account": outsider.address, "neededRole": hx(REGISTRAR_ROLE)}
 
     reg.registry.bind_enterprise(reg.registrar, who.address, who.fingerprint)
     reg.refused(errors.MissingRole, lambda: reg.registry.unbind_enterprise(bank, who.fp))
@@ -844,7 +834,7 @@ def test_roles_are_enforced_on_chain(any_reg: Registry) -> None:
             errors.MissingRole,
             lambda o=outsider: reg.registry.anchor_read_log(o, b"\x01" * 32, 1, 1),
         )
-        assert error.details["neededRole"] == hex32(OPERATOR_ROLE)
+        assert error.details["neededRole"] == hx(OPERATOR_ROLE)
     reg.refused(
         errors.MissingRole,
         lambda: reg.registry.assign_institution(reg.registrar, bank.address, BANK_A),
@@ -872,7 +862,7 @@ def test_consents_agree_with_a_reference_model(reg: Registry) -> None:
             self.model = ConsentModel.empty()
 
         def teardown(self) -> None:
-            reg.rewind(self.snapshot)
+            reg.stack.revert(self.snapshot)
 
         def expect(self, rule: str | None, action: Callable[[], object]) -> None:
             if rule is None:

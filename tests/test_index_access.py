@@ -5,7 +5,6 @@ together: the same index whatever the chunks, a rerun that adds nothing, anvil a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from registry.db import create_schema, make_engine, schema
 from registry.db.read import institution_assignments_as_of, role_grants_as_of
 from registry.devstack import CONTRACT_ROLES
 from registry.indexer import Indexer
-from tests.conftest import Stack
+from tests.conftest import Stack, hx
 from tests.index_dump import dump_database
 from tests.test_index_consents import Consenting, assert_consents_match_chain
 from tests.test_index_consents import history as consent_history
@@ -35,18 +34,6 @@ from tests.test_index_pledges import history as pledge_history
 INSTITUTION_A = keccak(text="institution: Bank A group")
 INSTITUTION_B = keccak(text="institution: Bank B group")
 ZERO = bytes(32)
-
-
-def hx(value: bytes) -> str:
-    return "0x" + value.hex()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[sa.Engine]:
-    engine = make_engine(database_url)
-    create_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def contracts(stack: Stack) -> dict[str, Any]:

@@ -11,7 +11,6 @@ The helpers serve ``test_reorg.py`` and ``test_point_in_time.py`` too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -31,7 +30,8 @@ from registry.chain.consents import (
     sign_consent,
     sign_revocation,
 )
-from registry.db import create_schema, make_engine, schema
+from registry.chain.views import ContractViews
+from registry.db import schema
 from registry.db.read import (
     consent_active_as_of,
     consent_as_of,
@@ -42,25 +42,12 @@ from registry.db.read import (
 from registry.fingerprint import Fingerprint
 from registry.indexer import Indexer
 from registry.merkle import MerkleTree
-from tests.chain_views import Views
-from tests.conftest import Stack
+from tests.conftest import Stack, hx
 from tests.index_dump import dump_database
 
 DAY = 86_400
 UINT64_MAX = 2**64 - 1
 SCOPE_LOAN_REVIEW = keccak(text="LOAN_REVIEW")
-
-
-def hx(value: bytes) -> str:
-    return "0x" + value.hex()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[sa.Engine]:
-    engine = make_engine(database_url)
-    create_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 @dataclass
@@ -207,17 +194,16 @@ def assert_consents_match_chain(
     scenario's bindings, consents (and whether each is active) and read-log batches."""
     at: int | str = "latest" if block is None else block
     timestamp = int(stack.chain.w3.eth.get_block(at)["timestamp"])
-    views = Views(stack.chain, stack.consents.contract)
+    views = ContractViews(stack.chain, stack.consents.contract, at)
     keys = sorted(done.keys)
     count, *answers = views.call(
         [("readLogBatchCount", [])]
         + [("bindingOf", [fp]) for fp in done.enterprises]
-        + [(view, list(key)) for key in keys for view in ("consentOf", "isConsentActive")],
-        at,
+        + [(view, list(key)) for key in keys for view in ("consentOf", "isConsentActive")]
     )
     bindings_on_chain = answers[: len(done.enterprises)]
     consents_on_chain = answers[len(done.enterprises) :]
-    batches = views.call([("readLogBatch", [i]) for i in range(count)], at)
+    batches = views.call([("readLogBatch", [i]) for i in range(count)])
     with engine.connect() as connection:
         bindings = {r["enterprise"]: r for r in enterprise_bindings_as_of(connection, block)}
         for fp, (account, key_version, epoch, bound) in zip(

@@ -12,7 +12,6 @@ The helpers serve ``test_reorg.py`` and ``test_point_in_time.py`` too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -22,7 +21,8 @@ from eth_utils.crypto import keccak
 from registry import errors
 from registry.chain.client import Signer
 from registry.chain.pledges import PledgeStatus, PropertyStatus, RuleReason
-from registry.db import create_schema, make_engine, schema
+from registry.chain.views import ContractViews
+from registry.db import schema
 from registry.db.read import (
     pledge_rejections_as_of,
     pledges_as_of,
@@ -31,31 +31,13 @@ from registry.db.read import (
     title_as_of,
 )
 from registry.indexer import IndexConflict, Indexer
-from tests.chain_views import Views
-from tests.conftest import Stack
+from tests.conftest import Stack, fp, hx
 from tests.index_dump import dump_database
 
 MATURITY = 2_000_000_000
 VALUE = 1_000_000  # at the default 70% LTV, a cap of 700,000
 CASE = keccak(text="court case 2026-17")
 CLERK_REASON = 101
-
-
-def fp(label: str) -> bytes:
-    """A stand-in property fingerprint: the registry only sees 32-byte values."""
-    return label.encode().ljust(32, b"\0")
-
-
-def hx(value: bytes) -> str:
-    return "0x" + value.hex()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[sa.Engine]:
-    engine = make_engine(database_url)
-    create_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 @dataclass
@@ -130,10 +112,9 @@ def assert_pledges_match_chain(
     scenario's properties (title and headroom included) and pledges."""
     at: int | str = "latest" if block is None else block
     props, pids = list(pledging.properties.values()), list(pledging.pledges.values())
-    answers = Views(stack.chain, stack.pledges.contract).call(
+    answers = ContractViews(stack.chain, stack.pledges.contract, at).call(
         [("titleOf", [fingerprint]) for fingerprint in props]
-        + [(view, [pid]) for pid in pids for view in ("getPledge", "rankOf")],
-        at,
+        + [(view, [pid]) for pid in pids for view in ("getPledge", "rankOf")]
     )
     titles, pledge_views = answers[: len(props)], answers[len(props) :]
     with engine.connect() as connection:

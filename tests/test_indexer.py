@@ -58,7 +58,7 @@ from registry.indexer import (
     fetch_logs,
     next_range,
 )
-from tests.conftest import ADVANCE_RATE_BPS, Stack
+from tests.conftest import ADVANCE_RATE_BPS, Stack, fp, hx
 
 MATURITY = 2_000_000_000
 EXPORTER = b"\xee" * 32
@@ -82,15 +82,6 @@ VOLATILE = {"id", "updated_at"}
 HISTORY = {"reorgs", "last_reorg_depth", "last_reorg_at"}
 
 
-def fp(label: str) -> bytes:
-    """A stand-in fingerprint: the ledger only sees 32-byte values."""
-    return label.encode().ljust(32, b"\0")
-
-
-def hx(value: bytes) -> str:
-    return "0x" + value.hex()
-
-
 def register(
     stack: Stack,
     signer: Signer,
@@ -102,14 +93,6 @@ def register(
     decls = [DeclarationTerm(fp(number), value) for number, value in declarations]
     stack.ledger.register(signer, terms, decls)
     return fp(invoice)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[sa.Engine]:
-    engine = make_engine(database_url)
-    create_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def sqlite_engine(path: Path) -> sa.Engine:

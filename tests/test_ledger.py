@@ -39,22 +39,13 @@ from registry.chain.ledger import (
     RefusalReason,
     Standing,
 )
-from tests.conftest import ADVANCE_RATE_BPS, Stack
+from tests.conftest import ADVANCE_RATE_BPS, Stack, fp, hx
 from tests.models.ledger import EXPORTER, Model
 
 MATURITY = 2_000_000_000
 OTHER_EXPORTER = b"\xdd" * 32
 EXPORT_DATE = 1_700_000_000
 BPS = 10_000
-
-
-def fp(label: str) -> bytes:
-    """A stand-in fingerprint: the ledger only sees 32-byte values."""
-    return label.encode().ljust(32, b"\0")
-
-
-def hx(value: bytes) -> str:
-    return "0x" + value.hex()
 
 
 def terms(

@@ -34,7 +34,7 @@ from registry.chain.pledges import (
     RuleReason,
     pledge_id,
 )
-from tests.conftest import Stack
+from tests.conftest import Stack, fp, hx
 from tests.models.pledges import PropertyModel
 
 MATURITY = 2_000_000_000
@@ -42,15 +42,6 @@ VALUE = 1_000_000  # appraised value; at the default 70% LTV the cap is 700,000
 CAP = VALUE * POLICY_DEFAULT_MAX_LTV_BPS // 10_000
 CASE = keccak(text="court case 2026-17")
 FUNDING_WEI = 10**18
-
-
-def fp(label: str) -> bytes:
-    """A stand-in fingerprint: the registry only sees 32-byte values."""
-    return label.encode().ljust(32, b"\0")
-
-
-def hex32(value: bytes) -> str:
-    return "0x" + value.hex()
 
 
 @dataclass
@@ -83,12 +74,6 @@ class Registry:
         if role is not None:
             self.registry.grant_role(self.admin, role, signer.address)
         return signer
-
-    def rewind(self, snapshot_id: str) -> None:
-        """Reverts to a snapshot taken within the test, forgetting every signer's cached nonce."""
-        self.stack.revert(snapshot_id)
-        for signer in (self.registrar, self.enforcer, self.outsider):
-            signer.next_nonce = None
 
     def register(self, label: str, value: int = VALUE, ltv_bps: int = 0) -> bytes:
         self.registry.register_property(self.registrar, fp(label), 1, value, "CNY", ltv_bps)
@@ -199,7 +184,7 @@ def test_property_registered_once(reg: Registry) -> None:
     details = reg.violated(
         "property-already-registered", lambda: reg.register("P1", value=VALUE * 2)
     )
-    assert details == {"property": hex32(prop)}
+    assert details == {"property": hx(prop)}
     assert reg.registry.get_property(prop).appraised_value == VALUE
 
 
@@ -256,7 +241,7 @@ def test_lowered_appraisal_keeps_pledges_and_new_ones_wait_for_headroom(reg: Reg
     details = reg.violated(
         "pledge-exceeds-headroom", lambda: reg.registry.approve(reg.registrar, waiting)
     )
-    assert details == {"property": hex32(prop), "amount": 50_000, "headroom": 0}
+    assert details == {"property": hx(prop), "amount": 50_000, "headroom": 0}
 
     # Releasing the senior brings the secured total (200,000) under the new cap (350,000).
     reg.registry.release(reg.bank_a, first)
@@ -330,9 +315,9 @@ def test_currency_mismatch_names_both_currencies(reg: Registry) -> None:
         "pledge-currency-mismatch", lambda: reg.apply(reg.bank_a, prop, 1, currency="USD")
     )
     assert details == {
-        "property": hex32(prop),
-        "propertyCurrency": hex32(b"CNY"),
-        "currency": hex32(b"USD"),
+        "property": hx(prop),
+        "propertyCurrency": hx(b"CNY"),
+        "currency": hx(b"USD"),
     }
 
 
@@ -393,7 +378,7 @@ def test_approval_beyond_headroom_is_refused(reg: Registry) -> None:
     details = reg.violated(
         "pledge-exceeds-headroom", lambda: reg.registry.approve(reg.registrar, pid)
     )
-    assert details == {"property": hex32(prop), "amount": 200_001, "headroom": 200_000}
+    assert details == {"property": hx(prop), "amount": 200_001, "headroom": 200_000}
     assert reg.registry.get_pledge(pid).status is PledgeStatus.PENDING
     assert reg.registry.get_property(prop).secured_amount == 500_000
 
@@ -402,11 +387,11 @@ def test_approval_refused_unless_pending(reg: Registry) -> None:
     prop = reg.register("P1")
     pid = reg.pledge(reg.bank_a, prop, 1)
     details = reg.violated("pledge-not-pending", lambda: reg.registry.approve(reg.registrar, pid))
-    assert details == {"pledgeId": hex32(pid), "status": PledgeStatus.ACTIVE}
+    assert details == {"pledgeId": hx(pid), "status": PledgeStatus.ACTIVE}
     details = reg.violated(
         "pledge-not-found", lambda: reg.registry.approve(reg.registrar, fp("nope"))
     )
-    assert details == {"pledgeId": hex32(fp("nope"))}
+    assert details == {"pledgeId": hx(fp("nope"))}
 
 
 def test_active_pledges_per_property_are_bounded(reg: Registry) -> None:
@@ -422,7 +407,7 @@ def test_active_pledges_per_property_are_bounded(reg: Registry) -> None:
     details = reg.violated(
         "too-many-active-pledges", lambda: reg.registry.approve(reg.registrar, ids[-1])
     )
-    assert details == {"property": hex32(prop), "max": MAX_ACTIVE_PLEDGES}
+    assert details == {"property": hx(prop), "max": MAX_ACTIVE_PLEDGES}
     decision = reg.registry.decide(reg.registrar, ids[-1])
     assert decision.reason_code == RuleReason.TOO_MANY_ACTIVE_PLEDGES
 
@@ -579,9 +564,9 @@ def test_two_accounts_of_one_institution_can_both_release(reg: Registry) -> None
         "release-not-authorized", lambda: reg.registry.release(reg.bank_b, by_head_office)
     )
     assert details == {
-        "pledgeId": hex32(by_head_office),
+        "pledgeId": hx(by_head_office),
         "account": reg.bank_b.address,
-        "pledgee": hex32(institution),
+        "pledgee": hx(institution),
     }
     reg.registry.release(bank_a_branch, by_head_office)
     reg.registry.release(reg.bank_a, by_branch)
@@ -600,7 +585,7 @@ def test_release_refused_unless_active(reg: Registry) -> None:
     prop = reg.register("P1")
     pending = reg.apply(reg.bank_a, prop, 1_000)
     details = reg.violated("pledge-not-active", lambda: reg.registry.release(reg.bank_a, pending))
-    assert details == {"pledgeId": hex32(pending), "status": PledgeStatus.PENDING}
+    assert details == {"pledgeId": hx(pending), "status": PledgeStatus.PENDING}
 
     active = reg.pledge(reg.bank_a, prop, 1_000)
     reg.registry.release(reg.bank_a, active)
@@ -634,7 +619,7 @@ def test_seized_property_takes_no_new_pledge_but_keeps_its_pledges(any_reg: Regi
         (existing, 1, 100_000)
     ]
     details = reg.violated("property-seized", lambda: reg.registry.approve(reg.registrar, waiting))
-    assert details == {"property": hex32(prop), "caseRef": hex32(CASE)}
+    assert details == {"property": hx(prop), "caseRef": hx(CASE)}
 
     # Existing pledges can still be released while seized.
     reg.registry.release(reg.bank_a, existing)
@@ -657,11 +642,11 @@ def test_seizure_rules(reg: Registry) -> None:
     details = reg.violated(
         "property-seized", lambda: reg.registry.seize(reg.enforcer, prop, other_case)
     )
-    assert details["caseRef"] == hex32(CASE)
+    assert details["caseRef"] == hx(CASE)
     details = reg.violated(
         "seizure-case-mismatch", lambda: reg.registry.unseize(reg.enforcer, prop, other_case)
     )
-    assert details == {"property": hex32(prop), "caseRef": hex32(CASE)}
+    assert details == {"property": hx(prop), "caseRef": hx(CASE)}
 
     tx = reg.registry.unseize(reg.enforcer, prop, CASE)
     assert reg.registry.events(tx, "SeizureLifted") == [
@@ -830,7 +815,7 @@ def test_each_function_succeeds_for_its_role(reg: Registry, function: str) -> No
     for actor in sorted(allowed):
         snapshot = reg.stack.snapshot()
         action(reg, _actor(reg, actor))
-        reg.rewind(snapshot)
+        reg.stack.revert(snapshot)
 
 
 def test_renounced_role_is_refused(reg: Registry) -> None:
@@ -897,4 +882,4 @@ def test_contract_agrees_with_the_reference_model(
         assert title.property.secured_amount == model.secured
         assert title.headroom == model.headroom
     finally:
-        reg.rewind(snapshot)
+        reg.stack.revert(snapshot)

@@ -10,7 +10,6 @@ across chunks alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ import sqlalchemy as sa
 
 from registry.chain.client import Signer
 from registry.chain.consents import SCOPE_CREDIT_REPORT, institution_id
-from registry.db import create_schema, make_engine, schema
+from registry.db import schema
 from registry.db.read import (
     consent_as_of,
     financings_as_of,
@@ -27,31 +26,20 @@ from registry.db.read import (
     title_as_of,
 )
 from registry.indexer import Indexer
-from tests.conftest import Stack
+from tests.conftest import Stack, fp, hx
 from tests.test_index_consents import assert_consents_match_chain, enterprise
 from tests.test_index_consents import history as consent_history
 from tests.test_index_pledges import assert_pledges_match_chain
-from tests.test_index_pledges import fp as pledge_fp
 from tests.test_index_pledges import history as pledge_history
 from tests.test_indexer import (
     EXPORTER,
     MATURITY,
     assert_matches_chain,
-    fp,
-    hx,
     linked_declarations,
     register,
 )
 
 DECLARATIONS = ("D1", "D2", "D3", "D4", "D5")
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[sa.Engine]:
-    engine = make_engine(database_url)
-    create_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def multicall(stack: Stack, signer: Signer, *calls: tuple[str, list[Any]]) -> int:
@@ -172,7 +160,7 @@ def test_pledge_ranks_and_consents_read_as_of_every_past_block(
         assert_pledges_match_chain(stack, engine, pledging, block)
         assert_consents_match_chain(stack, engine, consenting, block)
     # Read by hand: b1 was second until the senior's release moved it up.
-    p1, b1 = hx(pledge_fp("P1")), hx(pledging.pledges["b1"])
+    p1, b1 = hx(fp("P1")), hx(pledging.pledges["b1"])
     with engine.connect() as connection:
         (approved, rank_then), (moved_up, rank_now) = connection.execute(
             sa.select(schema.pledges.c.valid_from_block, schema.pledges.c.rank)

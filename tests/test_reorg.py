@@ -41,7 +41,7 @@ from registry.db import create_schema, make_engine, schema
 from registry.db.read import title_as_of
 from registry.indexer import REORG_WINDOW, Cursor, Indexer
 from registry.indexer.reorg import find_common_ancestor, remember_blocks
-from tests.conftest import Stack
+from tests.conftest import Stack, fp, hx
 from tests.conftest import _start_stack as start_stack
 from tests.index_dump import dump_database
 from tests.test_index_consents import (
@@ -55,7 +55,6 @@ from tests.test_index_consents import (
 from tests.test_index_pledges import (
     Pledging,
     assert_pledges_match_chain,
-    hx,
 )
 from tests.test_index_pledges import apply as apply_for_pledge
 from tests.test_index_pledges import register as register_property
@@ -65,20 +64,11 @@ from tests.test_indexer import (
     assert_kept_hashes_on_chain,
     assert_matches_chain,
     dump,
-    fp,
     projected,
     register,
 )
 
 DEPTHS = [1, 2, 5, 16, 64]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[sa.Engine]:
-    engine = make_engine(database_url)
-    create_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -115,11 +105,6 @@ def rpc(stack: Stack, method: str, *params: Any) -> Any:
     response = stack.chain.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
     assert "error" not in response, response
     return response["result"]
-
-
-def forget_nonces(stack: Stack) -> None:
-    for institution in stack.secrets.institutions:
-        institution.signer.next_nonce = None
 
 
 def mine_to(stack: Stack, block: int) -> None:
@@ -245,7 +230,7 @@ def mine_branch(stack: Stack, snapshot: str, depth: int, transactions: list[list
 
 def anvil_reorg(stack: Stack, depth: int, transactions: list[list[Any]]) -> None:
     rpc(stack, "anvil_reorg", depth, transactions)
-    forget_nonces(stack)
+    stack.chain.forget_nonces()
     assert_mined(stack, transactions)
 
 

@@ -24,7 +24,7 @@ from registry.db.schema import events, indexer_progress
 from registry.indexer import Indexer
 from registry.indexer.progress import RATE_WINDOW
 from registry.settings import Settings
-from tests.conftest import Stack
+from tests.conftest import Stack, fp
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -32,10 +32,6 @@ with warnings.catch_warnings():
 
 MATURITY = 2_000_000_000
 EXPORTER = b"\xee" * 32
-
-
-def fp(label: str) -> bytes:
-    return label.encode().ljust(32, b"\0")
 
 
 def register(stack: Stack, invoice: str, declaration: str) -> None:

@@ -9,6 +9,7 @@ requests by one institution queue) and re-read from the node after any send fail
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -77,6 +78,9 @@ class Chain:
         self.w3 = w3
         self.decoder = RevertDecoder(all_abis() if abis is None else abis)
         self._chain_id: int | None = None
+        # Every signer whose nonce this connection has cached, so that forget_nonces reaches them
+        # all (weakly: a signer dropped by its owner is not kept alive here).
+        self._signers: weakref.WeakSet[Signer] = weakref.WeakSet()
 
     @classmethod
     def connect(
@@ -110,6 +114,13 @@ class Chain:
             return ChainError(f"the chain reverted without error data: {error.message}")
         return self.decoder.to_exception(bytes(HexBytes(data)))
 
+    def forget_nonces(self) -> None:
+        """Drops the nonces cached for every signer that sent through this connection, after the
+        chain moved back under them (a dev node's ``evm_revert``, a reorg that dropped our
+        transactions): the next transaction of each asks the node again."""
+        for signer in list(self._signers):
+            signer.next_nonce = None
+
     def call(self, function: Any, block: int | str = "latest") -> Any:
         """Calls a view function (a bound web3 ContractFunction)."""
         return self._rpc(lambda: function.call(block_identifier=block))
@@ -124,6 +135,7 @@ class Chain:
         tx: TxParams = self._rpc(lambda: function.build_transaction(params))
         with signer.lock:
             if signer.next_nonce is None:
+                self._signers.add(signer)
                 signer.next_nonce = self._rpc(
                     lambda: self.w3.eth.get_transaction_count(signer.address, "pending")
                 )
