@@ -24,17 +24,16 @@ from sqlalchemy import Engine
 
 from registry.api_keys import Principal, store_api_keys
 from registry.chain.client import Chain, Signer
-from registry.chain.deploy import Deployment
 from registry.chain.ledger import ReceivableLedger
 from registry.credentials import DevSecrets
 from registry.db import create_schema, make_engine
-from registry.errors import AccessDenied, ConfigurationError
+from registry.errors import AccessDenied
 from registry.fingerprint import FingerprintKeyring
 from registry.indexer import CURSOR_NAME, read_cursor, read_state
 from registry.indexer.progress import RATE_WINDOW, Progress, read_progress
 from registry.receivables import ReceivableService
 from registry.settings import Settings
-from registry.system import Running, connect_chain
+from registry.system import Running, connect_deployment
 
 __all__ = ["HealthStatus", "IndexStatus", "Services"]
 
@@ -147,16 +146,8 @@ class Services:
         Raises :class:`~registry.errors.ConfigurationError` when the node URL, the manifest or the
         secrets file is missing, or the manifest describes another chain.
         """
-        if settings.rpc_url is None:
-            raise ConfigurationError("set CREDITREG_RPC_URL, or run `creditreg up`")
-        deployment = Deployment.load(settings.resolved_manifest_path)
+        chain, deployment = connect_deployment(settings, ", or run `creditreg up`")
         secrets = DevSecrets.load(settings.resolved_secrets_path)
-        chain = connect_chain(settings.rpc_url)
-        if chain.chain_id != deployment.chain_id:
-            raise ConfigurationError(
-                f"the manifest describes chain {deployment.chain_id}, the node serves "
-                f"chain {chain.chain_id}"
-            )
         ledger = ReceivableLedger(chain, deployment.address_of(ReceivableLedger.NAME))
         return cls.build(
             make_engine(settings.resolved_database_url),

@@ -19,8 +19,7 @@ from registry.errors import ConfigurationError, RegistryError
 from registry.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from registry.chain.client import Chain
-    from registry.chain.deploy import Deployment
+    pass
 
 __all__ = ["app"]
 
@@ -190,23 +189,6 @@ def _write_json(path: Path | None, document: object) -> None:
         console.print(f"wrote {path}")
 
 
-def _audited_chain(settings: Settings) -> tuple[Chain, Deployment]:
-    """The chain and the manifest's deployment, for the commands that read the chain."""
-    from registry.chain.deploy import Deployment
-    from registry.system import connect_chain
-
-    if settings.rpc_url is None:
-        raise ConfigurationError("set CREDITREG_RPC_URL to the node of the chain to audit")
-    deployment = Deployment.load(settings.resolved_manifest_path)
-    chain = connect_chain(settings.rpc_url)
-    if chain.chain_id != deployment.chain_id:
-        raise ConfigurationError(
-            f"the manifest describes chain {deployment.chain_id}, the node serves "
-            f"chain {chain.chain_id}"
-        )
-    return chain, deployment
-
-
 @audit_app.command("replay")
 def audit_replay(
     database_url: Annotated[
@@ -219,17 +201,15 @@ def audit_replay(
     holding any row is refused) and print its summary and digest."""
     from registry.audit.render import render_replay
     from registry.audit.replay import replay
-    from registry.db import make_engine
+    from registry.db import opened_engine
+    from registry.system import connect_deployment
 
     settings = get_settings()
     url = database_url or f"sqlite:///{settings.state_dir / 'replay.db'}"
     try:
-        chain, deployment = _audited_chain(settings)
-        engine = make_engine(url)
-        try:
+        chain, deployment = connect_deployment(settings, " to the node of the chain to audit")
+        with opened_engine(url) as engine:
             summary = replay(engine, chain, deployment, chunk_size=settings.index_chunk_size)
-        finally:
-            engine.dispose()
     except RegistryError as error:
         raise _fail(error) from None
     render_replay(console, summary)
@@ -251,13 +231,13 @@ def audit_verify(
     index's block; exit 1 on any difference."""
     from registry.audit.render import render_verify
     from registry.audit.verify import verify
-    from registry.db import make_engine
+    from registry.db import opened_engine
+    from registry.system import connect_deployment
 
     settings = get_settings()
     try:
-        chain, deployment = _audited_chain(settings)
-        engine = make_engine(settings.resolved_database_url)
-        try:
+        chain, deployment = connect_deployment(settings, " to the node of the chain to audit")
+        with opened_engine(settings.resolved_database_url) as engine:
             report = verify(
                 engine,
                 chain,
@@ -265,8 +245,6 @@ def audit_verify(
                 replay_url=replay_url,
                 chunk_size=settings.index_chunk_size,
             )
-        finally:
-            engine.dispose()
     except RegistryError as error:
         raise _fail(error) from None
     render_verify(console, report)
@@ -286,16 +264,13 @@ def audit_report(
     from registry.audit.render import render_report
     from registry.audit.report import build_report
     from registry.chain.deploy import Deployment
-    from registry.db import make_engine
+    from registry.db import opened_engine
 
     settings = get_settings()
     try:
         deployment = Deployment.load(settings.resolved_manifest_path)
-        engine = make_engine(settings.resolved_database_url)
-        try:
+        with opened_engine(settings.resolved_database_url) as engine:
             report = build_report(engine, deployment, from_block, to_block)
-        finally:
-            engine.dispose()
     except RegistryError as error:
         raise _fail(error) from None
     render_report(console, report)
@@ -316,25 +291,23 @@ def audit_digest(
     without sharing them."""
     from registry.audit.digest import digest_index
     from registry.audit.render import render_digest
-    from registry.db import make_engine
+    from registry.db import opened_engine
     from registry.indexer import CURSOR_NAME, read_cursor
 
     settings = get_settings()
-    engine = make_engine(database_url or settings.resolved_database_url)
     try:
-        with engine.connect() as connection:
-            cursor = read_cursor(connection, CURSOR_NAME)
-        if cursor is None:
-            raise ConfigurationError("the index is empty: nothing to digest")
-        if block is not None and block > cursor.block_number:
-            raise ConfigurationError(
-                f"the index has reached block {cursor.block_number}, not {block}"
-            )
-        digest = digest_index(engine, as_of=cursor.block_number if block is None else block)
+        with opened_engine(database_url or settings.resolved_database_url) as engine:
+            with engine.connect() as connection:
+                cursor = read_cursor(connection, CURSOR_NAME)
+            if cursor is None:
+                raise ConfigurationError("the index is empty: nothing to digest")
+            if block is not None and block > cursor.block_number:
+                raise ConfigurationError(
+                    f"the index has reached block {cursor.block_number}, not {block}"
+                )
+            digest = digest_index(engine, as_of=cursor.block_number if block is None else block)
     except RegistryError as error:
         raise _fail(error) from None
-    finally:
-        engine.dispose()
     render_digest(console, digest)
     _write_json(json_path, digest.to_json())
 

@@ -21,13 +21,20 @@ from registry.chain.client import Chain
 from registry.chain.deploy import CONTRACT_NAMES, Deployment
 from registry.chain.node import DevNode, wait_for_rpc
 from registry.credentials import DevSecrets
-from registry.db import create_schema, make_engine
+from registry.db import create_schema, opened_engine
 from registry.devstack import bootstrap
 from registry.errors import ConfigurationError
 from registry.indexer import Indexer
 from registry.settings import Settings
 
-__all__ = ["Running", "connect_chain", "deploy_or_reuse", "run_until_signalled", "running_system"]
+__all__ = [
+    "Running",
+    "connect_chain",
+    "connect_deployment",
+    "deploy_or_reuse",
+    "run_until_signalled",
+    "running_system",
+]
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,24 @@ class Running:
 def connect_chain(rpc_url: str) -> Chain:
     wait_for_rpc(rpc_url, timeout=60)
     return Chain.connect(rpc_url)
+
+
+def connect_deployment(settings: Settings, missing_rpc_hint: str) -> tuple[Chain, Deployment]:
+    """The configured node and the manifest's deployment on it.
+
+    Raises :class:`ConfigurationError` when no node is configured (``missing_rpc_hint`` says what
+    to do), the manifest is missing, or it describes another chain.
+    """
+    if settings.rpc_url is None:
+        raise ConfigurationError(f"set CREDITREG_RPC_URL{missing_rpc_hint}")
+    deployment = Deployment.load(settings.resolved_manifest_path)
+    chain = connect_chain(settings.rpc_url)
+    if chain.chain_id != deployment.chain_id:
+        raise ConfigurationError(
+            f"the manifest describes chain {deployment.chain_id}, the node serves "
+            f"chain {chain.chain_id}"
+        )
+    return chain, deployment
 
 
 def _deployed(chain: Chain, deployment: Deployment) -> bool:
@@ -101,12 +126,9 @@ def running_system(settings: Settings) -> Iterator[Running]:
         deployment, new = deploy_or_reuse(settings, chain, secrets)
         if new:
             _reset_embedded_index(settings)
-        engine = make_engine(settings.resolved_database_url)
-        try:
+        with opened_engine(settings.resolved_database_url) as engine:
             create_schema(engine)
             yield Running(settings, rpc_url, chain, secrets, deployment, engine, node)
-        finally:
-            engine.dispose()
     finally:
         if node is not None:
             node.stop()

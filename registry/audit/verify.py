@@ -31,7 +31,7 @@ from registry.audit.digest import IndexDigest, digest_tables
 from registry.audit.replay import ReplaySummary, ensure_fresh, replay
 from registry.chain.client import Chain
 from registry.chain.deploy import Deployment
-from registry.db import make_engine
+from registry.db import opened_engine
 from registry.db.schema import VERSIONED
 from registry.errors import ConfigurationError
 from registry.indexer import CURSOR_NAME, block_hash, read_cursor
@@ -163,12 +163,9 @@ def verify(
     _check_cursor_on_chain(chain, block, cursor.block_hash)
     with tempfile.TemporaryDirectory(prefix="creditreg-replay-") as scratch:
         url = replay_url or f"sqlite:///{Path(scratch) / 'replay.db'}"
-        replay_engine = make_engine(url)
-        try:
+        with opened_engine(url) as replay_engine:
             summary = _replayed(replay_engine, chain, deployment, block, chunk_size, cursor_name)
             replayed = index_tables(replay_engine, as_of=block)
-        finally:
-            replay_engine.dispose()
     live = index_tables(engine, as_of=block)
     results = compare_indexes(live, replayed)
     context = VerifyContext(engine, chain, deployment, block)

@@ -7,6 +7,8 @@ same call, which every entry point (CLI, API, tests) makes before using the data
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from sqlalchemy.engine import make_url
 from registry.db import schema
 from registry.errors import ConfigurationError
 
-__all__ = ["alembic_config", "create_schema", "make_engine", "schema"]
+__all__ = ["alembic_config", "create_schema", "make_engine", "opened_engine", "schema"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -58,6 +60,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # Plain postgresql:// means psycopg 3 here: it is the driver we install.
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+@contextmanager
+def opened_engine(url: str, **kwargs: Any) -> Iterator[Engine]:
+    """:func:`make_engine` for one command's lifetime: its pool is closed on the way out."""
+    engine = make_engine(url, **kwargs)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def alembic_config() -> Config:
