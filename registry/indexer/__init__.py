@@ -7,7 +7,10 @@
   in :mod:`~registry.indexer.pledges`, :mod:`~registry.indexer.consents` and
   :mod:`~registry.indexer.access`;
 - :mod:`~registry.indexer.load`: a chunk at a time, one handler per event applied in memory to
-  versioned projections, written in bulk; idempotent on real unique keys;
+  versioned projections (:mod:`~registry.indexer.versioned`: one projection's working set),
+  written in bulk; idempotent on real unique keys; attestations, rates, balances and refusals in
+  :mod:`~registry.indexer.receivable_policy`;
+- :mod:`~registry.indexer.progress`: events and step times per chunk, for the status and metrics;
 - :mod:`~registry.indexer.cursor`: the last indexed block and its hash, moved with the rows;
 - :mod:`~registry.indexer.reorg`: kept block hashes, the common ancestor, the rollback;
 - :mod:`~registry.indexer.runner`: :class:`Indexer`, the loop that ties them together.
@@ -68,7 +71,6 @@ from registry.indexer.load import (
     Handler,
     Loader,
     Projections,
-    VersionedTable,
     status_name,
 )
 from registry.indexer.pledges import (
@@ -84,6 +86,7 @@ from registry.indexer.pledges import (
 )
 from registry.indexer.reorg import REORG_WINDOW, Rollback
 from registry.indexer.runner import CURSOR_NAME, Indexer, IndexerStatus, StepResult
+from registry.indexer.versioned import VersionedTable
 
 __all__ = [
     "CURSOR_NAME",

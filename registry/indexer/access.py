@@ -34,6 +34,7 @@ from registry.indexer.decode import (
     register_records,
 )
 from registry.indexer.errors import IndexConflict
+from registry.indexer.versioned import VersionedTable
 
 if TYPE_CHECKING:
     from registry.indexer.load import Handler, Projections
@@ -89,9 +90,6 @@ class AccessProjections:
     """The chunk's working sets of ``role_grants`` and ``institution_assignments``."""
 
     def __init__(self, connection: Connection) -> None:
-        # Imported here: load.py imports this module for its handlers.
-        from registry.indexer.load import VersionedTable
-
         self.role_grants = VersionedTable(connection, role_grants, "id")
         self.institution_assignments = VersionedTable(connection, institution_assignments, "id")
 

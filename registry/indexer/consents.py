@@ -30,6 +30,7 @@ from registry.db.bulk import insert_rows
 from registry.db.schema import consents, enterprise_bindings, read_log_anchors
 from registry.indexer.decode import EventRecord, register_records
 from registry.indexer.errors import IndexConflict
+from registry.indexer.versioned import VersionedTable
 
 if TYPE_CHECKING:
     from registry.indexer.load import Handler, Projections
@@ -142,9 +143,6 @@ class ConsentProjections:
     ``read_log_anchors``."""
 
     def __init__(self, connection: Connection) -> None:
-        # Imported here: load.py imports this module for its handlers.
-        from registry.indexer.load import VersionedTable
-
         self.bindings = VersionedTable(connection, enterprise_bindings, "enterprise")
         self.consents = VersionedTable(connection, consents, "id")
         self.anchors: list[tuple[Any, ...]] = []

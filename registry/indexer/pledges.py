@@ -34,6 +34,7 @@ from sqlalchemy import Connection
 from registry.db.schema import pledges, properties
 from registry.indexer.decode import EventRecord, register_records
 from registry.indexer.errors import IndexConflict
+from registry.indexer.versioned import VersionedTable
 
 if TYPE_CHECKING:
     from registry.indexer.load import Handler, Projections
@@ -187,9 +188,6 @@ class PledgeProjections:
     ranks)."""
 
     def __init__(self, connection: Connection) -> None:
-        # Imported here: load.py imports this module for its handlers.
-        from registry.indexer.load import VersionedTable
-
         self.properties = VersionedTable(connection, properties, "fingerprint")
         self.pledges = VersionedTable(connection, pledges, "id", group="property")
 

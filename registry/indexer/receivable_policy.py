@@ -40,6 +40,7 @@ from registry.indexer.decode import (
     RegistrationRefused,
 )
 from registry.indexer.errors import IndexConflict
+from registry.indexer.versioned import VersionedTable
 
 if TYPE_CHECKING:
     from registry.indexer.load import Handler, Projections
@@ -80,9 +81,6 @@ class ReceivablePolicyProjections:
     ``refused_attempts`` rows."""
 
     def __init__(self, connection: Connection) -> None:
-        # Imported here: load.py imports this module for its handlers.
-        from registry.indexer.load import VersionedTable
-
         self.attestations = VersionedTable(connection, declaration_attestations, "fingerprint")
         self.advance_rates = VersionedTable(connection, advance_rates, "contract")
         self.refused: list[tuple[Any, ...]] = []
