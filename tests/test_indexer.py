@@ -10,6 +10,9 @@ Reorganizations are tested in ``test_reorg.py``, reads as of past blocks in
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import sys
 import threading
 import time
 from collections import Counter
@@ -21,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from eth_typing import ChecksumAddress
 from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 
 from registry import errors
@@ -42,8 +46,10 @@ from registry.db.read import (
 )
 from registry.indexer import (
     DEFAULT_HANDLERS,
+    EVENT_TYPES,
     BlockRange,
     Decoder,
+    EventRecord,
     IndexConflict,
     Indexer,
     Loader,
@@ -487,6 +493,32 @@ def test_event_args_are_json_with_decimal_strings(stack: Stack, engine: sa.Engin
     }
     # uint256 stays exact in the projection on SQLite and PostgreSQL alike.
     assert projected(engine, fp("INV-BIG")).face_value == big
+
+
+def _sample_value(record: type[EventRecord], annotation: str, n: int) -> Any:
+    """A value of the annotated type, awkward for JSON where it can be: integers beyond 2**53,
+    free text with a quote, a backslash, a control character and a non-ASCII one."""
+    if annotation == "int":
+        return 2**95 + n
+    if annotation == "HexStr":
+        return hx(fp(f"sample {n}"))
+    if annotation == "ChecksumAddress":
+        return to_checksum_address(fp(f"account {n}")[:20])
+    if annotation == "str":
+        return 'U"S\\D\x01\u00e9'
+    kind = getattr(sys.modules[record.__module__], annotation)
+    return list(kind)[-1]
+
+
+@pytest.mark.parametrize("record", sorted(EVENT_TYPES.values(), key=lambda r: r.__name__))
+def test_args_json_is_the_compact_json_of_args(record: type[EventRecord]) -> None:
+    values = {
+        f.name: _sample_value(record, str(f.type), n)
+        for n, f in enumerate(dataclasses.fields(record))
+    }
+    sample = record(**values)
+    assert sample.args_json() == json.dumps(sample.args(), separators=(",", ":"))
+    assert json.loads(sample.args_json()) == sample.args()
 
 
 @pytest.mark.parametrize("attempt", ["declaration under a second invoice", "beyond the cap"])

@@ -136,9 +136,18 @@ def _versions(table: str, key: str) -> tuple[Column[int], Column[int | None], In
             postgresql_where=text("valid_to_block IS NULL"),
         ),
         # A rollback deletes the versions that start after the ancestor and reopens those that
-        # end after it: both are range scans on these.
+        # end after it: both are range scans on these. The second holds ended versions only: a
+        # range (valid_to_block > B) implies NOT NULL, so both databases still use it there, and
+        # SQLite, which keeps no statistics, cannot mistake it for a good way to find current
+        # versions (with NULLs in it, it chose it for "current AND receivable_id IN (...)" and
+        # scanned every current row per query), nor does each new current version add to it.
         Index(f"ix_{table}_valid_from_block", "valid_from_block"),
-        Index(f"ix_{table}_valid_to_block", "valid_to_block"),
+        Index(
+            f"ix_{table}_valid_to_block",
+            "valid_to_block",
+            sqlite_where=text("valid_to_block IS NOT NULL"),
+            postgresql_where=text("valid_to_block IS NOT NULL"),
+        ),
     )
 
 

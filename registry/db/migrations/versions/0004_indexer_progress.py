@@ -4,9 +4,6 @@ histogram), so that a process other than the indexer's (the API) reports the ind
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-30
-
-A sibling of 0002 and 0003 (written in parallel from the same parent): it touches no table of
-theirs, so a merge revision of the three heads is all it needs.
 """
 
 from __future__ import annotations
