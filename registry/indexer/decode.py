@@ -118,11 +118,12 @@ class EventRecord:
         event, and building the dictionary and encoding it cost a tenth of a replay."""
         template, text_fields, getter = _args_template(type(self))
         values = getter(self)
-        if text_fields:
-            values = list(values)
-            for i in text_fields:
-                values[i] = json.dumps(_json_value(values[i]))
-        return template % tuple(values)
+        if not text_fields:
+            return template % values
+        encoded = list(values)
+        for i in text_fields:
+            encoded[i] = json.dumps(_json_value(encoded[i]))
+        return template % tuple(encoded)
 
     @classmethod
     def from_values(cls, **values: Any) -> Self:
