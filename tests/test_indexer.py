@@ -94,8 +94,9 @@ def register(
     invoice: str,
     *declarations: tuple[str, int],
     face_value: int = 100_000,
+    maturity: int = MATURITY,
 ) -> bytes:
-    terms = ReceivableTerms(fp(invoice), EXPORTER, 1, face_value, "USD", MATURITY)
+    terms = ReceivableTerms(fp(invoice), EXPORTER, 1, face_value, "USD", maturity)
     decls = [DeclarationTerm(fp(number), value) for number, value in declarations]
     stack.ledger.register(signer, terms, decls)
     return fp(invoice)
@@ -493,6 +494,19 @@ def test_event_args_are_json_with_decimal_strings(stack: Stack, engine: sa.Engin
     }
     # uint256 stays exact in the projection on SQLite and PostgreSQL alike.
     assert projected(engine, fp("INV-BIG")).face_value == big
+
+
+def test_a_maturity_beyond_64_signed_bits_is_indexed_exactly(
+    stack: Stack, engine: sa.Engine
+) -> None:
+    # The contract takes any uint64 maturity from a bank; a column of signed 64 bits would refuse
+    # it and stop the index for everybody.
+    never = 2**64 - 1
+    register(stack, stack.bank_b.signer, "INV-NEVER", ("D-NEVER", 1_000), maturity=never)
+    indexer(stack, engine).run_until_caught_up()
+
+    assert projected(engine, fp("INV-NEVER")) == stack.ledger.receivable(fp("INV-NEVER"))
+    assert projected(engine, fp("INV-NEVER")).maturity == never
 
 
 def _sample_value(record: type[EventRecord], annotation: str, n: int) -> Any:

@@ -162,7 +162,8 @@ receivables = Table(
     Column("key_version", Integer, nullable=False),
     Column("face_value", Uint256, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("maturity", BigInteger, nullable=False),
+    # A uint64 the registering bank chooses freely: beyond a signed 64-bit column's range.
+    Column("maturity", Uint256, nullable=False),
     # The verified rate in force at registration (the event's); the cap follows the policy and
     # attestations of every later block, as the contract's getReceivable computes it (0 once
     # cancelled).
