@@ -19,6 +19,18 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     uint256 public constant MAX_AMOUNT = type(uint96).max;
 
     uint256 internal constant _BPS = 10_000;
+    /// @dev A balance word: counted value in bits 0-95, outstanding financing in bits 96-191,
+    /// standing in bits 192-199.
+    uint256 private constant _AMOUNT_MASK = type(uint96).max;
+    uint256 private constant _OUTSTANDING_SHIFT = 96;
+    uint256 private constant _STANDING_SHIFT = 192;
+    /// @dev A rate table (see {_rateTable}): the rate of standing s in bits 14 s to 14 s + 13
+    /// (Unverified is 0, Verified 1; ExporterMismatch, 2, finds zero). Rates are at most 10,000,
+    /// below 2**14.
+    uint256 private constant _RATE_BITS = 14;
+    uint256 private constant _RATE_MASK = 0x3fff;
+    /// @dev A value no rate table takes (each rate is at most 10,000): marks a cached cap stale.
+    uint256 internal constant _NO_RATES = 0xfffffff;
 
     /// @dev The policy: one slot, read by every drawdown.
     struct Rates {
@@ -34,14 +46,6 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
         uint8 index;
     }
 
-    /// @dev A declaration's balance, stored by (receivable, index): the one slot a drawdown or
-    /// a repayment reads and writes per declaration.
-    struct Balance {
-        uint96 countedValue;
-        uint96 outstanding;
-        Standing standing;
-    }
-
     /// @dev `exporter` is never zero in an attestation, so it alone tells whether there is one.
     struct AttestationRecord {
         bytes32 exporter;
@@ -54,7 +58,11 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     mapping(bytes32 declaration => AttestationRecord) private _attestations;
     /// @dev Fixed-size lists: no length slot to write; the receivable stores the count.
     mapping(bytes32 id => bytes32[MAX_DECLARATIONS]) private _declarationsOf;
-    mapping(bytes32 id => Balance[MAX_DECLARATIONS]) private _balances;
+    /// @dev A declaration's balance, stored by (receivable, index): the one slot a drawdown or a
+    /// repayment reads and writes per declaration. One word, packed by hand (see {_balanceWord})
+    /// rather than as a struct, so that a drawdown reads it once and writes it once: Solidity
+    /// copies a struct field by field, re-reading the slot for each member it assigns.
+    mapping(bytes32 id => uint256[MAX_DECLARATIONS]) private _balances;
 
     /// @param admin Account granted DEFAULT_ADMIN_ROLE.
     /// @param verifiedBps Initial verified advance rate.
@@ -78,9 +86,9 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
         if (link.receivable != bytes32(0)) {
             (Standing standing, uint96 counted) =
                 _count(link.declaredValue, exporter, uint96(value), _exporterOf(link.receivable));
-            Balance storage balance = _balances[link.receivable][link.index];
-            balance.standing = standing;
-            balance.countedValue = counted;
+            uint256[MAX_DECLARATIONS] storage balances = _balances[link.receivable];
+            balances[link.index] = _balanceWord(counted, _outstandingIn(balances[link.index]), standing);
+            _recounted(link.receivable);
             emit DeclarationCounted(declaration, link.receivable, link.index, standing, counted);
         }
     }
@@ -94,13 +102,13 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     function getDeclaration(bytes32 declaration) external view returns (DeclarationState memory state) {
         Link memory link = _links[declaration];
         if (link.receivable == bytes32(0)) return state;
-        Balance memory balance = _balances[link.receivable][link.index];
+        uint256 balance = _balances[link.receivable][link.index];
         state.receivable = link.receivable;
-        state.standing = balance.standing;
+        state.standing = Standing(balance >> _STANDING_SHIFT);
         state.declaredValue = link.declaredValue;
-        state.countedValue = balance.countedValue;
-        state.limit = _limitOf(balance, _rates);
-        state.outstanding = balance.outstanding;
+        state.countedValue = balance & _AMOUNT_MASK;
+        state.limit = _limitOf(balance, _ratesInForce());
+        state.outstanding = _outstandingIn(balance);
     }
 
     /// @inheritdoc IReceivableLedger
@@ -123,9 +131,13 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     /// @dev The exporter fingerprint of receivable `id`.
     function _exporterOf(bytes32 id) internal view virtual returns (bytes32);
 
-    /// @dev The advance rates in force.
-    function _policy() internal view returns (Rates memory) {
-        return _rates;
+    /// @dev A declaration of receivable `id` counts anew: its cap changed.
+    function _recounted(bytes32 id) internal virtual;
+
+    /// @dev The advance rates in force as a table indexed by standing (see {_rateTable}).
+    function _ratesInForce() internal view returns (uint256) {
+        Rates storage rates = _rates;
+        return _rateTable(rates.verifiedBps, rates.unverifiedBps);
     }
 
     /// @dev Refuses a zero amount and one too large to store.
@@ -172,7 +184,7 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     /// @dev Links declarations that the rules found free to `id`, in order; returns the sum of
     /// their limits and of their declared values. Emits their {DeclarationLinked} and
     /// {DeclarationCounted} events.
-    function _linkAll(bytes32 id, Declaration[] calldata declarations, bytes32 exporter, Rates memory rates)
+    function _linkAll(bytes32 id, Declaration[] calldata declarations, bytes32 exporter, uint256 rates)
         internal
         returns (uint256 limits, uint256 declared)
     {
@@ -194,7 +206,7 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
         uint256 index,
         uint256 value,
         bytes32 exporter,
-        Rates memory rates
+        uint256 rates
     ) private returns (uint256 limit) {
         // Every declaration was free when checked, so one linked to `id` already came earlier in
         // this very call.
@@ -205,7 +217,7 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
             ? (Standing.Unverified, uint96(value))
             : _count(uint96(value), attested, attestation.value, exporter);
         _links[declaration] = Link(id, uint96(value), uint8(index));
-        Balance memory balance = Balance(counted, 0, standing);
+        uint256 balance = _balanceWord(counted, 0, standing);
         _balances[id][index] = balance;
         _declarationsOf[id][index] = declaration;
         emit DeclarationLinked(declaration, id, value);
@@ -222,41 +234,38 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
         }
     }
 
-    /// @dev The limits of the first `count` declarations of `id`, and their sum.
-    function _limits(bytes32 id, uint256 count, Rates memory rates)
-        internal
-        view
-        returns (uint256 total, uint256[] memory limits)
-    {
-        Balance[MAX_DECLARATIONS] storage balances = _balances[id];
-        limits = new uint256[](count);
-        for (uint256 i; i < count; ++i) {
-            uint256 limit = _limitOf(balances[i], rates);
-            limits[i] = limit;
+    /// @dev The sum of the limits of the first `count` declarations of `id`.
+    function _limits(bytes32 id, uint256 count, uint256 rates) internal view returns (uint256 total) {
+        uint256[MAX_DECLARATIONS] storage balances = _balances[id];
+        for (uint256 i; i < count;) {
             // At most 32 terms below 2**96 each: no overflow.
             unchecked {
-                total += limit;
+                total += _limitOf(balances[i], rates);
+                ++i;
             }
         }
     }
 
     /// @dev Allocates a drawdown of `amount` to the declarations of `id` in order, each up to its
-    /// limit (`limits`, from {_limits}). The caller checked amount <= cap - outstanding, and
-    /// cap - outstanding <= the sum of the declarations' rooms (cap <= sum of limits, outstanding =
-    /// sum of balances, and each room max(limit - balance, 0) >= limit - balance), so the whole
-    /// amount finds room. Emits one {DeclarationFinanced} per declaration allocated to.
-    function _fill(bytes32 id, uint256 amount, uint256[] memory limits) internal {
-        Balance[MAX_DECLARATIONS] storage balances = _balances[id];
-        for (uint256 i; amount != 0; ++i) {
-            uint256 limit = limits[i];
-            uint256 outstanding = balances[i].outstanding;
-            if (limit <= outstanding) continue;
+    /// limit. The caller checked amount <= cap - outstanding, and cap - outstanding <= the sum of
+    /// the declarations' rooms (cap <= sum of limits, outstanding = sum of balances, and each room
+    /// max(limit - balance, 0) >= limit - balance), so the whole amount finds room. Emits one
+    /// {DeclarationFinanced} per declaration allocated to.
+    function _fill(bytes32 id, uint256 amount, uint256 rates) internal {
+        uint256[MAX_DECLARATIONS] storage balances = _balances[id];
+        for (uint256 i; amount != 0;) {
+            uint256 balance = balances[i];
+            uint256 limit = _limitOf(balance, rates);
+            uint256 outstanding = _outstandingIn(balance);
             unchecked {
-                uint256 take = limit - outstanding < amount ? limit - outstanding : amount;
-                amount -= take;
-                outstanding += take; // <= limit <= counted value < 2**96
-                balances[i].outstanding = uint96(outstanding);
-                emit DeclarationFinanced(id, i, take, outstanding);
+                if (limit > outstanding) {
+                    uint256 take = limit - outstanding < amount ? limit - outstanding : amount;
+                    amount -= take;
+                    outstanding += take; // <= limit <= counted value < 2**96
+                    balances[i] = _withOutstanding(balance, outstanding);
+                    emit DeclarationFinanced(id, i, take, outstanding);
+                }
+                ++i;
             }
         }
     }
@@ -265,19 +274,19 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     /// balances) from the declarations of `id`, last first. Emits one {DeclarationRepaid} per
     /// declaration released.
     function _release(bytes32 id, uint256 count, uint256 amount) internal {
-        Balance[MAX_DECLARATIONS] storage balances = _balances[id];
+        uint256[MAX_DECLARATIONS] storage balances = _balances[id];
         for (uint256 i = count; i != 0 && amount != 0;) {
             unchecked {
                 --i;
-            }
-            uint256 outstanding = balances[i].outstanding;
-            if (outstanding == 0) continue;
-            unchecked {
-                uint256 take = outstanding < amount ? outstanding : amount;
-                amount -= take;
-                outstanding -= take;
-                balances[i].outstanding = uint96(outstanding);
-                emit DeclarationRepaid(id, i, take, outstanding);
+                uint256 balance = balances[i];
+                uint256 outstanding = _outstandingIn(balance);
+                if (outstanding != 0) {
+                    uint256 take = outstanding < amount ? outstanding : amount;
+                    amount -= take;
+                    outstanding -= take;
+                    balances[i] = _withOutstanding(balance, outstanding);
+                    emit DeclarationRepaid(id, i, take, outstanding);
+                }
             }
         }
     }
@@ -303,14 +312,39 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
         return (Standing.Verified, value < declared ? value : declared);
     }
 
-    /// @dev Counted value x the rate of the declaration's standing (an exporter mismatch counts 0).
-    function _limitOf(Balance memory balance, Rates memory rates) private pure returns (uint256) {
-        Standing standing = balance.standing;
-        uint256 rate = standing == Standing.Verified
-            ? rates.verifiedBps
-            : standing == Standing.Unverified ? rates.unverifiedBps : 0;
+    /// @dev The balance word of a declaration (see `_balances`).
+    function _balanceWord(uint256 counted, uint256 outstanding, Standing standing) private pure returns (uint256) {
+        return counted | (outstanding << _OUTSTANDING_SHIFT) | (uint256(standing) << _STANDING_SHIFT);
+    }
+
+    /// @dev The outstanding financing in a balance word.
+    function _outstandingIn(uint256 balance) private pure returns (uint256) {
+        return (balance >> _OUTSTANDING_SHIFT) & _AMOUNT_MASK;
+    }
+
+    /// @dev `balance` with its outstanding financing replaced by `outstanding` (below 2**96).
+    function _withOutstanding(uint256 balance, uint256 outstanding) private pure returns (uint256) {
+        return (balance & ~(_AMOUNT_MASK << _OUTSTANDING_SHIFT)) | (outstanding << _OUTSTANDING_SHIFT);
+    }
+
+    /// @dev The advance rate of each standing, 14 bits apiece in `Standing` order: unverified,
+    /// verified, and zero for an exporter mismatch. A drawdown looks a declaration's rate up with
+    /// a shift instead of a branch per declaration; the table (28 bits) also identifies the
+    /// policy a receivable's cached cap was computed under.
+    function _rateTable(uint256 verifiedBps, uint256 unverifiedBps) private pure returns (uint256) {
+        return unverifiedBps | (verifiedBps << _RATE_BITS);
+    }
+
+    /// @dev The verified rate in a rate table (see {_rateTable}).
+    function _verifiedRateIn(uint256 rates) internal pure returns (uint256) {
+        return rates >> _RATE_BITS;
+    }
+
+    /// @dev Counted value x the rate of the declaration's standing (`rates`: see {_rateTable}).
+    function _limitOf(uint256 balance, uint256 rates) private pure returns (uint256) {
         unchecked {
-            return (uint256(balance.countedValue) * rate) / _BPS; // below 2**96 x 2**16
+            uint256 rate = (rates >> ((balance >> _STANDING_SHIFT) * _RATE_BITS)) & _RATE_MASK;
+            return ((balance & _AMOUNT_MASK) * rate) / _BPS; // below 2**96 x 2**14
         }
     }
 

@@ -12,35 +12,44 @@ import {IReceivableLedger} from "./IReceivableLedger.sol";
 /// declaration's limit; one bank (institution) at a time holds financing on a receivable. Refusals
 /// can be recorded for auditors (see {IReceivableLedger}).
 contract ReceivableLedger is DeclarationBook, Multicall {
-    /// @dev What every operation reads first. `status` holds None, Registered, Settled or
-    /// Cancelled: Financed is derived from a non-zero outstanding, so a drawdown never writes here.
-    struct Head {
-        Status status;
-        uint16 keyVersion;
-        bytes3 currency;
-        uint64 maturity;
-        uint8 declarationCount;
-        uint96 faceValue;
-    }
-
-    /// @dev What a drawdown or a repayment writes. `financier` is meaningful only while something is
-    /// outstanding; registration sets it to the registrant, so that the slot is never empty and a
-    /// first drawdown updates it rather than creating it.
-    struct Position {
-        address financier;
-        uint96 outstanding;
-    }
-
-    /// @dev Five slots. `institution` is the registrant's until the first drawdown, then the
-    /// financing bank's: who may cancel, then who holds the exclusivity and records repayments.
+    /// @dev `head` is what a drawdown or a repayment reads and writes of the receivable itself, in
+    /// one word: a cold read costs 2,100 gas, and the floor of an operation counts only what it
+    /// writes. Packed by hand (Solidity would copy a struct member by member, re-reading the slot):
+    ///
+    /// - bits 0-3, status: None, Registered, Settled or Cancelled (Financed is derived from a
+    ///   non-zero outstanding);
+    /// - bits 4-35, financier: the number ({ConsortiumAccess}) of the account of the last drawdown,
+    ///   meaningful only while something is outstanding; registration sets it to the registrant's.
+    ///   A number rather than the address is what lets the amounts share the word;
+    /// - bits 36-63 and 64-159, the cap and the rate table it was computed under (see
+    ///   {DeclarationBook-_rateTable}): the cap is the same as long as the policy is, until an
+    ///   attestation recounts a declaration (which marks it stale). A drawdown under the same
+    ///   policy then reads only the declarations it fills, not all of them to sum their limits;
+    /// - bits 160-255, outstanding.
+    ///
+    /// The other slots are never read by a drawdown under an unchanged policy. `institution` is
+    /// the registrant's until the first drawdown, then the financing bank's: who may cancel, then
+    /// who holds the exclusivity and records repayments.
     struct Stored {
-        Head head;
+        uint256 head;
         address registrant;
         uint96 declaredValue;
-        Position position;
+        uint96 faceValue;
+        uint64 maturity;
+        bytes3 currency;
+        uint16 keyVersion;
+        uint8 declarationCount;
         bytes32 exporter;
         bytes32 institution;
     }
+
+    uint256 private constant _STATUS_MASK = 0xf;
+    uint256 private constant _FINANCIER_SHIFT = 4;
+    uint256 private constant _CAP_RATES_SHIFT = 36;
+    uint256 private constant _CAP_SHIFT = 64;
+    uint256 private constant _HEAD_OUTSTANDING_SHIFT = 160;
+    /// @dev Bits 36-159 of `head`: the cached cap and its rate table.
+    uint256 private constant _CACHE_MASK = ((1 << 160) - 1) ^ ((1 << 36) - 1);
 
     mapping(bytes32 id => Stored) private _receivables;
 
@@ -85,90 +94,95 @@ contract ReceivableLedger is DeclarationBook, Multicall {
 
     /// @inheritdoc IReceivableLedger
     function finance(bytes32 id, uint256 amount) external onlyRole(LENDER_ROLE) {
-        (Refusal refusal, uint256 room, Position memory position, uint256[] memory limits) =
-            _checkFinancing(id, amount);
-        if (refusal == Refusal.ReceivableNotActive) revert ReceivableNotActive(id, Status.Cancelled);
-        if (refusal == Refusal.ReceivableFinancedByOtherBank) revert ReceivableFinancedByOtherBank(id, position.financier);
-        if (refusal == Refusal.FinancingExceedsCap) revert FinancingExceedsCap(id, amount, room);
-        _draw(id, amount, position, limits);
+        Stored storage receivable = _receivables[id];
+        uint256 head = receivable.head;
+        (Refusal refusal, uint256 room, uint256 rates, uint256 cap) = _checkFinancing(receivable, id, head, amount);
+        if (refusal != Refusal.None) {
+            if (refusal == Refusal.ReceivableNotActive) revert ReceivableNotActive(id, Status.Cancelled);
+            if (refusal == Refusal.ReceivableFinancedByOtherBank) {
+                revert ReceivableFinancedByOtherBank(id, _accountNumbered(_financierIn(head)));
+            }
+            revert FinancingExceedsCap(id, amount, room);
+        }
+        _draw(receivable, id, head, amount, rates, cap);
     }
 
     /// @inheritdoc IReceivableLedger
     function tryFinance(bytes32 id, uint256 amount) external onlyRole(LENDER_ROLE) returns (bool financed) {
-        (Refusal refusal, uint256 room, Position memory position, uint256[] memory limits) =
-            _checkFinancing(id, amount);
+        Stored storage receivable = _receivables[id];
+        uint256 head = receivable.head;
+        (Refusal refusal, uint256 room, uint256 rates, uint256 cap) = _checkFinancing(receivable, id, head, amount);
         if (refusal != Refusal.None) {
-            address financier = position.outstanding == 0 ? address(0) : position.financier;
+            address financier = _outstandingOf(head) == 0 ? address(0) : _accountNumbered(_financierIn(head));
             emit FinancingRefused(id, institutionOf(msg.sender), msg.sender, refusal, amount, room, financier);
             return false;
         }
-        _draw(id, amount, position, limits);
+        _draw(receivable, id, head, amount, rates, cap);
         return true;
     }
 
     /// @inheritdoc IReceivableLedger
     function repay(bytes32 id, uint256 amount) external onlyRole(LENDER_ROLE) {
         Stored storage receivable = _receivables[id];
-        Head memory head = receivable.head;
-        if (head.status == Status.None) revert ReceivableNotFound(id);
-        Position memory position = receivable.position;
-        uint256 outstanding = position.outstanding;
-        if (outstanding == 0) revert ReceivableNotActive(id, head.status);
-        if (!_actsFor(receivable, position.financier)) revert ReceivableNotFinancedByCaller(id, position.financier);
+        uint256 head = receivable.head;
+        Status status = _statusIn(head);
+        if (status == Status.None) revert ReceivableNotFound(id);
+        uint256 outstanding = _outstandingOf(head);
+        if (outstanding == 0) revert ReceivableNotActive(id, status);
+        if (!_actsFor(receivable, _financierIn(head))) {
+            revert ReceivableNotFinancedByCaller(id, _accountNumbered(_financierIn(head)));
+        }
         if (amount == 0) revert ZeroAmount();
         if (amount > outstanding) revert RepaymentExceedsOutstanding(id, amount, outstanding);
 
-        _release(id, head.declarationCount, amount);
+        _release(id, receivable.declarationCount, amount);
         unchecked {
             outstanding -= amount;
         }
-        receivable.position.outstanding = uint96(outstanding);
-        Status status = Status.Financed;
-        if (outstanding == 0) {
-            // Settled: exclusivity ends with the balance, and any bank may finance it again.
-            status = Status.Settled;
-            receivable.head.status = status;
-        }
-        emit ReceivableRepaid(id, msg.sender, amount, outstanding, status);
+        // Settled at zero: exclusivity ends with the balance, and any bank may finance it again.
+        if (outstanding == 0) status = Status.Settled;
+        receivable.head = _withPosition(head, status, _financierIn(head), outstanding);
+        emit ReceivableRepaid(id, msg.sender, amount, outstanding, outstanding == 0 ? status : Status.Financed);
     }
 
     /// @inheritdoc IReceivableLedger
     function cancel(bytes32 id) external onlyRole(LENDER_ROLE) {
         Stored storage receivable = _receivables[id];
-        Head memory head = receivable.head;
-        if (head.status == Status.None) revert ReceivableNotFound(id);
+        uint256 head = receivable.head;
+        Status status = _statusIn(head);
+        if (status == Status.None) revert ReceivableNotFound(id);
         // Never financed: still Registered (a settled one is Settled) and nothing outstanding, so
         // `institution` is still the registrant's.
-        uint256 outstanding = receivable.position.outstanding;
-        if (
-            head.status != Status.Registered || outstanding != 0 || receivable.institution != institutionOf(msg.sender)
-        ) revert ReceivableNotCancellable(id, outstanding != 0 ? Status.Financed : head.status);
-        receivable.head.status = Status.Cancelled;
-        _unlinkAll(id, head.declarationCount);
+        uint256 outstanding = _outstandingOf(head);
+        if (status != Status.Registered || outstanding != 0 || receivable.institution != institutionOf(msg.sender)) {
+            revert ReceivableNotCancellable(id, outstanding != 0 ? Status.Financed : status);
+        }
+        receivable.head = _withPosition(head, Status.Cancelled, _financierIn(head), 0);
+        _unlinkAll(id, receivable.declarationCount);
         emit ReceivableCancelled(id, msg.sender);
     }
 
     /// @inheritdoc IReceivableLedger
     function getReceivable(bytes32 id) external view returns (Receivable memory view_) {
         Stored storage receivable = _receivables[id];
-        Head memory head = receivable.head;
-        Position memory position = receivable.position;
-        view_.status = position.outstanding != 0 ? Status.Financed : head.status;
-        view_.keyVersion = head.keyVersion;
-        view_.currency = head.currency;
-        view_.maturity = head.maturity;
+        uint256 head = receivable.head;
+        uint256 outstanding = _outstandingOf(head);
+        view_.status = outstanding != 0 ? Status.Financed : _statusIn(head);
+        view_.keyVersion = receivable.keyVersion;
+        view_.currency = receivable.currency;
+        view_.maturity = receivable.maturity;
         view_.registrant = receivable.registrant;
-        view_.financier = position.outstanding != 0 ? position.financier : address(0);
+        view_.financier = outstanding != 0 ? _accountNumbered(_financierIn(head)) : address(0);
         view_.exporter = receivable.exporter;
-        view_.faceValue = head.faceValue;
+        view_.faceValue = receivable.faceValue;
         view_.declaredValue = receivable.declaredValue;
-        (view_.cap,) = _capOf(id, head, _policy());
-        view_.outstanding = position.outstanding;
+        view_.cap = _liveCapOf(receivable, id, head);
+        view_.outstanding = outstanding;
     }
 
     /// @inheritdoc IReceivableLedger
     function declarationsOf(bytes32 id) external view returns (bytes32[] memory) {
-        return _listOf(id, _receivables[id].head.declarationCount);
+        return _listOf(id, _receivables[id].declarationCount);
     }
 
     /// @inheritdoc IReceivableLedger
@@ -179,18 +193,24 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// @inheritdoc IReceivableLedger
     function headroom(bytes32 id) external view returns (uint256) {
         Stored storage receivable = _receivables[id];
-        (uint256 cap,) = _capOf(id, receivable.head, _policy());
-        return _roomOf(cap, receivable.position.outstanding);
+        uint256 head = receivable.head;
+        return _roomOf(_liveCapOf(receivable, id, head), _outstandingOf(head));
     }
 
     /// @inheritdoc IReceivableLedger
     function isOverdue(bytes32 id) external view returns (bool) {
         Stored storage receivable = _receivables[id];
-        return receivable.position.outstanding != 0 && block.timestamp > receivable.head.maturity;
+        return _outstandingOf(receivable.head) != 0 && block.timestamp > receivable.maturity;
     }
 
     function _exporterOf(bytes32 id) internal view override returns (bytes32) {
         return _receivables[id].exporter;
+    }
+
+    /// @dev Marks the cached cap of `id` stale: the next drawdown sums the limits again.
+    function _recounted(bytes32 id) internal override {
+        Stored storage receivable = _receivables[id];
+        receivable.head |= _NO_RATES << _CAP_RATES_SHIFT;
     }
 
     /// @dev Reverts on malformed input; returns the financing rule the registration breaks, if any.
@@ -206,7 +226,7 @@ contract ReceivableLedger is DeclarationBook, Multicall {
         _checkDeclarations(declarations);
 
         Stored storage receivable = _receivables[id];
-        Status status = receivable.head.status;
+        Status status = _statusIn(receivable.head);
         // A cancelled receivable may be registered again (a corrected presentation of the same invoice).
         if (status != Status.None && status != Status.Cancelled) {
             return (Refusal.ReceivableAlreadyRegistered, id, receivable.institution);
@@ -218,24 +238,26 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// {ReceivableRegistered}.
     function _register(Terms calldata terms, Declaration[] calldata declarations) private {
         bytes32 id = terms.id;
-        Rates memory rates = _policy();
+        uint256 rates = _ratesInForce();
         (uint256 limits, uint256 declared) = _linkAll(id, declarations, terms.exporter, rates);
+        uint256 cap;
+        unchecked {
+            cap = (terms.faceValue * _verifiedRateIn(rates)) / _BPS; // below 2**96 x 2**14
+        }
+        if (limits < cap) cap = limits;
+        uint256 record = _recordOf(msg.sender);
         _receivables[id] = Stored({
-            head: Head({
-                status: Status.Registered,
-                keyVersion: terms.keyVersion,
-                currency: terms.currency,
-                maturity: terms.maturity,
-                declarationCount: uint8(declarations.length),
-                faceValue: uint96(terms.faceValue)
-            }),
+            head: _withPosition(_withCap(0, rates, cap), Status.Registered, _numberIn(record), 0),
             registrant: msg.sender,
             declaredValue: uint96(declared),
-            position: Position(msg.sender, 0),
+            faceValue: uint96(terms.faceValue),
+            maturity: terms.maturity,
+            currency: terms.currency,
+            keyVersion: terms.keyVersion,
+            declarationCount: uint8(declarations.length),
             exporter: terms.exporter,
-            institution: institutionOf(msg.sender)
+            institution: _institutionIn(record, msg.sender)
         });
-        uint256 byFace = (terms.faceValue * rates.verifiedBps) / _BPS;
         emit ReceivableRegistered(
             id,
             msg.sender,
@@ -244,76 +266,113 @@ contract ReceivableLedger is DeclarationBook, Multicall {
             terms.faceValue,
             terms.currency,
             terms.maturity,
-            rates.verifiedBps,
-            byFace < limits ? byFace : limits
+            uint16(_verifiedRateIn(rates)),
+            cap
         );
     }
 
     /// @dev Reverts on an unknown receivable or a zero amount; returns the financing rule the
-    /// drawdown breaks, if any, the headroom it was judged against, the receivable's position and
-    /// its declarations' limits (what {_draw} needs).
-    function _checkFinancing(bytes32 id, uint256 amount)
+    /// drawdown breaks, if any, the headroom it was judged against, and the policy and the cap
+    /// (what {_draw} needs).
+    function _checkFinancing(Stored storage receivable, bytes32 id, uint256 head, uint256 amount)
         private
         view
-        returns (Refusal, uint256 room, Position memory position, uint256[] memory limits)
+        returns (Refusal, uint256 room, uint256 rates, uint256 cap)
     {
-        Stored storage receivable = _receivables[id];
-        Head memory head = receivable.head;
-        position = receivable.position;
-        if (head.status == Status.None) revert ReceivableNotFound(id);
+        Status status = _statusIn(head);
+        if (status == Status.None) revert ReceivableNotFound(id);
         if (amount == 0) revert ZeroAmount();
-        if (head.status == Status.Cancelled) return (Refusal.ReceivableNotActive, 0, position, limits);
-        if (position.outstanding != 0 && !_actsFor(receivable, position.financier)) {
-            return (Refusal.ReceivableFinancedByOtherBank, 0, position, limits);
+        if (status == Status.Cancelled) return (Refusal.ReceivableNotActive, 0, 0, 0);
+        uint256 outstanding = _outstandingOf(head);
+        if (outstanding != 0 && !_actsFor(receivable, _financierIn(head))) {
+            return (Refusal.ReceivableFinancedByOtherBank, 0, 0, 0);
         }
-        uint256 cap;
-        (cap, limits) = _capOf(id, head, _policy());
-        room = _roomOf(cap, position.outstanding);
-        return (amount > room ? Refusal.FinancingExceedsCap : Refusal.None, room, position, limits);
+        rates = _ratesInForce();
+        cap = _capOf(receivable, id, head, rates);
+        room = _roomOf(cap, outstanding);
+        return (amount > room ? Refusal.FinancingExceedsCap : Refusal.None, room, rates, cap);
     }
 
-    /// @dev Draws an accepted `amount`. Emits the declarations' events, then {ReceivableFinanced}.
-    function _draw(bytes32 id, uint256 amount, Position memory position, uint256[] memory limits) private {
-        Stored storage receivable = _receivables[id];
-        _fill(id, amount, limits);
+    /// @dev Draws an accepted `amount` under `rates`, `cap` being the cap under them. Emits the
+    /// declarations' events, then {ReceivableFinanced}.
+    function _draw(Stored storage receivable, bytes32 id, uint256 head, uint256 amount, uint256 rates, uint256 cap)
+        private
+    {
+        _fill(id, amount, rates);
+        uint256 record = _recordOf(msg.sender);
+        uint32 drawer = _numberIn(record);
+        uint256 outstanding = _outstandingOf(head);
         // Nothing outstanding: no bank holds it, and the drawer's institution takes charge (an
         // account that already took charge of it still acts for it).
-        if (position.outstanding == 0 && position.financier != msg.sender) {
-            bytes32 institution = institutionOf(msg.sender);
+        if (outstanding == 0 && _financierIn(head) != drawer) {
+            bytes32 institution = _institutionIn(record, msg.sender);
             if (receivable.institution != institution) receivable.institution = institution;
         }
-        uint256 outstanding;
         unchecked {
-            outstanding = position.outstanding + amount; // <= cap <= face value < 2**96
+            outstanding += amount; // <= cap <= face value < 2**96
         }
-        if (position.financier != msg.sender) receivable.position.financier = msg.sender;
-        receivable.position.outstanding = uint96(outstanding);
+        receivable.head = _withPosition(_withCap(head, rates, cap), _statusIn(head), drawer, outstanding);
         emit ReceivableFinanced(id, msg.sender, amount, outstanding);
     }
 
     /// @dev Whether the caller acts for the institution in charge of the receivable: the account of
-    /// its last drawdown does without a lookup, any other is compared by institution.
-    function _actsFor(Stored storage receivable, address financier) private view returns (bool) {
-        return msg.sender == financier || institutionOf(msg.sender) == receivable.institution;
+    /// its last drawdown (number `financier`) does without a lookup, any other is compared by
+    /// institution.
+    function _actsFor(Stored storage receivable, uint32 financier) private view returns (bool) {
+        uint256 record = _recordOf(msg.sender);
+        return _numberIn(record) == financier || _institutionIn(record, msg.sender) == receivable.institution;
     }
 
-    /// @dev min(face value x verified rate, sum of the declarations' limits), zero unless live;
-    /// and the declarations' limits.
-    function _capOf(bytes32 id, Head memory head, Rates memory rates)
+    /// @dev The cap of a receivable, zero unless live (registered, financed or settled).
+    function _liveCapOf(Stored storage receivable, bytes32 id, uint256 head) private view returns (uint256) {
+        Status status = _statusIn(head);
+        if (status == Status.None || status == Status.Cancelled) return 0;
+        return _capOf(receivable, id, head, _ratesInForce());
+    }
+
+    /// @dev The cap of a live receivable under `rates`: min(face value x verified rate, sum of the
+    /// declarations' limits), from `head` when it was cached under the same rates.
+    function _capOf(Stored storage receivable, bytes32 id, uint256 head, uint256 rates)
         private
         view
-        returns (uint256 cap, uint256[] memory limits)
+        returns (uint256 cap)
     {
-        if (head.status == Status.None || head.status == Status.Cancelled) return (0, limits);
+        if (((head >> _CAP_RATES_SHIFT) & _NO_RATES) == rates) return uint96(head >> _CAP_SHIFT);
         unchecked {
-            cap = (uint256(head.faceValue) * rates.verifiedBps) / _BPS; // below 2**96 x 2**16
+            cap = (uint256(receivable.faceValue) * _verifiedRateIn(rates)) / _BPS; // below 2**96 x 2**14
         }
-        uint256 total;
-        (total, limits) = _limits(id, head.declarationCount, rates);
+        uint256 total = _limits(id, receivable.declarationCount, rates);
         if (total < cap) cap = total;
     }
 
     function _roomOf(uint256 cap, uint256 outstanding) private pure returns (uint256) {
         return cap > outstanding ? cap - outstanding : 0;
+    }
+
+    /// @dev `head` with its status, financier and outstanding replaced (the cached cap kept).
+    function _withPosition(uint256 head, Status status, uint32 financier, uint256 outstanding)
+        private
+        pure
+        returns (uint256)
+    {
+        return (head & _CACHE_MASK) | uint256(status) | (uint256(financier) << _FINANCIER_SHIFT)
+            | (outstanding << _HEAD_OUTSTANDING_SHIFT);
+    }
+
+    /// @dev `head` with `cap` cached under `rates` (status, financier and outstanding kept).
+    function _withCap(uint256 head, uint256 rates, uint256 cap) private pure returns (uint256) {
+        return (head & ~_CACHE_MASK) | (rates << _CAP_RATES_SHIFT) | (cap << _CAP_SHIFT);
+    }
+
+    function _statusIn(uint256 head) private pure returns (Status) {
+        return Status(head & _STATUS_MASK);
+    }
+
+    function _financierIn(uint256 head) private pure returns (uint32) {
+        return uint32(head >> _FINANCIER_SHIFT);
+    }
+
+    function _outstandingOf(uint256 head) private pure returns (uint256) {
+        return head >> _HEAD_OUTSTANDING_SHIFT;
     }
 }

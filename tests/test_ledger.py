@@ -499,6 +499,39 @@ def test_verified_and_unverified_rates(stack: Stack) -> None:
     assert stack.ledger.receivable(rid).cap == 100_000
 
 
+def test_each_drawdown_is_judged_against_the_cap_as_it_is_now(stack: Stack) -> None:
+    """The receivable keeps its cap with the policy it was computed under, so that a drawdown
+    under an unchanged policy reads only the declarations it fills. A new policy, an attestation
+    and a return to an earlier policy must all still move the cap of the very next drawdown."""
+    ledger, bank, admin = stack.ledger, stack.bank_a.signer, stack.admin.signer
+    ledger.set_advance_rates(admin, 9_000, 5_000)
+    rid = register(stack, bank, "INV-1", ("D1", 60_000), ("D2", 40_000))
+
+    def judged(cap: int, draw: int) -> None:
+        """The cap is ``cap`` to the unit, before and after a drawdown of ``draw``."""
+        for _ in range(2):
+            room = cap - ledger.receivable(rid).outstanding
+            assert (ledger.receivable(rid).cap, ledger.headroom(rid)) == (cap, room)
+            over = ledger.try_finance(bank, rid, room + 1)
+            assert over.refusal is not None
+            assert over.refusal.headroom == room
+            assert ledger.try_finance(bank, rid, draw).accepted
+
+    judged(30_000 + 20_000, draw=10_000)  # both unverified, at 50%
+    ledger.set_advance_rates(admin, 9_000, 6_000)
+    judged(36_000 + 24_000, draw=5_000)
+    ledger.attest_declaration(stack.verifier.signer, fp("D1"), EXPORTER, 30_000, EXPORT_DATE)
+    judged(27_000 + 24_000, draw=1_000)  # D1 verified at 90% of its attested 30,000
+    ledger.set_advance_rates(admin, 9_000, 5_000)
+    judged(27_000 + 20_000, draw=1_000)
+    # A cut below the 34,000 outstanding: nothing more to draw.
+    ledger.set_advance_rates(admin, 4_000, 4_000)
+    assert (ledger.receivable(rid).cap, ledger.headroom(rid)) == (12_000 + 16_000, 0)
+    refusal = ledger.try_finance(bank, rid, 1).refusal
+    assert refusal is not None
+    assert refusal.headroom == 0
+
+
 def test_no_financing_on_unverified_declarations_at_rate_zero(stack: Stack) -> None:
     stack.ledger.set_advance_rates(stack.admin.signer, 9_000, 0)
     rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000))

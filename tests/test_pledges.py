@@ -417,6 +417,89 @@ def test_active_pledges_per_property_are_bounded(reg: Registry) -> None:
     assert [rank for _, rank in reg.ranks(prop)] == list(range(1, MAX_ACTIVE_PLEDGES))
 
 
+def test_amounts_too_large_for_the_packed_fields_keep_their_exact_values(reg: Registry) -> None:
+    """Amounts are packed into narrower fields beside the status (112 bits for a property's
+    appraisal and secured total, 48 for a pledge's amount); a larger uint256 is kept in a slot of
+    its own, so every amount reads back, and counts, exactly."""
+    appraisal = 2**200
+    prop = reg.register("P1", value=appraisal, ltv_bps=10_000)
+    assert reg.registry.get_property(prop).appraised_value == appraisal
+    assert reg.registry.headroom(prop) == appraisal
+    amounts = [2**48 - 2, 2**48 - 1, 2**120 + 7, 2**112 - 1]
+    ids = [reg.apply(reg.bank_a, prop, amount) for amount in amounts]
+    assert [reg.registry.get_pledge(pid).amount for pid in ids] == amounts
+    secured = 0
+    for pid, amount in zip(ids, amounts, strict=True):
+        tx = reg.registry.approve(reg.registrar, pid)
+        secured += amount
+        (approved,) = reg.registry.events(tx, "PledgeApproved")
+        assert (approved["amount"], approved["securedAmount"]) == (amount, secured)
+        assert approved["headroom"] == appraisal - secured
+    assert reg.registry.get_property(prop).secured_amount == secured
+
+    # Back under 2**112 - 1, the secured total fits its field again.
+    for pid, amount in ((ids[2], amounts[2]), (ids[3], amounts[3])):
+        tx = reg.registry.release(reg.bank_a, pid)
+        secured -= amount
+        (released,) = reg.registry.events(tx, "PledgeReleased")
+        assert (released["amount"], released["securedAmount"]) == (amount, secured)
+    assert secured == 2**49 - 3
+    assert reg.registry.get_property(prop).secured_amount == secured
+    assert reg.registry.headroom(prop) == appraisal - secured
+
+    # And so does an appraisal lowered under it; a huge one that rejects is recorded exactly too.
+    reg.registry.update_appraisal(reg.registrar, prop, 2**60)
+    assert reg.registry.get_property(prop).appraised_value == 2**60
+    assert reg.registry.headroom(prop) == 2**60 - secured
+    big = reg.apply(reg.bank_b, prop, 2**90)
+    decision = reg.registry.decide(reg.registrar, big)
+    assert decision.reason_code == RuleReason.EXCEEDS_HEADROOM
+    (rejected,) = reg.registry.events(decision.tx, "PledgeRejected")
+    assert (rejected["amount"], rejected["headroom"]) == (2**90, 2**60 - secured)
+
+
+def test_application_sequences_too_large_for_the_packed_field_rank_and_release(
+    reg: Registry,
+) -> None:
+    """A pledge head carries its application sequence in 24 bits, for approvals to rank by; from
+    2**24 - 1 on, the full sequence is read from the pledge's other slot. Reaching that many
+    applications takes millions of transactions, so the test sets the property's counter."""
+    prop = reg.register("P1")
+    _set_applications(reg, prop, 2**24 - 3)
+    sequences = [2**24 - 2, 2**24 - 1, 2**24]
+    ids = [reg.apply(reg.bank_a, prop, 1_000) for _ in sequences]
+    assert ids == [pledge_id(prop, n) for n in sequences]
+    for pid in reversed(ids):
+        reg.registry.approve(reg.registrar, pid)
+    assert reg.registry.active_pledges(prop) == ids[::-1]
+    assert [reg.registry.rank_of(pid) for pid in ids] == [3, 2, 1]
+    reg.registry.release(reg.bank_a, ids[1])
+    assert reg.ranks(prop) == [(ids[2], 1), (ids[0], 2)]
+    assert reg.registry.get_property(prop).applications == 2**24
+
+
+def _set_applications(reg: Registry, prop: bytes, applications: int) -> None:
+    """Sets the application counter of ``prop`` in storage (anvil): the word after the property's
+    head packs key version (16 bits), currency (24) and the counter (64). The mapping's slot is
+    found, not assumed: it is the one whose entry for ``prop`` holds this property's key version
+    and currency."""
+    w3 = reg.stack.chain.w3
+    address = reg.registry.address
+    expected = 1 | (int.from_bytes(b"CNY", "big") << 16)
+    for base in range(32):
+        entry = int.from_bytes(keccak(prop + base.to_bytes(32, "big")), "big")
+        word = int.from_bytes(w3.eth.get_storage_at(address, entry + 1), "big")
+        if word == expected:
+            value = expected | (applications << 40)
+            w3.provider.make_request(
+                "anvil_setStorageAt",  # type: ignore[arg-type]
+                [address, hex(entry + 1), "0x" + value.to_bytes(32, "big").hex()],
+            )
+            assert reg.registry.get_property(prop).applications == applications
+            return
+    raise AssertionError("the properties mapping was not found in storage")
+
+
 # --- decisions by rule: refusals recorded ---------------------------------------------------------
 
 
@@ -825,6 +908,43 @@ def test_renounced_role_is_refused(reg: Registry) -> None:
         reg.bank_a, reg.registry.contract.functions.renounceRole(LENDER_ROLE, reg.bank_a.address)
     )
     reg.refused(errors.MissingRole, lambda: reg.registry.release(reg.bank_a, pid))
+
+
+def test_roles_behave_as_in_openzeppelin_access_control(reg: Registry) -> None:
+    """The consortium's roles sit in one packed record per account (ConsortiumAccess), any other
+    role in AccessControl's own storage: both answer hasRole, and grant, revoke and renounce with
+    the same events, and only when something changes."""
+    registry, admin = reg.registry, reg.admin
+    contract, chain = registry.contract, registry.chain
+    account = reg.new_signer()
+    for role in (LENDER_ROLE, keccak(text="AUDITOR_ROLE")):
+        assert not registry.has_role(role, account.address)
+        granted = registry.grant_role(admin, role, account.address)
+        expected = {"role": role, "account": account.address, "sender": admin.address}
+        assert registry.events(granted, "RoleGranted") == [expected]
+        assert (
+            registry.events(registry.grant_role(admin, role, account.address), "RoleGranted") == []
+        )
+        assert registry.has_role(role, account.address)
+
+        revoke = contract.functions.revokeRole(role, account.address)
+        assert registry.events(chain.transact(admin, revoke), "RoleRevoked") == [expected]
+        assert registry.events(chain.transact(admin, revoke), "RoleRevoked") == []
+        assert not registry.has_role(role, account.address)
+
+        registry.grant_role(admin, role, account.address)
+        renounce = contract.functions.renounceRole(role, account.address)
+        renounced = registry.events(chain.transact(account, renounce), "RoleRevoked")
+        assert renounced == [{**expected, "sender": account.address}]
+        assert not registry.has_role(role, account.address)
+    # Other roles are untouched, and an account acts for itself until assigned, and again after.
+    assert registry.has_role(REGISTRAR_ROLE, reg.registrar.address)
+    own = account.address.lower().replace("0x", "").rjust(64, "0")
+    assert registry.institution_of(account.address).hex() == own
+    registry.assign_institution(admin, account.address, keccak(text="Bank C"))
+    assert registry.institution_of(account.address) == keccak(text="Bank C")
+    registry.assign_institution(admin, account.address, bytes(32))
+    assert registry.institution_of(account.address).hex() == own
 
 
 # --- the contract against a reference model -------------------------------------------------------
