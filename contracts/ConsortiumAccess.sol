@@ -19,13 +19,14 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 abstract contract ConsortiumAccess is AccessControl {
     /// @notice Banks: register and finance documents, apply for and release pledges.
     bytes32 public constant LENDER_ROLE = keccak256("LENDER_ROLE");
-    /// @notice Property registration center: properties, appraisals, pledge decisions.
+    /// @notice Property registration center: properties, appraisals, pledge decisions; on the consent
+    /// registry, binds enterprises to their accounts.
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
     /// @notice Customs: attests export declarations.
     bytes32 public constant VERIFIER_ROLE = keccak256("VERIFIER_ROLE");
     /// @notice Courts and enforcement offices: seize and unseize properties.
     bytes32 public constant ENFORCER_ROLE = keccak256("ENFORCER_ROLE");
-    /// @notice The API operator: anchors read-log roots, binds enterprises.
+    /// @notice The API operator: anchors read-log roots.
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
 
     /// @dev Record bit 8: `_institutionOf` holds the account's institution; clear, it acts for itself.

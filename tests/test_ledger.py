@@ -1041,76 +1041,49 @@ def test_the_contract_agrees_with_a_reference_model(
 
 
 def _replay(stack: Stack, operations: list[tuple[Any, ...]]) -> None:
+    """Each operation on the chain and on the shared model (tests/models/ledger.py), which must
+    agree on accepting or refusing it; the model then stands for the contract's state."""
     model, ledger = Model(), stack.ledger
     banks = {"A": stack.bank_a.signer, "B": stack.bank_b.signer}
     for operation in operations:
         kind = operation[0]
         if kind == "register":
             _, invoice, numbers, value = operation
-            free = invoice not in model.receivables or model.receivables[invoice][2] == "cancelled"
-            taken = any(n in model.linked for n in numbers)
-            mismatch = any(model.attested.get(n, (EXPORTER, 0))[0] != EXPORTER for n in numbers)
             attempt = ledger.try_register(
                 banks["A"], terms(invoice, 150_000), decls(*((n, value) for n in numbers))
             )
-            assert attempt.accepted == (free and not taken and not mismatch), operation
-            if attempt.accepted:
-                model.receivables[invoice] = (150_000, list(numbers), "registered", None)
-                for n in numbers:
-                    model.declared[n], model.balance[n], model.linked[n] = value, 0, invoice
+            refusal = model.register("A", invoice, 150_000, [(n, value) for n in numbers])
+            assert attempt.accepted == (refusal is None), operation
         elif kind == "finance":
             _, invoice, bank, amount = operation
             if invoice not in model.receivables:
-                continue
-            face, numbers, status, holder = model.receivables[invoice]
-            outstanding = model.outstanding(invoice)
-            room = max(0, model.cap(invoice) - outstanding)
-            ok = status != "cancelled" and (outstanding == 0 or holder == bank) and amount <= room
+                continue  # an unknown receivable reverts: not a financing attempt
             attempt = ledger.try_finance(banks[bank], fp(invoice), amount)
-            assert attempt.accepted == ok, (operation, model)
-            if ok:
-                left = amount
-                for n in numbers:
-                    take = min(max(0, model.limit(n) - model.balance[n]), left)
-                    model.balance[n] += take
-                    left -= take
-                model.receivables[invoice] = (face, numbers, "financed", bank)
+            refusal = model.finance(bank, invoice, amount)
+            assert attempt.accepted == (refusal is None), (operation, model)
         elif kind == "repay":
             _, invoice, amount = operation
             entry = model.receivables.get(invoice)
             if entry is None or entry[2] != "financed" or model.outstanding(invoice) < amount:
                 continue
-            face, numbers, _, holder = entry
+            holder = entry[3]
             assert holder is not None
             ledger.repay(banks[holder], fp(invoice), amount)
-            left = amount
-            for n in reversed(numbers):
-                take = min(model.balance[n], left)
-                model.balance[n] -= take
-                left -= take
-            settled = model.outstanding(invoice) == 0
-            model.receivables[invoice] = (
-                face,
-                numbers,
-                "settled" if settled else "financed",
-                None if settled else holder,
-            )
+            assert model.repay(holder, invoice, amount) is None
         elif kind == "cancel":
             _, invoice = operation
             entry = model.receivables.get(invoice)
             if entry is None or entry[2] != "registered":
                 continue
             ledger.cancel(banks["A"], fp(invoice))
-            model.receivables[invoice] = (entry[0], entry[1], "cancelled", None)
-            for n in entry[1]:
-                del model.linked[n]
+            assert model.cancel("A", invoice) is None
         elif kind == "attest":
             _, number, same_exporter, value = operation
             exporter = EXPORTER if same_exporter else OTHER_EXPORTER
             ledger.attest_declaration(
                 stack.verifier.signer, fp(number), exporter, value, EXPORT_DATE
             )
-            model.attested[number] = (exporter, value)
+            model.attest(number, exporter, value)
         else:
             _, first, second = operation
             verified, unverified = max(first, second), min(first, second)
@@ -1129,9 +1102,11 @@ def _compare(stack: Stack, model: Model) -> None:
             assert on_chain.outstanding == 0
             continue
         assert on_chain.outstanding == model.outstanding(invoice), invoice
+        assert model.drawn_within_cap(invoice), invoice
         for number in numbers:
             declaration = stack.ledger.declaration(fp(number))
             standing, counted = model.counted(number)
             assert (declaration.standing, declaration.counted_value) == (standing, counted)
-            assert declaration.outstanding == model.balance[number] <= counted
+            assert declaration.outstanding == model.balance[number], number
+            assert model.drawn_within_limit(number), number
             assert declaration.limit == model.limit(number)

@@ -28,6 +28,11 @@ class Model:
     attested: dict[str, tuple[bytes, int]] = field(default_factory=dict)
     balance: dict[str, int] = field(default_factory=dict)
     linked: dict[str, str] = field(default_factory=dict)
+    # The limit (per declaration) and cap (per invoice) in force at their last drawdown: what the
+    # money out must stay within. An attestation or a rate change afterwards may lower the limit
+    # below money already drawn, which is not financing beyond it.
+    limit_at_draw: dict[str, int] = field(default_factory=dict)
+    cap_at_draw: dict[str, int] = field(default_factory=dict)
 
     def counted(self, declaration: str) -> tuple[Standing, int]:
         if declaration not in self.attested:
@@ -44,6 +49,12 @@ class Model:
 
     def outstanding(self, invoice: str) -> int:
         return sum(self.balance[d] for d in self.receivables[invoice][1])
+
+    def drawn_within_limit(self, declaration: str) -> bool:
+        return self.balance[declaration] <= self.limit_at_draw.get(declaration, 0)
+
+    def drawn_within_cap(self, invoice: str) -> bool:
+        return self.outstanding(invoice) <= self.cap_at_draw.get(invoice, 0)
 
     def cap(self, invoice: str) -> int:
         face, declarations, status, _ = self.receivables[invoice]
@@ -84,8 +95,11 @@ class Model:
         left = amount
         for n in numbers:
             take = min(max(0, self.limit(n) - self.balance[n]), left)
-            self.balance[n] += take
+            if take:
+                self.balance[n] += take
+                self.limit_at_draw[n] = self.limit(n)
             left -= take
+        self.cap_at_draw[invoice] = self.cap(invoice)
         self.receivables[invoice] = (face, numbers, "financed", bank)
         return None
 
