@@ -152,7 +152,7 @@ def _banks(stack: Stack) -> list[Bank]:
     ]
 
 
-# The suite's 300 s per-test timeout bounds the ci profile; the slow one runs for as long as it takes.
+# The suite's 300 s per-test timeout bounds the ci profile; the slow one runs as long as it takes.
 @pytest.mark.timeout(0 if PROFILE.max_examples > 100 else 300)
 def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
     banks = _banks(stack)
