@@ -33,7 +33,6 @@ from registry.indexer.decode import (
     RoleRevoked,
     register_records,
 )
-from registry.indexer.errors import IndexConflict
 from registry.indexer.versioned import VersionedTable
 
 if TYPE_CHECKING:
@@ -132,12 +131,7 @@ def _on_role_granted(p: Projections, event: RoleGranted) -> None:
 
 def _on_role_revoked(p: Projections, event: RoleRevoked) -> None:
     key = grant_key(event.contract, event.role, event.account)
-    if p.access.role_grants.get(key) is None:
-        raise IndexConflict(
-            f"RoleRevoked at block {event.block_number} revokes {key}, which the index never saw "
-            "granted",
-            role_grant=key,
-        )
+    p.access.role_grants.require(key, event, "granted")
     p.access.role_grants.put(
         key, event.block_number, {"status": "revoked", "revoked_by": event.sender}
     )

@@ -29,7 +29,6 @@ from sqlalchemy import Connection
 from registry.db.bulk import insert_rows
 from registry.db.schema import consents, enterprise_bindings, read_log_anchors
 from registry.indexer.decode import EventRecord, register_records
-from registry.indexer.errors import IndexConflict
 from registry.indexer.versioned import VersionedTable
 
 if TYPE_CHECKING:
@@ -184,12 +183,7 @@ def _on_enterprise_bound(p: Projections, event: EnterpriseBound) -> None:
 
 def _on_enterprise_unbound(p: Projections, event: EnterpriseUnbound) -> None:
     bindings = p.consent_registry.bindings
-    if bindings.get(event.enterprise) is None:
-        raise IndexConflict(
-            f"EnterpriseUnbound at block {event.block_number} unbinds {event.enterprise}, which "
-            "the index never saw bound",
-            enterprise=event.enterprise,
-        )
+    bindings.require(event.enterprise, event, "bound")
     bindings.put(
         event.enterprise,
         event.block_number,

@@ -168,17 +168,6 @@ Handler = Callable[[Projections, Any], None]
 """Applies one decoded event (of the type it is registered for) to the chunk's projections."""
 
 
-def _receivable(p: Projections, event: EventRecord, receivable_id: str) -> Mapping[str, Any]:
-    found = p.receivables.get(receivable_id)
-    if found is None:
-        raise IndexConflict(
-            f"{event.event} at block {event.block_number} updates receivable {receivable_id}, "
-            "which the index never saw registered",
-            receivable=receivable_id,
-        )
-    return found
-
-
 def _declared_value(p: Projections, receivable_id: str) -> int:
     total = 0
     for fingerprint in p.declarations.in_group(receivable_id):
@@ -253,7 +242,7 @@ def _record_financing(
 
 
 def _on_financed(p: Projections, event: ReceivableFinanced) -> None:
-    _receivable(p, event, event.id)
+    p.receivables.require(event.id, event, "registered")
     p.receivables.put(
         event.id,
         event.block_number,
@@ -267,7 +256,7 @@ def _on_financed(p: Projections, event: ReceivableFinanced) -> None:
 
 
 def _on_repaid(p: Projections, event: ReceivableRepaid) -> None:
-    _receivable(p, event, event.id)
+    p.receivables.require(event.id, event, "registered")
     p.receivables.put(
         event.id,
         event.block_number,
@@ -283,7 +272,7 @@ def _on_repaid(p: Projections, event: ReceivableRepaid) -> None:
 
 
 def _on_cancelled(p: Projections, event: ReceivableCancelled) -> None:
-    _receivable(p, event, event.id)
+    p.receivables.require(event.id, event, "registered")
     # A cancelled receivable has no cap: its declarations are free.
     p.receivables.put(event.id, event.block_number, {"status": _CANCELLED, "cap": 0})
     for fingerprint in p.declarations.in_group(event.id):

@@ -201,26 +201,6 @@ class PledgeProjections:
         self.properties.write()
         self.pledges.write()
 
-    def property_of(self, event: EventRecord, fingerprint: str) -> Mapping[str, Any]:
-        found = self.properties.get(fingerprint)
-        if found is None:
-            raise IndexConflict(
-                f"{event.event} at block {event.block_number} concerns property {fingerprint}, "
-                "which the index never saw registered",
-                property=fingerprint,
-            )
-        return found
-
-    def pledge_of(self, event: EventRecord, pledge_id: str) -> Mapping[str, Any]:
-        found = self.pledges.get(pledge_id)
-        if found is None:
-            raise IndexConflict(
-                f"{event.event} at block {event.block_number} concerns pledge {pledge_id}, which "
-                "the index never saw applied for",
-                pledge=pledge_id,
-            )
-        return found
-
     def active(self, fingerprint: str) -> dict[str, int]:
         """The active pledges of a property: id -> rank."""
         ranks = {}
@@ -234,7 +214,7 @@ class PledgeProjections:
     def set_property(self, event: EventRecord, fingerprint: str, **changes: Any) -> None:
         """Changes a property at the event's block, with its headroom recomputed; where the event
         states the headroom too, the two must agree."""
-        values = {**self.property_of(event, fingerprint), **changes}
+        values = {**self.properties.require(fingerprint, event, "registered"), **changes}
         room = headroom(values)
         stated = getattr(event, "headroom", None)
         _agree(event, "headroom", stated if stated is not None else room, room)
@@ -299,7 +279,7 @@ def _on_pledge_applied(p: Projections, event: PledgeApplied) -> None:
 
 def _on_pledge_approved(p: Projections, event: PledgeApproved) -> None:
     book = p.pledge_registry
-    book.pledge_of(event, event.pledge_id)
+    book.pledges.require(event.pledge_id, event, "applied for")
     # The most junior: one more than the active pledges before it.
     _agree(event, "rank", event.rank, len(book.active(event.property)) + 1)
     book.pledges.put(
@@ -312,9 +292,14 @@ def _on_pledge_approved(p: Projections, event: PledgeApproved) -> None:
 
 def _on_pledge_rejected(p: Projections, event: PledgeRejected) -> None:
     book = p.pledge_registry
-    book.pledge_of(event, event.pledge_id)
+    book.pledges.require(event.pledge_id, event, "applied for")
     # The headroom the rules judged the application against: the property's, unchanged by it.
-    _agree(event, "headroom", event.headroom, book.property_of(event, event.property)["headroom"])
+    _agree(
+        event,
+        "headroom",
+        event.headroom,
+        book.properties.require(event.property, event, "registered")["headroom"],
+    )
     book.pledges.put(
         event.pledge_id,
         event.block_number,
@@ -328,7 +313,7 @@ def _on_pledge_rejected(p: Projections, event: PledgeRejected) -> None:
 
 def _on_pledge_released(p: Projections, event: PledgeReleased) -> None:
     book = p.pledge_registry
-    book.pledge_of(event, event.pledge_id)
+    book.pledges.require(event.pledge_id, event, "applied for")
     ranks = book.active(event.property)
     _agree(event, "rank", event.rank, ranks.get(event.pledge_id, 0))
     book.pledges.put(

@@ -125,17 +125,6 @@ def cap_of(p: Projections, receivable_id: str, rates: Mapping[str, Any]) -> int:
     return min(by_face, limits)
 
 
-def _rates(p: Projections, event: EventRecord) -> Mapping[str, Any]:
-    rates = p.receivable_policy.advance_rates.get(event.contract)
-    if rates is None:
-        raise IndexConflict(
-            f"{event.event} at block {event.block_number} needs the advance rates of "
-            f"{event.contract}, which the index never saw set",
-            contract=event.contract,
-        )
-    return rates
-
-
 def _declaration_at(p: Projections, event: EventRecord, receivable_id: str, index: int) -> str:
     for fingerprint in p.declarations.in_group(receivable_id):
         declaration = p.declarations.get(fingerprint)
@@ -163,12 +152,7 @@ def _on_attested(p: Projections, event: DeclarationAttested) -> None:
 
 
 def _on_counted(p: Projections, event: DeclarationCounted) -> None:
-    if p.declarations.get(event.declaration) is None:
-        raise IndexConflict(
-            f"DeclarationCounted at block {event.block_number} counts declaration "
-            f"{event.declaration}, which the index does not hold linked",
-            declaration=event.declaration,
-        )
+    p.declarations.require(event.declaration, event, "linked")
     p.declarations.put(
         event.declaration,
         event.block_number,
@@ -184,7 +168,15 @@ def _on_counted(p: Projections, event: DeclarationCounted) -> None:
     receivable = p.receivables.get(event.id)
     if receivable is not None and receivable["status"] != _CANCELLED:
         p.receivables.put(
-            event.id, event.block_number, {"cap": cap_of(p, event.id, _rates(p, event))}
+            event.id,
+            event.block_number,
+            {
+                "cap": cap_of(
+                    p,
+                    event.id,
+                    p.receivable_policy.advance_rates.require(event.contract, event, "set"),
+                )
+            },
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -26,6 +26,9 @@ from sqlalchemy.dialects import postgresql
 
 from registry.db.bulk import insert_rows, update_rows
 from registry.indexer.errors import IndexConflict
+
+if TYPE_CHECKING:
+    from registry.indexer.decode import EventRecord
 
 __all__ = ["KEY_BATCH", "VersionedTable"]
 
@@ -148,6 +151,20 @@ class VersionedTable:
         """The entity's values as the events applied so far left them; None if it has none."""
         version = self._version(key)
         return None if version is None else version.values
+
+    def require(self, key: str, event: EventRecord, never_saw: str) -> Mapping[str, Any]:
+        """:meth:`get` for an event about an entity that must exist: one the index does not hold
+        (it never saw it ``never_saw``, e.g. "registered") is IndexConflict, since the index then
+        describes another chain."""
+        found = self.get(key)
+        if found is None:
+            raise IndexConflict(
+                f"{event.event} at block {event.block_number} concerns {self.table.name} {key}, "
+                f"which the index never saw {never_saw}",
+                table=self.table.name,
+                key=key,
+            )
+        return found
 
     def in_group(self, group: str) -> list[str]:
         """The keys of the entities whose current ``group`` column is ``group``."""
