@@ -10,36 +10,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from registry.db.migrations.versioning import (
+    ADDRESS,
+    HASH,
+    create_version_indexes,
+    version_columns,
+)
 from registry.db.types import Uint256
 
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | None = None
 depends_on: str | None = None
-
-HASH = sa.String(66)
-ADDRESS = sa.String(42)
-CURRENT = sa.text("valid_to_block IS NULL")
-
-
-def _versions() -> list[sa.Column[int]]:
-    return [
-        sa.Column("valid_from_block", sa.BigInteger(), nullable=False),
-        sa.Column("valid_to_block", sa.BigInteger(), nullable=True),
-    ]
-
-
-def _version_indexes(table: str, key: str) -> None:
-    op.create_index(
-        f"uq_{table}_current",
-        table,
-        [key],
-        unique=True,
-        sqlite_where=CURRENT,
-        postgresql_where=CURRENT,
-    )
-    op.create_index(f"ix_{table}_valid_from_block", table, ["valid_from_block"])
-    op.create_index(f"ix_{table}_valid_to_block", table, ["valid_to_block"])
 
 
 def upgrade() -> None:
@@ -82,7 +64,7 @@ def upgrade() -> None:
     op.create_table(
         "receivables",
         sa.Column("id", HASH, nullable=False),
-        *_versions(),
+        *version_columns(),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("registrant", ADDRESS, nullable=False),
         sa.Column("exporter", HASH, nullable=False),
@@ -98,19 +80,19 @@ def upgrade() -> None:
         sa.Column("registered_block", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", "valid_from_block", name="pk_receivables"),
     )
-    _version_indexes("receivables", "id")
+    create_version_indexes("receivables", "id")
     for column in ("status", "registrant", "exporter"):
         op.create_index(f"ix_receivables_{column}", "receivables", [column])
 
     op.create_table(
         "declarations",
         sa.Column("fingerprint", HASH, nullable=False),
-        *_versions(),
+        *version_columns(),
         sa.Column("receivable_id", HASH, nullable=False),
         sa.Column("value", Uint256(), nullable=False),
         sa.PrimaryKeyConstraint("fingerprint", "valid_from_block", name="pk_declarations"),
     )
-    _version_indexes("declarations", "fingerprint")
+    create_version_indexes("declarations", "fingerprint")
     op.create_index("ix_declarations_receivable_id", "declarations", ["receivable_id"])
 
     op.create_table(

@@ -11,36 +11,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from registry.db.migrations.versioning import (
+    ADDRESS,
+    HASH,
+    create_version_indexes,
+    version_columns,
+)
 from registry.db.types import Uint256
 
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | None = None
 depends_on: str | None = None
-
-HASH = sa.String(66)
-ADDRESS = sa.String(42)
-CURRENT = sa.text("valid_to_block IS NULL")
-
-
-def _versions() -> list[sa.Column[int]]:
-    return [
-        sa.Column("valid_from_block", sa.BigInteger(), nullable=False),
-        sa.Column("valid_to_block", sa.BigInteger(), nullable=True),
-    ]
-
-
-def _version_indexes(table: str, key: str) -> None:
-    op.create_index(
-        f"uq_{table}_current",
-        table,
-        [key],
-        unique=True,
-        sqlite_where=CURRENT,
-        postgresql_where=CURRENT,
-    )
-    op.create_index(f"ix_{table}_valid_from_block", table, ["valid_from_block"])
-    op.create_index(f"ix_{table}_valid_to_block", table, ["valid_to_block"])
 
 
 def _indexes(table: str, *columns: str) -> None:
@@ -52,7 +34,7 @@ def upgrade() -> None:
     op.create_table(
         "properties",
         sa.Column("fingerprint", HASH, nullable=False),
-        *_versions(),
+        *version_columns(),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("registrar", ADDRESS, nullable=False),
         sa.Column("key_version", sa.Integer(), nullable=False),
@@ -66,13 +48,13 @@ def upgrade() -> None:
         sa.Column("registered_block", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("fingerprint", "valid_from_block", name="pk_properties"),
     )
-    _version_indexes("properties", "fingerprint")
+    create_version_indexes("properties", "fingerprint")
     _indexes("properties", "status")
 
     op.create_table(
         "pledges",
         sa.Column("id", HASH, nullable=False),
-        *_versions(),
+        *version_columns(),
         sa.Column("property", HASH, nullable=False),
         sa.Column("sequence", sa.BigInteger(), nullable=False),
         sa.Column("lender", ADDRESS, nullable=False),
@@ -88,13 +70,13 @@ def upgrade() -> None:
         sa.Column("applied_block", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", "valid_from_block", name="pk_pledges"),
     )
-    _version_indexes("pledges", "id")
+    create_version_indexes("pledges", "id")
     _indexes("pledges", "property", "lender", "institution", "status")
 
     op.create_table(
         "enterprise_bindings",
         sa.Column("enterprise", HASH, nullable=False),
-        *_versions(),
+        *version_columns(),
         sa.Column("account", ADDRESS, nullable=False),
         sa.Column("key_version", sa.Integer(), nullable=False),
         sa.Column("epoch", sa.BigInteger(), nullable=False),
@@ -102,13 +84,13 @@ def upgrade() -> None:
         sa.Column("registrar", ADDRESS, nullable=False),
         sa.PrimaryKeyConstraint("enterprise", "valid_from_block", name="pk_enterprise_bindings"),
     )
-    _version_indexes("enterprise_bindings", "enterprise")
+    create_version_indexes("enterprise_bindings", "enterprise")
     _indexes("enterprise_bindings", "account")
 
     op.create_table(
         "consents",
         sa.Column("id", sa.String(200), nullable=False),
-        *_versions(),
+        *version_columns(),
         sa.Column("enterprise", HASH, nullable=False),
         sa.Column("grantee_institution", HASH, nullable=False),
         sa.Column("scope", HASH, nullable=False),
@@ -120,13 +102,13 @@ def upgrade() -> None:
         sa.Column("relayer", ADDRESS, nullable=False),
         sa.PrimaryKeyConstraint("id", "valid_from_block", name="pk_consents"),
     )
-    _version_indexes("consents", "id")
+    create_version_indexes("consents", "id")
     _indexes("consents", "enterprise", "grantee_institution")
 
     op.create_table(
         "role_grants",
         sa.Column("id", sa.String(160), nullable=False),
-        *_versions(),
+        *version_columns(),
         sa.Column("contract", ADDRESS, nullable=False),
         sa.Column("role", HASH, nullable=False),
         sa.Column("role_name", sa.String(32), nullable=True),
@@ -136,20 +118,20 @@ def upgrade() -> None:
         sa.Column("revoked_by", ADDRESS, nullable=True),
         sa.PrimaryKeyConstraint("id", "valid_from_block", name="pk_role_grants"),
     )
-    _version_indexes("role_grants", "id")
+    create_version_indexes("role_grants", "id")
     _indexes("role_grants", "contract", "account")
 
     op.create_table(
         "institution_assignments",
         sa.Column("id", sa.String(90), nullable=False),
-        *_versions(),
+        *version_columns(),
         sa.Column("contract", ADDRESS, nullable=False),
         sa.Column("account", ADDRESS, nullable=False),
         sa.Column("institution", HASH, nullable=False),
         sa.Column("assigned_by", ADDRESS, nullable=False),
         sa.PrimaryKeyConstraint("id", "valid_from_block", name="pk_institution_assignments"),
     )
-    _version_indexes("institution_assignments", "id")
+    create_version_indexes("institution_assignments", "id")
     _indexes("institution_assignments", "institution")
 
     op.create_table(

@@ -16,36 +16,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from registry.db.migrations.versioning import (
+    ADDRESS,
+    HASH,
+    create_version_indexes,
+    version_columns,
+)
 from registry.db.types import Uint256
 
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | None = None
 depends_on: str | None = None
-
-HASH = sa.String(66)
-ADDRESS = sa.String(42)
-CURRENT = sa.text("valid_to_block IS NULL")
-
-
-def _versions() -> list[sa.Column[int]]:
-    return [
-        sa.Column("valid_from_block", sa.BigInteger(), nullable=False),
-        sa.Column("valid_to_block", sa.BigInteger(), nullable=True),
-    ]
-
-
-def _version_indexes(table: str, key: str) -> None:
-    op.create_index(
-        f"uq_{table}_current",
-        table,
-        [key],
-        unique=True,
-        sqlite_where=CURRENT,
-        postgresql_where=CURRENT,
-    )
-    op.create_index(f"ix_{table}_valid_from_block", table, ["valid_from_block"])
-    op.create_index(f"ix_{table}_valid_to_block", table, ["valid_to_block"])
 
 
 def upgrade() -> None:
@@ -82,7 +64,7 @@ def upgrade() -> None:
     op.create_table(
         "declaration_attestations",
         sa.Column("fingerprint", HASH, nullable=False),
-        *_versions(),
+        *version_columns(),
         sa.Column("exporter", HASH, nullable=False),
         sa.Column("attested_value", Uint256(), nullable=False),
         sa.Column("export_date", sa.BigInteger(), nullable=False),
@@ -91,7 +73,7 @@ def upgrade() -> None:
             "fingerprint", "valid_from_block", name="pk_declaration_attestations"
         ),
     )
-    _version_indexes("declaration_attestations", "fingerprint")
+    create_version_indexes("declaration_attestations", "fingerprint")
     op.create_index(
         "ix_declaration_attestations_exporter", "declaration_attestations", ["exporter"]
     )
@@ -99,13 +81,13 @@ def upgrade() -> None:
     op.create_table(
         "advance_rates",
         sa.Column("contract", ADDRESS, nullable=False),
-        *_versions(),
+        *version_columns(),
         sa.Column("verified_bps", sa.Integer(), nullable=False),
         sa.Column("unverified_bps", sa.Integer(), nullable=False),
         sa.Column("admin", ADDRESS, nullable=False),
         sa.PrimaryKeyConstraint("contract", "valid_from_block", name="pk_advance_rates"),
     )
-    _version_indexes("advance_rates", "contract")
+    create_version_indexes("advance_rates", "contract")
 
     op.create_table(
         "refused_attempts",
