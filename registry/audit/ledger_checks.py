@@ -11,6 +11,7 @@ from typing import Any
 
 from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare, hex32
 from registry.chain.ledger import ReceivableStatus, Standing
+from registry.chain.values import currency_text
 from registry.db.schema import advance_rates, declaration_attestations, declarations, receivables
 from registry.indexer.decode import (
     DeclarationAttested,
@@ -25,10 +26,6 @@ LEDGER = "ReceivableLedger"
 
 def _address(value: str) -> str | None:
     return None if int(value, 16) == 0 else value
-
-
-def _currency(value: bytes) -> str:
-    return bytes(value).rstrip(b"\0").decode("ascii", errors="replace")
 
 
 def _linked(value: bytes) -> str | None:
@@ -54,7 +51,7 @@ def _receivables(context: VerifyContext) -> CheckResult:
         witness[key] = {
             "status": ReceivableStatus(status).name.lower(),
             "key_version": key_version,
-            "currency": _currency(currency),
+            "currency": currency_text(currency),
             "maturity": maturity,
             "registrant": _address(registrant),
             "financier": _address(financier),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare, hex32
 from registry.chain.pledges import PledgeStatus, PropertyStatus
+from registry.chain.values import currency_text
 from registry.db.schema import pledges, properties
 from registry.indexer.pledges import PledgeApplied, PropertyRegistered
 
@@ -33,7 +34,7 @@ def _properties(context: VerifyContext) -> CheckResult:
             "status": PropertyStatus(status).name.lower(),
             "key_version": key_version,
             "max_ltv_bps": ltv,
-            "currency": bytes(currency).rstrip(b"\0").decode("ascii", errors="replace"),
+            "currency": currency_text(currency),
             "applications": applications,
             "appraised_value": appraised,
             "secured_amount": secured,

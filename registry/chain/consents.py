@@ -41,6 +41,7 @@ from hexbytes import HexBytes
 from registry.chain.binding import ConsortiumContract
 from registry.chain.client import Signer, TxResult
 from registry.chain.ledger import DEFAULT_ADMIN_ROLE
+from registry.chain.values import address_or_none
 from registry.errors import InvalidInput
 from registry.fingerprint import Fingerprint
 
@@ -129,10 +130,6 @@ def _uint(value: object, field: str, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
         raise InvalidInput(field, "uint-range", f"{field} must be an integer from 0 to {maximum}")
     return value
-
-
-def _address_or_none(value: str) -> ChecksumAddress | None:
-    return None if int(value, 16) == 0 else to_checksum_address(value)
 
 
 def institution_id(account: str) -> bytes:
@@ -523,14 +520,14 @@ class ConsentRegistry(ConsortiumContract):
     ) -> ConsentRecord:
         function = self.contract.functions.consentOf(enterprise, grantee_institution, scope)
         status, epoch, expiry, nonce, signer = self.chain.call(function, block)
-        return ConsentRecord(ConsentStatus(status), epoch, expiry, nonce, _address_or_none(signer))
+        return ConsentRecord(ConsentStatus(status), epoch, expiry, nonce, address_or_none(signer))
 
     def enterprise_of(self, account: str, block: int | str = "latest") -> bytes | None:
         found = bytes(self.chain.call(self.contract.functions.enterpriseOf(account), block))
         return None if found == bytes(32) else found
 
     def address_of(self, enterprise: bytes, block: int | str = "latest") -> ChecksumAddress | None:
-        return _address_or_none(
+        return address_or_none(
             self.chain.call(self.contract.functions.addressOf(enterprise), block)
         )
 
@@ -538,7 +535,7 @@ class ConsentRegistry(ConsortiumContract):
         account, key_version, epoch, bound = self.chain.call(
             self.contract.functions.bindingOf(enterprise), block
         )
-        return Binding(_address_or_none(account), key_version, epoch, bool(bound))
+        return Binding(address_or_none(account), key_version, epoch, bool(bound))
 
     def is_nonce_used(self, enterprise: bytes, nonce: int, block: int | str = "latest") -> bool:
         function = self.contract.functions.isNonceUsed(enterprise, nonce)

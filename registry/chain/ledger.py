@@ -21,6 +21,7 @@ from eth_utils.crypto import keccak
 
 from registry.chain.binding import ConsortiumContract
 from registry.chain.client import Signer, TxResult
+from registry.chain.values import address_or_none, currency_text
 from registry.errors import RegistryError
 
 __all__ = [
@@ -197,10 +198,6 @@ class Attempt:
         return self.refusal is None
 
 
-def _address_or_none(value: str) -> ChecksumAddress | None:
-    return None if int(value, 16) == 0 else ChecksumAddress(value)  # type: ignore[arg-type]
-
-
 def _bytes_or_none(value: bytes) -> bytes | None:
     return None if bytes(value) == bytes(32) else bytes(value)
 
@@ -279,7 +276,7 @@ class ReceivableLedger(ConsortiumContract):
             amount=args["amount"],
             conflict=None,
             headroom=args["headroom"],
-            financier=_address_or_none(args["financier"]),
+            financier=address_or_none(args["financier"]),
         )
         return Attempt(tx, refusal, self._financing_error(refusal))
 
@@ -310,10 +307,10 @@ class ReceivableLedger(ConsortiumContract):
         return ReceivableState(
             status=ReceivableStatus(status),
             key_version=key_version,
-            currency=bytes(currency).rstrip(b"\0").decode("ascii"),
+            currency=currency_text(currency),
             maturity=maturity,
-            registrant=_address_or_none(registrant),
-            financier=_address_or_none(financier),
+            registrant=address_or_none(registrant),
+            financier=address_or_none(financier),
             exporter=bytes(exporter),
             face_value=face_value,
             declared_value=declared_value,

@@ -21,6 +21,7 @@ from eth_utils.crypto import keccak
 from registry.chain.binding import ConsortiumContract
 from registry.chain.client import Signer, TxResult
 from registry.chain.ledger import DEFAULT_ADMIN_ROLE, LENDER_ROLE
+from registry.chain.values import address_or_none, currency_text
 
 __all__ = [
     "DEFAULT_ADMIN_ROLE",
@@ -143,21 +144,13 @@ def pledge_id(property_fp: bytes, sequence: int) -> bytes:
     return keccak(abi_encode(["bytes32", "uint64"], [property_fp, sequence]))
 
 
-def _currency(value: bytes) -> str:
-    return bytes(value).rstrip(b"\0").decode("ascii")
-
-
-def _address_or_none(value: str) -> ChecksumAddress | None:
-    return None if int(value, 16) == 0 else ChecksumAddress(value)  # type: ignore[arg-type]
-
-
 def _property_state(raw: Sequence[Any]) -> PropertyState:
     status, key_version, max_ltv, currency, applications, appraised, secured, case_ref = raw
     return PropertyState(
         status=PropertyStatus(status),
         key_version=key_version,
         max_ltv_bps=max_ltv,
-        currency=_currency(currency),
+        currency=currency_text(currency),
         applications=applications,
         appraised_value=appraised,
         secured_amount=secured,
@@ -171,7 +164,7 @@ def _pledge_state(raw: Sequence[Any]) -> PledgeState:
         status=PledgeStatus(status),
         reason_code=reason_code,
         maturity=maturity,
-        lender=_address_or_none(lender),
+        lender=address_or_none(lender),
         property=bytes(property_fp),
         institution=bytes(institution),
         amount=amount,

@@ -46,6 +46,7 @@ from eth_utils.address import to_checksum_address
 from registry.chain.artifacts import load_artifact
 from registry.chain.deploy import Deployment
 from registry.chain.ledger import ReceivableStatus, RefusalReason, Standing
+from registry.chain.values import currency_text
 from registry.errors import ChainError, ConfigurationError
 from registry.indexer.errors import UndecodableLog, UnknownEvent
 
@@ -414,14 +415,6 @@ def _checksum(raw: bytes) -> ChecksumAddress:
     return to_checksum_address(raw)
 
 
-def _ascii_code(raw: bytes) -> str:
-    text = raw.rstrip(b"\0").decode("ascii", errors="replace")
-    if text.isprintable():
-        return text
-    # NUL and other control characters are refused by PostgreSQL text columns or unreadable.
-    return "".join(c if c.isprintable() else "\ufffd" for c in text)
-
-
 _ZERO_WORD = bytes(32)
 
 WordDecoder = Callable[[bytes], Any]
@@ -451,7 +444,7 @@ def _word_decoder(abi_type: str) -> WordDecoder:
         def short_bytes(word: bytes) -> str:
             if word[size:] != _ZERO_WORD[size:]:
                 raise UndecodableLog(f"{abi_type} with non-zero padding: 0x{word.hex()}")
-            return _ascii_code(word[:size])
+            return currency_text(word[:size])
 
         return short_bytes
     if match := re.fullmatch(r"(u?)int([0-9]*)", abi_type):
