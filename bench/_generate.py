@@ -117,8 +117,12 @@ class EventGenerator:
             calls.append(
                 self._register
                 + encode(
-                    ["(bytes32,bytes32,uint16,uint256,bytes3,uint64)", "(bytes32,uint256)[]"],
-                    [terms, [(declaration, FACE_VALUE)]],
+                    [
+                        "(bytes32,bytes32,uint16,uint256,bytes3,uint64)",
+                        "(bytes32,uint256)[]",
+                        "(uint16,bytes32,bytes32,bytes32[])[]",
+                    ],
+                    [terms, [(declaration, FACE_VALUE)], []],
                 )
             )
         for index in range(first, first + pairs):

@@ -18,7 +18,7 @@ from typing import Any
 
 from registry.chain.artifacts import load_artifact
 from registry.chain.client import Chain, Signer
-from registry.chain.ledger import DeclarationTerm, ReceivableLedger, ReceivableTerms
+from registry.chain.ledger import AdvanceRates, DeclarationTerm, ReceivableLedger, ReceivableTerms
 from registry.chain.node import DevNode
 from registry.credentials import DevSecrets
 from registry.devstack import bootstrap
@@ -59,7 +59,7 @@ def run(count: int) -> dict[str, Any]:
     with DevNode("anvil") as node:
         chain = Chain.connect(node.url, [load_artifact("ReceivableLedger").abi])
         secrets = DevSecrets.generate()
-        deployment = bootstrap(chain, secrets, 8000)
+        deployment = bootstrap(chain, secrets, AdvanceRates(8000, 8000))
         ledger = ReceivableLedger(chain, deployment.address_of("ReceivableLedger"))
         bank = secrets.institution("Bank A").signer
         gas_price = chain.w3.eth.gas_price * 2
@@ -74,6 +74,7 @@ def run(count: int) -> dict[str, Any]:
             function = ledger.contract.functions.registerReceivable(
                 (terms.id, terms.exporter, 1, terms.face_value, b"USD", terms.maturity),
                 [(d.fingerprint, d.value) for d in decls],
+                [],
             )
             registrations.append(function.build_transaction({"from": bank.address, **common}))
         presigned_register = _presigned_rate(chain, bank, registrations)

@@ -60,7 +60,15 @@ from registry.chain.consents import (
     sign_consent,
     sign_revocation,
 )
-from registry.chain.ledger import LENDER_ROLE, DeclarationTerm, ReceivableLedger, ReceivableTerms
+from registry.chain.ledger import (
+    LENDER_ROLE,
+    AdvanceRates,
+    DeclarationAlias,
+    DeclarationTerm,
+    InvoiceAlias,
+    ReceivableLedger,
+    ReceivableTerms,
+)
 from registry.chain.node import BLOCK_GAS_LIMIT, HARDFORK, DevNode
 from registry.chain.pledges import MIN_CLERK_REASON, PledgeRegistry, pledge_id
 from registry.credentials import DevSecrets
@@ -86,6 +94,7 @@ BATCH_FINANCING_TARGET = 40_000
 
 # What the scenarios register, draw and pledge.
 EXPORTER = keccak(b"bench/gas exporter")
+EXPORTER_V2 = keccak(b"bench/gas exporter, key version 2")
 FACE_VALUE = 100_000
 FIRST_TRANCHE = 30_000
 FURTHER_TRANCHE = 10_000
@@ -454,6 +463,19 @@ def _register(env: Env, n: int, declarations: int) -> list[Op]:
     return ops
 
 
+def register_aliased(env: Env, n: int) -> list[Op]:
+    """Registered under key version 2 with its documents' version-1 fingerprints, which the rules
+    look up too (after a key rotation)."""
+    bank, maturity = env.signer("Bank A"), env.now() + 365 * 86_400
+    ops: list[Op] = []
+    for _ in range(n):
+        terms = ReceivableTerms(env.fresh(), EXPORTER_V2, 2, FACE_VALUE, "USD", maturity)
+        decls = [DeclarationTerm(env.fresh(), FACE_VALUE)]
+        alias = InvoiceAlias(1, env.fresh(), EXPORTER, (env.fresh(),))
+        ops.append(Op("ledger", "register", bank, terms, decls, [alias]))
+    return ops
+
+
 def register_refused(env: Env, n: int) -> list[Op]:
     """Bank B presents a declaration already behind Bank A's invoice (recorded, not reverted)."""
     bank_b, maturity = env.signer("Bank B"), env.now() + 365 * 86_400
@@ -521,6 +543,25 @@ def attest(env: Env, n: int) -> list[Op]:
     customs, exported = env.signer("Customs"), env.now() - 86_400
     return [
         Op("ledger", "attest_declaration", customs, d.fingerprint, EXPORTER, d.value, exported)
+        for _, (d,) in env.receivables(n)
+    ]
+
+
+def attest_aliased(env: Env, n: int) -> list[Op]:
+    """After a key rotation: customs attests under version 2 a declaration registered under
+    version 1, found through its alias and recounted."""
+    customs, exported = env.signer("Customs"), env.now() - 86_400
+    return [
+        Op(
+            "ledger",
+            "attest_declaration",
+            customs,
+            env.fresh(),
+            EXPORTER_V2,
+            d.value,
+            exported,
+            [DeclarationAlias(d.fingerprint, EXPORTER)],
+        )
         for _, (d,) in env.receivables(n)
     ]
 
@@ -642,6 +683,13 @@ def assign_institution(env: Env, n: int) -> list[Op]:
     return [Op("pledges", "assign_institution", env.admin, a, i) for a, i in made]
 
 
+def move_account(env: Env, n: int) -> list[Op]:
+    """Bank accounts (with roles, so numbered) moved to another bank: each gets a new number."""
+    accounts = [Signer.generate().address for _ in range(n)]
+    env.setup([Op("ledger", "grant_role", env.admin, LENDER_ROLE, a) for a in accounts])
+    return [Op("ledger", "assign_institution", env.admin, a, env.fresh()) for a in accounts]
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -658,6 +706,7 @@ class Scenario:
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("register receivable, 1 declaration", "ReceivableLedger", register_1),
     Scenario("register receivable, 3 declarations", "ReceivableLedger", register_3),
+    Scenario("register, 1 decl., 1 older key alias", "ReceivableLedger", register_aliased),
     Scenario("register refused, recorded (try*)", "ReceivableLedger", register_refused),
     Scenario("finance first tranche", "ReceivableLedger", finance_first, financing=True),
     Scenario("finance first tranche, 3 decl.", "ReceivableLedger", finance_first_3, financing=True),
@@ -667,6 +716,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("repay full", "ReceivableLedger", repay_full),
     Scenario("cancel", "ReceivableLedger", cancel),
     Scenario("attest declaration (linked)", "ReceivableLedger", attest),
+    Scenario("attest, linked under an older key", "ReceivableLedger", attest_aliased),
     Scenario("set advance rates", "ReceivableLedger", set_advance_rates, batched=False),
     Scenario("register property", "PledgeRegistry", register_property),
     Scenario("update appraisal", "PledgeRegistry", update_appraisal),
@@ -686,6 +736,7 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("anchor read log (Merkle root)", "ConsentRegistry", anchor_read_log),
     Scenario("grant role (on the ledger)", "ConsortiumAccess", grant_role),
     Scenario("assign institution (on the registry)", "ConsortiumAccess", assign_institution),
+    Scenario("move an account to another bank", "ConsortiumAccess", move_account),
 )
 
 
@@ -722,7 +773,7 @@ def run(batch_sizes: Sequence[int]) -> dict[str, Any]:
     with DevNode("anvil") as node:
         chain = Chain.connect(node.url)
         secrets = DevSecrets.generate()
-        deployment = bootstrap(chain, secrets, 8000)
+        deployment = bootstrap(chain, secrets, AdvanceRates(8000, 8000))
         env = Env(
             chain,
             secrets,

@@ -44,7 +44,7 @@ from _generate import TXS_PER_BLOCK, EventGenerator, Stage
 
 from registry.chain.client import Chain
 from registry.chain.deploy import Deployment
-from registry.chain.ledger import ReceivableLedger
+from registry.chain.ledger import AdvanceRates, ReceivableLedger
 from registry.chain.node import DevNode
 from registry.credentials import DevSecrets
 from registry.db import create_schema, make_engine
@@ -195,7 +195,7 @@ def run(events: int, chunk_size: int, profile: bool) -> dict[str, Any]:
     with DevNode("anvil") as node, tempfile.TemporaryDirectory() as tmp:
         chain = Chain.connect(node.url, timeout=300)
         secrets = DevSecrets.generate()
-        deployment = bootstrap(chain, secrets, 8000)
+        deployment = bootstrap(chain, secrets, AdvanceRates(8000, 8000))
         manifest = Path(tmp) / "deployment.json"
         deployment.save(manifest)
         ledger = ReceivableLedger(chain, deployment.address_of("ReceivableLedger"))

@@ -15,7 +15,8 @@ import {IConsentRegistry} from "./IConsentRegistry.sol";
 /// @dev Key loss: consents are stored with the binding epoch they were signed under, and a consent is
 /// active only while that epoch is the enterprise's current, bound one. Unbinding deactivates them at
 /// once; rebinding (to any account, even the same) starts a new epoch, so the old key's consents never
-/// come back. Nonces are not reset by a rebinding: a message relayed once stays used for good.
+/// come back. Nonces are not reset by a rebinding: a message relayed once stays used for good, and one
+/// superseded or revoked under an earlier binding stays void under the next.
 ///
 /// Signatures: an account without code signs with ECDSA ({ECDSA-recover}: malformed and malleable
 /// signatures revert with ECDSA's own errors); an account with code is asked through ERC-1271, so an
@@ -31,6 +32,9 @@ contract ConsentRegistry is IConsentRegistry, ConsortiumAccess, EIP712, Multical
     /// @notice EIP-712 type hash of {IConsentRegistry-Revocation}.
     bytes32 public constant REVOCATION_TYPEHASH =
         keccak256("Revocation(bytes32 enterprise,bytes32 granteeInstitution,bytes32 scope,uint256 nonce)");
+    /// @notice Most entries one read-log batch may cover. Entry numbers are uint64: bounding each
+    /// batch keeps a mistaken or hostile anchor from using them up (2**64 / 2**32 batches).
+    uint64 public constant MAX_READ_LOG_BATCH = 2 ** 32;
 
     /// @dev A consent as stored; the signer is `_accountAt[enterprise][epoch]`.
     struct StoredConsent {
@@ -93,7 +97,7 @@ contract ConsentRegistry is IConsentRegistry, ConsortiumAccess, EIP712, Multical
         _checkSignature(enterprise, binding.account, _hashTypedDataV4(_consentStructHash(consent)), signature);
         StoredConsent storage stored = _consents[enterprise][consent.granteeInstitution][consent.scope];
         uint32 epoch = binding.epoch;
-        _useNonce(enterprise, consent.granteeInstitution, consent.scope, consent.nonce, stored, epoch);
+        _useNonce(enterprise, consent.granteeInstitution, consent.scope, consent.nonce, stored);
 
         stored.status = ConsentStatus.Granted;
         stored.epoch = epoch;
@@ -121,7 +125,7 @@ contract ConsentRegistry is IConsentRegistry, ConsortiumAccess, EIP712, Multical
         _checkSignature(enterprise, binding.account, _hashTypedDataV4(_revocationStructHash(revocation)), signature);
         StoredConsent storage stored = _consents[enterprise][revocation.granteeInstitution][revocation.scope];
         uint32 epoch = binding.epoch;
-        _useNonce(enterprise, revocation.granteeInstitution, revocation.scope, revocation.nonce, stored, epoch);
+        _useNonce(enterprise, revocation.granteeInstitution, revocation.scope, revocation.nonce, stored);
 
         // The expiry of the revoked grant stays, for the record; the status alone makes it inactive.
         stored.status = ConsentStatus.Revoked;
@@ -146,7 +150,7 @@ contract ConsentRegistry is IConsentRegistry, ConsortiumAccess, EIP712, Multical
     {
         if (merkleRoot == bytes32(0)) revert ReadLogRootZero();
         uint64 expectedFirst = _anchoredThrough + 1;
-        if (firstEntry != expectedFirst || lastEntry < firstEntry) {
+        if (firstEntry != expectedFirst || lastEntry < firstEntry || lastEntry - firstEntry >= MAX_READ_LOG_BATCH) {
             revert ReadLogRangeInvalid(expectedFirst, firstEntry, lastEntry);
         }
 
@@ -313,19 +317,15 @@ contract ConsentRegistry is IConsentRegistry, ConsortiumAccess, EIP712, Multical
     }
 
     /// @dev Marks `nonce` used, refusing a used one and one not above the last message applied to the
-    /// same (enterprise, grantee, scope) under the current `epoch`.
-    function _useNonce(
-        bytes32 enterprise,
-        bytes32 grantee,
-        bytes32 scope,
-        uint256 nonce,
-        StoredConsent storage stored,
-        uint32 epoch
-    ) private {
+    /// same (enterprise, grantee, scope), whatever the epoch: a rebinding to the same account must
+    /// not revive a consent signed before a revocation.
+    function _useNonce(bytes32 enterprise, bytes32 grantee, bytes32 scope, uint256 nonce, StoredConsent storage stored)
+        private
+    {
         uint256 bit = 1 << (nonce & 0xff);
         uint256 bits = _usedNonces[enterprise][nonce >> 8];
         if (bits & bit != 0) revert ConsentNonceUsed(enterprise, nonce);
-        if (stored.status != ConsentStatus.None && stored.epoch == epoch && nonce <= stored.nonce) {
+        if (stored.status != ConsentStatus.None && nonce <= stored.nonce) {
             revert ConsentSuperseded(enterprise, grantee, scope, nonce, stored.nonce);
         }
         _usedNonces[enterprise][nonce >> 8] = bits | bit;

@@ -31,7 +31,8 @@ abstract contract ConsortiumAccess is AccessControl {
 
     /// @dev Record bit 8: `_institutionOf` holds the account's institution; clear, it acts for itself.
     uint256 private constant _ASSIGNED = 1 << 8;
-    /// @dev Record bits 16-47: the account's number, given on its first role grant, never reused.
+    /// @dev Record bits 16-47: the account's number, given on its first role grant and again whenever
+    /// it changes institution; never reused.
     uint256 private constant _NUMBER_SHIFT = 16;
 
     mapping(address account => bytes32 institution) private _institutionOf;
@@ -51,10 +52,20 @@ abstract contract ConsortiumAccess is AccessControl {
 
     /// @notice Makes `account` act for `institution`; zero makes it an institution of its own.
     /// @dev Caller needs DEFAULT_ADMIN_ROLE. Emits an {InstitutionAssigned} event.
+    ///
+    /// An account that changes institution gets a new number: a number names an account while it
+    /// acts for one institution, so whatever recognises an account by its number (the ledger's
+    /// last drawer) stops recognising it for the institution it left. Claims stay with
+    /// institutions; an account moved elsewhere does not carry them along.
     function assignInstitution(address account, bytes32 institution) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _institutionOf[account] = institution;
         uint256 record = _records[account];
-        _records[account] = institution == bytes32(0) ? record & ~_ASSIGNED : record | _ASSIGNED;
+        bytes32 current = _institutionIn(record, account);
+        _institutionOf[account] = institution;
+        record = institution == bytes32(0) ? record & ~_ASSIGNED : record | _ASSIGNED;
+        if (_numberIn(record) != 0 && _institutionIn(record, account) != current) {
+            record = _renumbered(record, account);
+        }
+        _records[account] = record;
         emit InstitutionAssigned(account, institution, msg.sender);
     }
 
@@ -85,7 +96,8 @@ abstract contract ConsortiumAccess is AccessControl {
         return record & _roleBit(role) != 0;
     }
 
-    /// @dev The number in `record`: non-zero for every account ever granted one of the six roles.
+    /// @dev The number in `record`: non-zero for every account ever granted one of the six roles. The
+    /// same number means the same account, acting for the same institution since it was read.
     function _numberIn(uint256 record) internal pure returns (uint32) {
         return uint32(record >> _NUMBER_SHIFT);
     }
@@ -103,11 +115,7 @@ abstract contract ConsortiumAccess is AccessControl {
         uint256 record = _records[account];
         if (record & bit != 0) return false;
         record |= bit;
-        if (record >> _NUMBER_SHIFT == 0) {
-            uint32 number = ++_numbered;
-            _numberedAccounts[number] = account;
-            record |= uint256(number) << _NUMBER_SHIFT;
-        }
+        if (_numberIn(record) == 0) record = _renumbered(record, account);
         _records[account] = record;
         emit RoleGranted(role, account, _msgSender());
         return true;
@@ -123,6 +131,14 @@ abstract contract ConsortiumAccess is AccessControl {
         _records[account] = record & ~bit;
         emit RoleRevoked(role, account, _msgSender());
         return true;
+    }
+
+    /// @dev `record` of `account` with a number never given before (2**32 - 1 at most: beyond, it
+    /// reverts on overflow).
+    function _renumbered(uint256 record, address account) private returns (uint256) {
+        uint32 number = ++_numbered;
+        _numberedAccounts[number] = account;
+        return (record & ~(uint256(type(uint32).max) << _NUMBER_SHIFT)) | (uint256(number) << _NUMBER_SHIFT);
     }
 
     /// @dev The record bit of `role`, zero for a role kept in AccessControl's storage. The most

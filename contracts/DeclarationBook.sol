@@ -17,6 +17,9 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     uint256 public constant MAX_DECLARATIONS = 32;
     /// @notice The largest amount the ledger stores.
     uint256 public constant MAX_AMOUNT = type(uint96).max;
+    /// @notice Upper bound on key aliases per registration or attestation: the older key versions
+    /// in use at once (see Key rotation in {IReceivableLedger}).
+    uint256 public constant MAX_KEY_ALIASES = 4;
 
     uint256 internal constant _BPS = 10_000;
     /// @dev A balance word: counted value in bits 0-95, outstanding financing in bits 96-191,
@@ -72,24 +75,38 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     }
 
     /// @inheritdoc IReceivableLedger
-    function attestDeclaration(bytes32 declaration, bytes32 exporter, uint256 value, uint64 exportDate)
-        external
-        onlyRole(VERIFIER_ROLE)
-    {
+    function attestDeclaration(
+        bytes32 declaration,
+        bytes32 exporter,
+        uint256 value,
+        uint64 exportDate,
+        DeclarationAlias[] calldata aliases
+    ) external onlyRole(VERIFIER_ROLE) {
         if (declaration == bytes32(0) || exporter == bytes32(0)) revert ZeroFingerprint();
         _checkValue(declaration, value);
         if (exportDate == 0 || exportDate > block.timestamp) revert ExportDateOutOfRange(declaration, exportDate);
+        if (aliases.length > MAX_KEY_ALIASES) revert KeyAliasInvalid(0);
+        for (uint256 k; k < aliases.length; ++k) {
+            if (aliases[k].declaration == bytes32(0) || aliases[k].exporter == bytes32(0)) revert ZeroFingerprint();
+        }
 
         _attestations[declaration] = AttestationRecord(exporter, uint96(value), exportDate);
         emit DeclarationAttested(declaration, exporter, msg.sender, value, exportDate);
+        // A declaration registered before a key rotation is linked under an older version: found
+        // there, the attested exporter is compared with the invoice's under that same version.
+        bytes32 linked = declaration;
         Link memory link = _links[declaration];
+        for (uint256 k; link.receivable == bytes32(0) && k < aliases.length; ++k) {
+            (linked, exporter) = (aliases[k].declaration, aliases[k].exporter);
+            link = _links[linked];
+        }
         if (link.receivable != bytes32(0)) {
             (Standing standing, uint96 counted) =
                 _count(link.declaredValue, exporter, uint96(value), _exporterOf(link.receivable));
             uint256[MAX_DECLARATIONS] storage balances = _balances[link.receivable];
             balances[link.index] = _balanceWord(counted, _outstandingIn(balances[link.index]), standing);
             _recounted(link.receivable);
-            emit DeclarationCounted(declaration, link.receivable, link.index, standing, counted);
+            emit DeclarationCounted(linked, link.receivable, link.index, standing, counted);
         }
     }
 
@@ -162,66 +179,127 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
         if (total > MAX_AMOUNT) revert AmountOutOfRange(total, MAX_AMOUNT);
     }
 
-    /// @dev The first registration rule a declaration of an invoice of `exporter` breaks, if any:
-    /// the declaration, and the other invoice it backs or the exporter it is attested for.
-    function _conflictAmong(Declaration[] calldata declarations, bytes32 exporter)
+    /// @dev Reverts unless `aliases` are at most MAX_KEY_ALIASES, each under a key version other
+    /// than `keyVersion` and the earlier aliases', with non-zero fingerprints, one per declaration
+    /// of a registration of `count` declarations.
+    function _checkAliases(uint16 keyVersion, uint256 count, InvoiceAlias[] calldata aliases) internal pure {
+        if (aliases.length > MAX_KEY_ALIASES) revert KeyAliasInvalid(keyVersion);
+        for (uint256 k; k < aliases.length; ++k) {
+            InvoiceAlias calldata alias_ = aliases[k];
+            uint16 version = alias_.keyVersion;
+            if (version == keyVersion || alias_.declarations.length != count) revert KeyAliasInvalid(version);
+            for (uint256 j; j < k; ++j) {
+                if (aliases[j].keyVersion == version) revert KeyAliasInvalid(version);
+            }
+            if (alias_.id == bytes32(0) || alias_.exporter == bytes32(0)) revert ZeroFingerprint();
+            for (uint256 i; i < count; ++i) {
+                if (alias_.declarations[i] == bytes32(0)) revert ZeroFingerprint();
+            }
+        }
+    }
+
+    /// @dev The first registration rule a declaration of an invoice of `exporter` breaks, if any,
+    /// under the registration's key version or an alias's: the declaration (as fingerprinted where
+    /// it was found), the other invoice it backs or the exporter it is attested for, and the
+    /// invoice's exporter under that version.
+    function _conflictAmong(Declaration[] calldata declarations, bytes32 exporter, InvoiceAlias[] calldata aliases)
         internal
         view
-        returns (Refusal, bytes32 declaration, bytes32 conflict)
+        returns (Refusal, bytes32 declaration, bytes32 conflict, bytes32 invoiceExporter)
     {
         for (uint256 i; i < declarations.length; ++i) {
             declaration = declarations[i].fingerprint;
             conflict = _links[declaration].receivable;
-            if (conflict != bytes32(0)) return (Refusal.DeclarationLinkedToOtherInvoice, declaration, conflict);
-            conflict = _attestations[declaration].exporter;
-            if (conflict != bytes32(0) && conflict != exporter) {
-                return (Refusal.DeclarationExporterMismatch, declaration, conflict);
+            if (conflict != bytes32(0)) return (Refusal.DeclarationLinkedToOtherInvoice, declaration, conflict, exporter);
+            for (uint256 k; k < aliases.length; ++k) {
+                bytes32 alias_ = aliases[k].declarations[i];
+                conflict = _links[alias_].receivable;
+                if (conflict != bytes32(0)) {
+                    return (Refusal.DeclarationLinkedToOtherInvoice, alias_, conflict, aliases[k].exporter);
+                }
+            }
+            AttestationRecord storage attestation;
+            (declaration, attestation, invoiceExporter) = _attestationOf(i, declaration, exporter, aliases);
+            conflict = attestation.exporter;
+            if (conflict != bytes32(0) && conflict != invoiceExporter) {
+                return (Refusal.DeclarationExporterMismatch, declaration, conflict, invoiceExporter);
             }
         }
-        return (Refusal.None, bytes32(0), bytes32(0));
+        return (Refusal.None, bytes32(0), bytes32(0), bytes32(0));
+    }
+
+    /// @dev The attestation in force of declaration `i` of a registration, `declaration` under the
+    /// registration's key version: the first found under that version, then under each alias in
+    /// turn (an empty record when none). Returns the declaration's fingerprint where it was found
+    /// and the invoice's exporter, `exporter` under the registration's version, under that one.
+    function _attestationOf(uint256 i, bytes32 declaration, bytes32 exporter, InvoiceAlias[] calldata aliases)
+        private
+        view
+        returns (bytes32 found, AttestationRecord storage attestation, bytes32 invoiceExporter)
+    {
+        attestation = _attestations[declaration];
+        if (attestation.exporter != bytes32(0)) return (declaration, attestation, exporter);
+        for (uint256 k; k < aliases.length; ++k) {
+            found = aliases[k].declarations[i];
+            AttestationRecord storage older = _attestations[found];
+            if (older.exporter != bytes32(0)) return (found, older, aliases[k].exporter);
+        }
+        return (declaration, attestation, exporter);
     }
 
     /// @dev Links declarations that the rules found free to `id`, in order; returns the sum of
     /// their limits and of their declared values. Emits their {DeclarationLinked} and
     /// {DeclarationCounted} events.
-    function _linkAll(bytes32 id, Declaration[] calldata declarations, bytes32 exporter, uint256 rates)
-        internal
-        returns (uint256 limits, uint256 declared)
-    {
+    function _linkAll(
+        bytes32 id,
+        Declaration[] calldata declarations,
+        bytes32 exporter,
+        uint256 rates,
+        InvoiceAlias[] calldata aliases
+    ) internal returns (uint256 limits, uint256 declared) {
         for (uint256 i; i < declarations.length; ++i) {
+            bytes32 declaration = declarations[i].fingerprint;
             uint256 value = declarations[i].value;
+            (Standing standing, uint96 counted) = _countAt(i, declaration, uint96(value), exporter, aliases);
             // At most 32 terms below 2**96 each: no overflow.
             unchecked {
-                limits += _link(declarations[i].fingerprint, id, i, value, exporter, rates);
+                limits += _link(declaration, id, i, value, _balanceWord(counted, 0, standing), rates);
                 declared += value;
             }
         }
     }
 
-    /// @dev Links a declaration that the rules found free to `id` at `index`; returns its limit.
-    /// Emits {DeclarationLinked} and {DeclarationCounted}.
-    function _link(
+    /// @dev What declaration `i` of a registration (`declaration`, declared worth `value`, for an
+    /// invoice of `exporter`) counts for its invoice under the attestation in force.
+    function _countAt(
+        uint256 i,
         bytes32 declaration,
-        bytes32 id,
-        uint256 index,
-        uint256 value,
+        uint96 value,
         bytes32 exporter,
-        uint256 rates
-    ) private returns (uint256 limit) {
+        InvoiceAlias[] calldata aliases
+    ) private view returns (Standing, uint96) {
+        (, AttestationRecord storage attestation, bytes32 invoiceExporter) =
+            _attestationOf(i, declaration, exporter, aliases);
+        bytes32 attested = attestation.exporter;
+        if (attested == bytes32(0)) return (Standing.Unverified, value);
+        return _count(value, attested, attestation.value, invoiceExporter);
+    }
+
+    /// @dev Links a declaration that the rules found free to `id` at `index`, with its balance word
+    /// `balance` (counted value and standing, nothing outstanding); returns its limit. Emits
+    /// {DeclarationLinked} and {DeclarationCounted}.
+    function _link(bytes32 declaration, bytes32 id, uint256 index, uint256 value, uint256 balance, uint256 rates)
+        private
+        returns (uint256 limit)
+    {
         // Every declaration was free when checked, so one linked to `id` already came earlier in
         // this very call.
         if (_links[declaration].receivable == id) revert DeclarationDuplicated(declaration);
-        AttestationRecord storage attestation = _attestations[declaration];
-        bytes32 attested = attestation.exporter;
-        (Standing standing, uint96 counted) = attested == bytes32(0)
-            ? (Standing.Unverified, uint96(value))
-            : _count(uint96(value), attested, attestation.value, exporter);
         _links[declaration] = Link(id, uint96(value), uint8(index));
-        uint256 balance = _balanceWord(counted, 0, standing);
         _balances[id][index] = balance;
         _declarationsOf[id][index] = declaration;
         emit DeclarationLinked(declaration, id, value);
-        emit DeclarationCounted(declaration, id, index, standing, counted);
+        emit DeclarationCounted(declaration, id, index, Standing(balance >> _STANDING_SHIFT), balance & _AMOUNT_MASK);
         return _limitOf(balance, rates);
     }
 

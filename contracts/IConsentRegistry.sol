@@ -18,10 +18,11 @@ pragma solidity ^0.8.28;
 /// Nonces are unordered (a bitmap per enterprise, as in Permit2): each nonce is used once, by a grant
 /// or a revocation, and messages to different grantees can be relayed in any order. Messages about
 /// the same (enterprise, grantee, scope) are ordered, though: one is applied only if its nonce is
-/// above that of the last one applied under the current binding, so a consent signed before a
-/// revocation can never be relayed after it (wallets should number messages increasingly, e.g. by
-/// a counter or the time in milliseconds). A revocation needs no prior grant: it also cancels signed
-/// consents not yet relayed.
+/// above that of the last one applied, under any binding, so a consent signed before a revocation
+/// can never be relayed after it, not even once the enterprise is unbound and bound again (wallets
+/// should number messages increasingly, e.g. by a counter or the time in milliseconds; a new key
+/// after a rebinding continues above the last nonce applied, which {consentOf} shows). A revocation
+/// needs no prior grant: it also cancels signed consents not yet relayed.
 interface IConsentRegistry {
     /// @notice What an enterprise signs to grant a bank access to its credit report.
     /// @param enterprise The enterprise's USCC fingerprint, as bound by a registrar.
@@ -123,12 +124,12 @@ interface IConsentRegistry {
     /// @notice Nonce `nonce` of `enterprise` was used already: the message was relayed before.
     error ConsentNonceUsed(bytes32 enterprise, uint256 nonce);
     /// @notice A message with nonce `latestNonce` >= `nonce` was applied to this (enterprise, grantee,
-    /// scope) under the current binding: this one was signed earlier and is void.
+    /// scope), under this binding or an earlier one: this one was signed earlier and is void.
     error ConsentSuperseded(
         bytes32 enterprise, bytes32 granteeInstitution, bytes32 scope, uint256 nonce, uint256 latestNonce
     );
-    /// @notice A batch must start at `expectedFirst` (right after the last anchored entry) and end at
-    /// or after its first entry.
+    /// @notice A batch must start at `expectedFirst` (right after the last anchored entry), end at or
+    /// after its first entry, and hold at most MAX_READ_LOG_BATCH entries.
     error ReadLogRangeInvalid(uint64 expectedFirst, uint64 first, uint64 last);
     /// @notice A read-log batch needs a nonzero Merkle root.
     error ReadLogRootZero();
@@ -218,7 +219,8 @@ interface IConsentRegistry {
     function revokeConsent(Revocation calldata revocation, bytes calldata signature) external;
 
     /// @notice Anchors the Merkle root of read-log entries `firstEntry`..`lastEntry` (inclusive),
-    /// which must follow the last anchored entry without gap or overlap; entries are numbered from 1.
+    /// which must follow the last anchored entry without gap or overlap; entries are numbered from 1,
+    /// and a batch holds at most MAX_READ_LOG_BATCH of them, so that numbering never runs out.
     /// @dev Caller needs OPERATOR_ROLE. Emits a {ReadLogAnchored} event.
     /// @return batchIndex The new batch's index (from 0).
     function anchorReadLog(bytes32 merkleRoot, uint64 firstEntry, uint64 lastEntry)

@@ -20,6 +20,10 @@ pragma solidity ^0.8.28;
 /// rejects by hand with {rejectPledge} (same event, clerk reason codes). {approvePledge} keeps the
 /// reverting path for callers who want atomicity, e.g. apply-and-approve inside one multicall.
 ///
+/// Seizures: several courts may seize the same property, each under its own case; the property is
+/// Seized while any seizure is in force. A seizure is lifted by the court (institution) that imposed
+/// it, or by the consortium admin, never by another court: case references are public.
+///
 /// Reason codes (constants of PledgeRegistry): 1 the property is seized, 2 the amount exceeds the
 /// headroom, 3 the property has the maximum number of active pledges; these are set only by
 /// {decidePledge}, after the contract checked the rule. 100 and above are clerk codes, whose meaning
@@ -49,7 +53,7 @@ interface IPledgeRegistry {
     /// @param applications Number of pledge applications made on the property so far.
     /// @param appraisedValue Appraised value in minor units of `currency`.
     /// @param securedAmount Sum of the amounts of the active pledges.
-    /// @param caseRef Reference of the enforcement case while seized, zero otherwise.
+    /// @param seizures Seizures in force (the property is Seized while there are any).
     struct Property {
         PropertyStatus status;
         uint16 keyVersion;
@@ -58,7 +62,7 @@ interface IPledgeRegistry {
         uint64 applications;
         uint256 appraisedValue;
         uint256 securedAmount;
-        bytes32 caseRef;
+        uint256 seizures;
     }
 
     /// @notice A pledge as stored. Its currency is the property's (checked at application).
@@ -90,7 +94,7 @@ interface IPledgeRegistry {
     }
 
     /// @notice Everything a title verification needs, in one call.
-    /// @param property The property (status, seizure case, appraisal, LTV, secured total).
+    /// @param property The property (status, seizures in force, appraisal, LTV, secured total).
     /// @param headroom What a new pledge could be approved for now (see {headroom}).
     /// @param pledges The active pledges in rank order.
     struct Title {
@@ -103,12 +107,15 @@ interface IPledgeRegistry {
     error PropertyAlreadyRegistered(bytes32 property);
     /// @notice No property `property` is registered.
     error PropertyNotFound(bytes32 property);
-    /// @notice The property is seized under case `caseRef`; it takes no new pledge.
-    error PropertySeized(bytes32 property, bytes32 caseRef);
-    /// @notice The property is not seized, so there is nothing to unseize.
-    error PropertyNotSeized(bytes32 property);
-    /// @notice The property is seized under `caseRef`, another case than the one named.
-    error SeizureCaseMismatch(bytes32 property, bytes32 caseRef);
+    /// @notice The property is seized (`seizures` seizures in force); it takes no new pledge.
+    error PropertySeized(bytes32 property, uint256 seizures);
+    /// @notice The property is already seized under case `caseRef`.
+    error SeizureAlreadyImposed(bytes32 property, bytes32 caseRef);
+    /// @notice No seizure under case `caseRef` is in force on the property.
+    error SeizureNotFound(bytes32 property, bytes32 caseRef);
+    /// @notice The seizure under `caseRef` was imposed by `court`; only that court or the admin
+    /// lifts it.
+    error SeizureNotLiftable(bytes32 property, bytes32 caseRef, bytes32 court);
     /// @notice A seizure must name its enforcement case.
     error MissingCaseRef();
     /// @notice Amounts and appraised values must be positive.
@@ -240,13 +247,22 @@ interface IPledgeRegistry {
     /// @param property The property.
     /// @param caseRef Reference of the enforcement case.
     /// @param enforcer Account that seized it.
-    event SeizureImposed(bytes32 indexed property, bytes32 indexed caseRef, address indexed enforcer);
+    /// @param court The institution `enforcer` acts for: the court that may lift the seizure.
+    /// @param seizures Seizures now in force on the property, this one included.
+    event SeizureImposed(
+        bytes32 indexed property, bytes32 indexed caseRef, address indexed enforcer, bytes32 court, uint256 seizures
+    );
 
-    /// @notice An enforcer lifted the seizure under case `caseRef`; the property is Normal again.
+    /// @notice The seizure under case `caseRef` was lifted; the property is Normal again when no
+    /// other seizure is left.
     /// @param property The property.
     /// @param caseRef Reference of the enforcement case.
-    /// @param enforcer Account that lifted it.
-    event SeizureLifted(bytes32 indexed property, bytes32 indexed caseRef, address indexed enforcer);
+    /// @param enforcer Account that lifted it: one of the seizing court's, or the admin.
+    /// @param court The court that imposed it.
+    /// @param seizures Seizures still in force on the property.
+    event SeizureLifted(
+        bytes32 indexed property, bytes32 indexed caseRef, address indexed enforcer, bytes32 court, uint256 seizures
+    );
 
     /// @notice The admin set the maximum LTV for properties registered from now on without their own.
     /// @param maxLtvBps The new default, basis points.
@@ -318,17 +334,19 @@ interface IPledgeRegistry {
     /// @param pledgeId The active pledge.
     function releasePledge(bytes32 pledgeId) external;
 
-    /// @notice Seizes (freezes) the property under enforcement case `caseRef`: it takes no new pledge
-    /// until unseized; existing pledges stay.
-    /// @dev Caller needs ENFORCER_ROLE. One seizure at a time. Emits a {SeizureImposed} event.
+    /// @notice Seizes (freezes) the property under enforcement case `caseRef`, for the caller's
+    /// court: it takes no new pledge until every seizure on it is lifted; existing pledges stay.
+    /// @dev Caller needs ENFORCER_ROLE. Other courts' seizures may be in force already, each under
+    /// its own case. Emits a {SeizureImposed} event.
     /// @param property The property.
-    /// @param caseRef Reference of the enforcement case, non-zero.
+    /// @param caseRef Reference of the enforcement case, non-zero, not in force on the property.
     function seize(bytes32 property, bytes32 caseRef) external;
 
     /// @notice Lifts the seizure imposed under `caseRef`.
-    /// @dev Caller needs ENFORCER_ROLE. Emits a {SeizureLifted} event.
+    /// @dev Caller needs ENFORCER_ROLE on an account of the court that imposed it, or
+    /// DEFAULT_ADMIN_ROLE. Emits a {SeizureLifted} event.
     /// @param property The property.
-    /// @param caseRef The case the property is seized under.
+    /// @param caseRef The case of a seizure in force on the property.
     function unseize(bytes32 property, bytes32 caseRef) external;
 
     /// @notice Sets the maximum LTV for properties registered from now on without their own.
@@ -340,6 +358,13 @@ interface IPledgeRegistry {
     /// @param property The property.
     /// @return The stored property.
     function getProperty(bytes32 property) external view returns (Property memory);
+
+    /// @notice The court (institution) whose seizure under `caseRef` is in force on `property`, zero
+    /// when none is.
+    /// @param property The property.
+    /// @param caseRef The enforcement case.
+    /// @return court The seizing court.
+    function seizureOf(bytes32 property, bytes32 caseRef) external view returns (bytes32 court);
 
     /// @notice The pledge `pledgeId` (status None when unknown).
     /// @param pledgeId The pledge.

@@ -24,9 +24,23 @@ pragma solidity ^0.8.28;
 /// fingerprint would cost every drawdown a storage read per declaration, and the index is
 /// enough for an indexer to find it from the logs alone.
 ///
-/// "The same bank" is the same institution ({ConsortiumAccess-institutionOf}), fixed when it acts:
-/// the registrant's institution may cancel; the institution of the first drawdown holds the
-/// exclusivity and records repayments until the receivable is settled.
+/// Exclusivity: a receivable belongs to the institution ({ConsortiumAccess-institutionOf}) of the
+/// account that registered it, fixed at registration. Only that institution draws on it (first
+/// tranche, further tranches, again after settlement), records its repayments and may cancel it;
+/// any of its accounts may act, and an account moved to another institution acts no more for it.
+/// Another bank's drawdown is refused ({ReceivableHeldByOtherBank}) and, through {tryFinance},
+/// recorded against that other bank: the first claim registered wins, and the fraud signal points
+/// at whoever tried to take it.
+///
+/// Key rotation: fingerprints are keyed (HMAC), and the consortium may rotate the key. A document
+/// registered or attested under an older key version that is still in use must still be found, but
+/// the contract cannot compute fingerprints. So whoever computes them (the registry's service)
+/// presents, beside a registration or an attestation under the newest version, the same documents
+/// fingerprinted under each older version still in use ({InvoiceAlias}, {DeclarationAlias}). The
+/// rules then look under every version: an invoice or a declaration registered under any of them
+/// is refused as registered (and the refusal recorded), and an attestation made under any of them
+/// counts, its exporter compared under its own version. The newest version's attestation of a
+/// declaration wins over older ones. Aliases are only looked up, never stored.
 ///
 /// Exporter mismatch: a declaration attested for another exporter than the invoice's is the classic
 /// sign of a borrowed shipment. Presented after such an attestation, registration is refused
@@ -43,7 +57,7 @@ pragma solidity ^0.8.28;
 /// financing attempts, and a recorded refusal would only let anyone fill the log.
 interface IReceivableLedger {
     /// @notice Lifecycle of a receivable. `Financed` while financing is outstanding; `Settled` once
-    /// repaid to zero, after which any bank may finance it again.
+    /// repaid to zero, after which the bank holding it may finance it again.
     enum Status {
         None,
         Registered,
@@ -67,7 +81,7 @@ interface IReceivableLedger {
         DeclarationLinkedToOtherInvoice,
         DeclarationExporterMismatch,
         ReceivableNotActive,
-        ReceivableFinancedByOtherBank,
+        ReceivableHeldByOtherBank,
         FinancingExceedsCap
     }
 
@@ -77,6 +91,28 @@ interface IReceivableLedger {
     struct Declaration {
         bytes32 fingerprint;
         uint256 value;
+    }
+
+    /// @notice A registration's documents fingerprinted under another key version still in use.
+    /// @param keyVersion The other key version (not the registration's, each version once).
+    /// @param id The invoice's fingerprint under `keyVersion`.
+    /// @param exporter The exporter's fingerprint under `keyVersion`.
+    /// @param declarations Each declaration's fingerprint under `keyVersion`, in the registration's
+    /// order.
+    struct InvoiceAlias {
+        uint16 keyVersion;
+        bytes32 id;
+        bytes32 exporter;
+        bytes32[] declarations;
+    }
+
+    /// @notice An attested declaration and its exporter fingerprinted under another key version
+    /// still in use.
+    /// @param declaration The declaration's fingerprint under that version.
+    /// @param exporter The exporter's fingerprint under that version.
+    struct DeclarationAlias {
+        bytes32 declaration;
+        bytes32 exporter;
     }
 
     /// @notice What a bank presents to register a receivable.
@@ -194,25 +230,27 @@ interface IReceivableLedger {
     /// @param amount Amount asked.
     /// @param headroom What may still be drawn.
     error FinancingExceedsCap(bytes32 id, uint256 amount, uint256 headroom);
-    /// @notice Another bank's account `financier` has financing outstanding on `id`.
+    /// @notice The receivable belongs to `institution` (the registering bank's): only it draws on
+    /// it and records its repayments.
     /// @param id The receivable.
-    /// @param financier Account of the holding bank's last drawdown.
-    error ReceivableFinancedByOtherBank(bytes32 id, address financier);
+    /// @param institution The institution holding it.
+    error ReceivableHeldByOtherBank(bytes32 id, bytes32 institution);
     /// @notice Repayment `amount` is more than the `outstanding` financing.
     /// @param id The receivable.
     /// @param amount Amount repaid.
     /// @param outstanding Financing outstanding.
     error RepaymentExceedsOutstanding(bytes32 id, uint256 amount, uint256 outstanding);
-    /// @notice Only the financing bank records repayments; `financier` drew last.
-    /// @param id The receivable.
-    /// @param financier Account of the financing bank's last drawdown.
-    error ReceivableNotFinancedByCaller(bytes32 id, address financier);
     /// @notice Only the registering bank can cancel, and only while nothing was ever financed.
     /// @param id The receivable.
     /// @param status Its status.
     error ReceivableNotCancellable(bytes32 id, Status status);
     /// @notice Amounts must be positive.
     error ZeroAmount();
+    /// @notice A key alias must name a key version other than the registration's and the other
+    /// aliases', with one fingerprint for each declaration; at most MAX_KEY_ALIASES of them.
+    /// @param keyVersion The alias's key version (for too many aliases: the registration's, or zero
+    /// for an attestation).
+    error KeyAliasInvalid(uint16 keyVersion);
     /// @notice Rates are basis points up to 10000, the unverified one at most the verified one.
     /// @param verifiedBps Verified rate given.
     /// @param unverifiedBps Unverified rate given.
@@ -338,7 +376,8 @@ interface IReceivableLedger {
     /// @param reason The rule.
     /// @param amount Amount asked.
     /// @param headroom What the receivable had left (zero when inactive or held by another bank).
-    /// @param financier Account of the bank holding the financing, zero when none.
+    /// @param financier Account of the holding bank's last drawdown while financing is
+    /// outstanding, zero when none.
     event FinancingRefused(
         bytes32 indexed id,
         bytes32 indexed institution,
@@ -351,11 +390,17 @@ interface IReceivableLedger {
 
     /// @notice Registers the receivable described by `terms`, resting on `declarations` (at least one,
     /// each backing no other invoice; values in the receivable's currency). Reverts when refused.
+    /// The caller's institution holds it from now on.
     /// @dev Caller needs LENDER_ROLE. Emits one {DeclarationLinked} and one {DeclarationCounted}
     /// event per declaration, then a {ReceivableRegistered} event.
     /// @param terms The invoice's terms.
     /// @param declarations The customs declarations it rests on.
-    function registerReceivable(Terms calldata terms, Declaration[] calldata declarations) external;
+    /// @param aliases The same documents under each other key version still in use.
+    function registerReceivable(
+        Terms calldata terms,
+        Declaration[] calldata declarations,
+        InvoiceAlias[] calldata aliases
+    ) external;
 
     /// @notice Like {registerReceivable}, but a refusal by a financing rule (invoice already
     /// registered, declaration backing another invoice or attested for another exporter) is recorded
@@ -364,10 +409,13 @@ interface IReceivableLedger {
     /// {RegistrationRefused} event.
     /// @param terms The invoice's terms.
     /// @param declarations The customs declarations it rests on.
+    /// @param aliases The same documents under each other key version still in use.
     /// @return registered False when refused.
-    function tryRegisterReceivable(Terms calldata terms, Declaration[] calldata declarations)
-        external
-        returns (bool registered);
+    function tryRegisterReceivable(
+        Terms calldata terms,
+        Declaration[] calldata declarations,
+        InvoiceAlias[] calldata aliases
+    ) external returns (bool registered);
 
     /// @notice Draws `amount` of financing on receivable `id` for the calling bank. Reverts when
     /// refused.
@@ -377,7 +425,7 @@ interface IReceivableLedger {
     /// @param amount Minor units.
     function finance(bytes32 id, uint256 amount) external;
 
-    /// @notice Like {finance}, but a refusal by a financing rule (receivable cancelled, financed by
+    /// @notice Like {finance}, but a refusal by a financing rule (receivable cancelled, held by
     /// another bank, amount beyond the headroom) is recorded and returned instead of reverted. An
     /// unknown receivable still reverts ({ReceivableNotFound}): there is no document to record.
     /// @dev Caller needs LENDER_ROLE. Emits what {finance} emits, or a {FinancingRefused} event.
@@ -387,7 +435,7 @@ interface IReceivableLedger {
     function tryFinance(bytes32 id, uint256 amount) external returns (bool financed);
 
     /// @notice Records repayment of `amount` against the calling bank's financing of `id`.
-    /// @dev Caller needs LENDER_ROLE and the financing institution. Emits one {DeclarationRepaid}
+    /// @dev Caller needs LENDER_ROLE and the institution holding `id`. Emits one {DeclarationRepaid}
     /// event per declaration released, then a {ReceivableRepaid} event.
     /// @param id The receivable.
     /// @param amount Minor units, at most what is outstanding.
@@ -408,7 +456,15 @@ interface IReceivableLedger {
     /// @param exporter Exporter fingerprint.
     /// @param value Attested value, minor units of the declaration's currency.
     /// @param exportDate Export date, unix seconds, not in the future.
-    function attestDeclaration(bytes32 declaration, bytes32 exporter, uint256 value, uint64 exportDate) external;
+    /// @param aliases The declaration and exporter under each other key version still in use, so
+    /// that a declaration registered under one of them is recounted.
+    function attestDeclaration(
+        bytes32 declaration,
+        bytes32 exporter,
+        uint256 value,
+        uint64 exportDate,
+        DeclarationAlias[] calldata aliases
+    ) external;
 
     /// @notice Sets the advance rates for every drawdown from now on.
     /// @dev Caller needs DEFAULT_ADMIN_ROLE. Emits an {AdvanceRatesSet} event.
@@ -442,8 +498,8 @@ interface IReceivableLedger {
     /// @return The receivable id.
     function receivableOfDeclaration(bytes32 declaration) external view returns (bytes32);
 
-    /// @notice The institution in charge of `id`: its registrant's until the first drawdown, then
-    /// the financing bank's. Zero when unknown.
+    /// @notice The institution holding `id`: its registrant's, fixed at registration. Zero when
+    /// unknown.
     /// @param id The receivable.
     /// @return The institution.
     function institutionOfReceivable(bytes32 id) external view returns (bytes32);
@@ -454,7 +510,8 @@ interface IReceivableLedger {
     /// @return The headroom.
     function headroom(bytes32 id) external view returns (uint256);
 
-    /// @notice Whether `id` is past its maturity with financing outstanding.
+    /// @notice Whether `id` is overdue: financing outstanding, and the block's timestamp on a later
+    /// day (UTC) than its maturity, i.e. from the first second of the day after the due date.
     /// @param id The receivable.
     /// @return True when overdue.
     function isOverdue(bytes32 id) external view returns (bool);

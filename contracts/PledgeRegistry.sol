@@ -58,7 +58,7 @@ contract PledgeRegistry is IPledgeRegistry, ConsortiumAccess, Multicall {
         uint16 keyVersion;
         bytes3 currency;
         uint64 applications;
-        bytes32 caseRef;
+        uint32 seizures;
         uint256 wideAppraisedValue;
         uint256 wideSecuredAmount;
     }
@@ -84,6 +84,8 @@ contract PledgeRegistry is IPledgeRegistry, ConsortiumAccess, Multicall {
     /// application sequence its id is made of (64 bits), four to a word: a release rewrites the
     /// word(s) of its juniors, not one slot per junior. Entries from the active count on are zero.
     mapping(bytes32 property => uint256[4]) private _ranks;
+    /// @dev The seizures in force: the court (institution) that imposed each, by case.
+    mapping(bytes32 property => mapping(bytes32 caseRef => bytes32 court)) private _seizures;
 
     /// @param admin Account granted DEFAULT_ADMIN_ROLE.
     constructor(address admin) ConsortiumAccess(admin) {
@@ -150,7 +152,7 @@ contract PledgeRegistry is IPledgeRegistry, ConsortiumAccess, Multicall {
         uint256 propertyHead = stored.head;
         uint256 amount = _amountOf(pledge, head);
         (uint16 reasonCode, uint256 room) = _check(stored, propertyHead, amount);
-        if (reasonCode == REASON_PROPERTY_SEIZED) revert PropertySeized(property, stored.caseRef);
+        if (reasonCode == REASON_PROPERTY_SEIZED) revert PropertySeized(property, stored.seizures);
         if (reasonCode == REASON_EXCEEDS_HEADROOM) revert PledgeExceedsHeadroom(property, amount, room);
         if (reasonCode == REASON_TOO_MANY_ACTIVE_PLEDGES) revert TooManyActivePledges(property, MAX_ACTIVE_PLEDGES);
         _approve(pledgeId, pledge, head, stored, propertyHead, amount, room);
@@ -217,22 +219,34 @@ contract PledgeRegistry is IPledgeRegistry, ConsortiumAccess, Multicall {
     function seize(bytes32 property, bytes32 caseRef) external onlyRole(ENFORCER_ROLE) {
         (PropertyRecord storage stored, uint256 head) = _existing(property);
         if (caseRef == bytes32(0)) revert MissingCaseRef();
-        if (_statusOf(head) == PropertyStatus.Seized) revert PropertySeized(property, stored.caseRef);
+        mapping(bytes32 => bytes32) storage seizures = _seizures[property];
+        if (seizures[caseRef] != bytes32(0)) revert SeizureAlreadyImposed(property, caseRef);
 
-        stored.head = _withStatus(head, PropertyStatus.Seized);
-        stored.caseRef = caseRef;
-        emit SeizureImposed(property, caseRef, msg.sender);
+        bytes32 court = institutionOf(msg.sender);
+        seizures[caseRef] = court;
+        uint32 count = stored.seizures + 1;
+        stored.seizures = count;
+        if (count == 1) stored.head = _withStatus(head, PropertyStatus.Seized);
+        emit SeizureImposed(property, caseRef, msg.sender, court, count);
     }
 
     /// @inheritdoc IPledgeRegistry
-    function unseize(bytes32 property, bytes32 caseRef) external onlyRole(ENFORCER_ROLE) {
+    function unseize(bytes32 property, bytes32 caseRef) external {
+        // Two roles qualify: the caller's record, read once, answers for both and for its institution.
+        uint256 record = _recordOf(msg.sender);
+        bool admin = _holds(record, DEFAULT_ADMIN_ROLE);
+        if (!admin && !_holds(record, ENFORCER_ROLE)) revert AccessControlUnauthorizedAccount(msg.sender, ENFORCER_ROLE);
         (PropertyRecord storage stored, uint256 head) = _existing(property);
-        if (_statusOf(head) != PropertyStatus.Seized) revert PropertyNotSeized(property);
-        if (caseRef != stored.caseRef) revert SeizureCaseMismatch(property, stored.caseRef);
+        mapping(bytes32 => bytes32) storage seizures = _seizures[property];
+        bytes32 court = seizures[caseRef];
+        if (court == bytes32(0)) revert SeizureNotFound(property, caseRef);
+        if (!admin && _institutionIn(record, msg.sender) != court) revert SeizureNotLiftable(property, caseRef, court);
 
-        stored.head = _withStatus(head, PropertyStatus.Normal);
-        stored.caseRef = bytes32(0);
-        emit SeizureLifted(property, caseRef, msg.sender);
+        delete seizures[caseRef];
+        uint32 count = stored.seizures - 1; // at least this seizure was counted
+        stored.seizures = count;
+        if (count == 0) stored.head = _withStatus(head, PropertyStatus.Normal);
+        emit SeizureLifted(property, caseRef, msg.sender, court, count);
     }
 
     /// @inheritdoc IPledgeRegistry
@@ -254,8 +268,13 @@ contract PledgeRegistry is IPledgeRegistry, ConsortiumAccess, Multicall {
             applications: stored.applications,
             appraisedValue: _appraisalOf(stored, head),
             securedAmount: _securedOf(stored, head),
-            caseRef: stored.caseRef
+            seizures: stored.seizures
         });
+    }
+
+    /// @inheritdoc IPledgeRegistry
+    function seizureOf(bytes32 property, bytes32 caseRef) external view returns (bytes32) {
+        return _seizures[property][caseRef];
     }
 
     /// @inheritdoc IPledgeRegistry

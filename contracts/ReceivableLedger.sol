@@ -9,8 +9,8 @@ import {IReceivableLedger} from "./IReceivableLedger.sol";
 /// @notice Export receivables, the customs declarations behind them and the financing drawn on them.
 /// Enforces SPEC's trade-finance rules on chain, because they protect money: a declaration backs at
 /// most one invoice; outstanding financing stays within face value x advance rate and within each
-/// declaration's limit; one bank (institution) at a time holds financing on a receivable. Refusals
-/// can be recorded for auditors (see {IReceivableLedger}).
+/// declaration's limit; only the bank (institution) that registered a receivable draws on it.
+/// Refusals can be recorded for auditors (see {IReceivableLedger}).
 contract ReceivableLedger is DeclarationBook, Multicall {
     /// @dev `head` is what a drawdown or a repayment reads and writes of the receivable itself, in
     /// one word: a cold read costs 2,100 gas, and the floor of an operation counts only what it
@@ -19,17 +19,19 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// - bits 0-3, status: None, Registered, Settled or Cancelled (Financed is derived from a
     ///   non-zero outstanding);
     /// - bits 4-35, financier: the number ({ConsortiumAccess}) of the account of the last drawdown,
-    ///   meaningful only while something is outstanding; registration sets it to the registrant's.
-    ///   A number rather than the address is what lets the amounts share the word;
+    ///   shown only while something is outstanding; registration sets it to the registrant's. A
+    ///   number rather than the address is what lets the amounts share the word. The same number
+    ///   means the same account still acting for the institution holding the receivable (an
+    ///   account changing institution is renumbered), so it may draw and repay without reading
+    ///   `institution`;
     /// - bits 36-63 and 64-159, the cap and the rate table it was computed under (see
     ///   {DeclarationBook-_rateTable}): the cap is the same as long as the policy is, until an
     ///   attestation recounts a declaration (which marks it stale). A drawdown under the same
     ///   policy then reads only the declarations it fills, not all of them to sum their limits;
     /// - bits 160-255, outstanding.
     ///
-    /// The other slots are never read by a drawdown under an unchanged policy. `institution` is
-    /// the registrant's until the first drawdown, then the financing bank's: who may cancel, then
-    /// who holds the exclusivity and records repayments.
+    /// The other slots are never read by a drawdown under an unchanged policy, by the last drawer.
+    /// `institution` is the registrant's, fixed at registration: who draws, repays and may cancel.
     struct Stored {
         uint256 head;
         address registrant;
@@ -61,34 +63,35 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     {}
 
     /// @inheritdoc IReceivableLedger
-    function registerReceivable(Terms calldata terms, Declaration[] calldata declarations)
-        external
-        onlyRole(LENDER_ROLE)
-    {
-        (Refusal refusal, bytes32 document, bytes32 conflict) = _checkRegistration(terms, declarations);
+    function registerReceivable(
+        Terms calldata terms,
+        Declaration[] calldata declarations,
+        InvoiceAlias[] calldata aliases
+    ) external onlyRole(LENDER_ROLE) {
+        (Refusal refusal, bytes32 document, bytes32 conflict, bytes32 exporter) =
+            _checkRegistration(terms, declarations, aliases);
         if (refusal == Refusal.ReceivableAlreadyRegistered) {
-            revert ReceivableAlreadyRegistered(terms.id, _receivables[terms.id].registrant);
+            revert ReceivableAlreadyRegistered(document, _receivables[document].registrant);
         }
         if (refusal == Refusal.DeclarationLinkedToOtherInvoice) revert DeclarationLinkedToOtherInvoice(document, conflict);
         if (refusal == Refusal.DeclarationExporterMismatch) {
-            revert DeclarationExporterMismatch(document, conflict, terms.exporter);
+            revert DeclarationExporterMismatch(document, conflict, exporter);
         }
-        _register(terms, declarations);
+        _register(terms, declarations, aliases);
     }
 
     /// @inheritdoc IReceivableLedger
-    function tryRegisterReceivable(Terms calldata terms, Declaration[] calldata declarations)
-        external
-        onlyRole(LENDER_ROLE)
-        returns (bool registered)
-    {
-        (Refusal refusal, bytes32 document, bytes32 conflict) = _checkRegistration(terms, declarations);
+    function tryRegisterReceivable(
+        Terms calldata terms,
+        Declaration[] calldata declarations,
+        InvoiceAlias[] calldata aliases
+    ) external onlyRole(LENDER_ROLE) returns (bool registered) {
+        (Refusal refusal, bytes32 document, bytes32 conflict,) = _checkRegistration(terms, declarations, aliases);
         if (refusal != Refusal.None) {
-            bytes32 institution = institutionOf(msg.sender);
-            emit RegistrationRefused(terms.id, document, institution, msg.sender, refusal, terms.faceValue, conflict);
+            _refuseRegistration(terms, refusal, document, conflict);
             return false;
         }
-        _register(terms, declarations);
+        _register(terms, declarations, aliases);
         return true;
     }
 
@@ -99,9 +102,7 @@ contract ReceivableLedger is DeclarationBook, Multicall {
         (Refusal refusal, uint256 room, uint256 rates, uint256 cap) = _checkFinancing(receivable, id, head, amount);
         if (refusal != Refusal.None) {
             if (refusal == Refusal.ReceivableNotActive) revert ReceivableNotActive(id, Status.Cancelled);
-            if (refusal == Refusal.ReceivableFinancedByOtherBank) {
-                revert ReceivableFinancedByOtherBank(id, _accountNumbered(_financierIn(head)));
-            }
+            if (refusal == Refusal.ReceivableHeldByOtherBank) revert ReceivableHeldByOtherBank(id, receivable.institution);
             revert FinancingExceedsCap(id, amount, room);
         }
         _draw(receivable, id, head, amount, rates, cap);
@@ -129,9 +130,7 @@ contract ReceivableLedger is DeclarationBook, Multicall {
         if (status == Status.None) revert ReceivableNotFound(id);
         uint256 outstanding = _outstandingOf(head);
         if (outstanding == 0) revert ReceivableNotActive(id, status);
-        if (!_actsFor(receivable, _financierIn(head))) {
-            revert ReceivableNotFinancedByCaller(id, _accountNumbered(_financierIn(head)));
-        }
+        if (!_actsFor(receivable, head)) revert ReceivableHeldByOtherBank(id, receivable.institution);
         if (amount == 0) revert ZeroAmount();
         if (amount > outstanding) revert RepaymentExceedsOutstanding(id, amount, outstanding);
 
@@ -139,7 +138,7 @@ contract ReceivableLedger is DeclarationBook, Multicall {
         unchecked {
             outstanding -= amount;
         }
-        // Settled at zero: exclusivity ends with the balance, and any bank may finance it again.
+        // Settled at zero; the receivable stays its registrant's, who may finance it again.
         if (outstanding == 0) status = Status.Settled;
         receivable.head = _withPosition(head, status, _financierIn(head), outstanding);
         emit ReceivableRepaid(id, msg.sender, amount, outstanding, outstanding == 0 ? status : Status.Financed);
@@ -151,8 +150,7 @@ contract ReceivableLedger is DeclarationBook, Multicall {
         uint256 head = receivable.head;
         Status status = _statusIn(head);
         if (status == Status.None) revert ReceivableNotFound(id);
-        // Never financed: still Registered (a settled one is Settled) and nothing outstanding, so
-        // `institution` is still the registrant's.
+        // Never financed: still Registered (a settled one is Settled) and nothing outstanding.
         uint256 outstanding = _outstandingOf(head);
         if (status != Status.Registered || outstanding != 0 || receivable.institution != institutionOf(msg.sender)) {
             revert ReceivableNotCancellable(id, outstanding != 0 ? Status.Financed : status);
@@ -200,7 +198,9 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// @inheritdoc IReceivableLedger
     function isOverdue(bytes32 id) external view returns (bool) {
         Stored storage receivable = _receivables[id];
-        return _outstandingOf(receivable.head) != 0 && block.timestamp > receivable.maturity;
+        // Due on the day of its maturity (UTC), overdue from the first second of the next day:
+        // the same day arithmetic as the index, the API and reports.
+        return _outstandingOf(receivable.head) != 0 && block.timestamp / 1 days > receivable.maturity / 1 days;
     }
 
     function _exporterOf(bytes32 id) internal view override returns (bytes32) {
@@ -213,33 +213,61 @@ contract ReceivableLedger is DeclarationBook, Multicall {
         receivable.head |= _NO_RATES << _CAP_RATES_SHIFT;
     }
 
-    /// @dev Reverts on malformed input; returns the financing rule the registration breaks, if any.
-    function _checkRegistration(Terms calldata terms, Declaration[] calldata declarations)
-        private
-        view
-        returns (Refusal, bytes32 document, bytes32 conflict)
-    {
+    /// @dev Reverts on malformed input; returns the financing rule the registration breaks, if any,
+    /// the document refused (the invoice or a declaration, fingerprinted under the key version it
+    /// was found under), what it conflicts with, and the invoice's exporter under that version.
+    function _checkRegistration(
+        Terms calldata terms,
+        Declaration[] calldata declarations,
+        InvoiceAlias[] calldata aliases
+    ) private view returns (Refusal, bytes32 document, bytes32 conflict, bytes32 exporter) {
         bytes32 id = terms.id;
         // A zero id would read as a free declaration's link.
         if (id == bytes32(0) || terms.exporter == bytes32(0)) revert ZeroFingerprint();
         _checkValue(id, terms.faceValue);
         _checkDeclarations(declarations);
+        _checkAliases(terms.keyVersion, declarations.length, aliases);
 
+        bytes32 holder = _holderOf(id);
+        if (holder != bytes32(0)) return (Refusal.ReceivableAlreadyRegistered, id, holder, terms.exporter);
+        for (uint256 k; k < aliases.length; ++k) {
+            holder = _holderOf(aliases[k].id);
+            if (holder != bytes32(0)) {
+                return (Refusal.ReceivableAlreadyRegistered, aliases[k].id, holder, aliases[k].exporter);
+            }
+        }
+        return _conflictAmong(declarations, terms.exporter, aliases);
+    }
+
+    /// @dev Records a refused registration. Emits {RegistrationRefused}.
+    function _refuseRegistration(Terms calldata terms, Refusal refusal, bytes32 document, bytes32 conflict) private {
+        bytes32 institution = institutionOf(msg.sender);
+        emit RegistrationRefused(terms.id, document, institution, msg.sender, refusal, terms.faceValue, conflict);
+    }
+
+    /// @dev The institution holding `id` when it is registered and not cancelled, zero otherwise.
+    /// A cancelled receivable may be registered again (a corrected presentation of the invoice).
+    function _holderOf(bytes32 id) private view returns (bytes32) {
         Stored storage receivable = _receivables[id];
         Status status = _statusIn(receivable.head);
-        // A cancelled receivable may be registered again (a corrected presentation of the same invoice).
-        if (status != Status.None && status != Status.Cancelled) {
-            return (Refusal.ReceivableAlreadyRegistered, id, receivable.institution);
-        }
-        return _conflictAmong(declarations, terms.exporter);
+        return status == Status.None || status == Status.Cancelled ? bytes32(0) : receivable.institution;
     }
 
     /// @dev Stores a registration the rules accepted. Emits the declarations' events, then
     /// {ReceivableRegistered}.
-    function _register(Terms calldata terms, Declaration[] calldata declarations) private {
-        bytes32 id = terms.id;
+    function _register(Terms calldata terms, Declaration[] calldata declarations, InvoiceAlias[] calldata aliases)
+        private
+    {
         uint256 rates = _ratesInForce();
-        (uint256 limits, uint256 declared) = _linkAll(id, declarations, terms.exporter, rates);
+        (uint256 limits, uint256 declared) = _linkAll(terms.id, declarations, terms.exporter, rates, aliases);
+        _store(terms, declarations.length, rates, limits, declared);
+    }
+
+    /// @dev Stores the receivable of a registration whose `count` declarations were linked, their
+    /// limits under `rates` adding up to `limits` and their declared values to `declared`. Emits
+    /// {ReceivableRegistered}.
+    function _store(Terms calldata terms, uint256 count, uint256 rates, uint256 limits, uint256 declared) private {
+        bytes32 id = terms.id;
         uint256 cap;
         unchecked {
             cap = (terms.faceValue * _verifiedRateIn(rates)) / _BPS; // below 2**96 x 2**14
@@ -254,7 +282,7 @@ contract ReceivableLedger is DeclarationBook, Multicall {
             maturity: terms.maturity,
             currency: terms.currency,
             keyVersion: terms.keyVersion,
-            declarationCount: uint8(declarations.length),
+            declarationCount: uint8(count),
             exporter: terms.exporter,
             institution: _institutionIn(record, msg.sender)
         });
@@ -283,10 +311,8 @@ contract ReceivableLedger is DeclarationBook, Multicall {
         if (status == Status.None) revert ReceivableNotFound(id);
         if (amount == 0) revert ZeroAmount();
         if (status == Status.Cancelled) return (Refusal.ReceivableNotActive, 0, 0, 0);
+        if (!_actsFor(receivable, head)) return (Refusal.ReceivableHeldByOtherBank, 0, 0, 0);
         uint256 outstanding = _outstandingOf(head);
-        if (outstanding != 0 && !_actsFor(receivable, _financierIn(head))) {
-            return (Refusal.ReceivableFinancedByOtherBank, 0, 0, 0);
-        }
         rates = _ratesInForce();
         cap = _capOf(receivable, id, head, rates);
         room = _roomOf(cap, outstanding);
@@ -299,15 +325,9 @@ contract ReceivableLedger is DeclarationBook, Multicall {
         private
     {
         _fill(id, amount, rates);
-        uint256 record = _recordOf(msg.sender);
-        uint32 drawer = _numberIn(record);
+        // The drawer acts for the holding institution (checked): its number may stand for it.
+        uint32 drawer = _numberIn(_recordOf(msg.sender));
         uint256 outstanding = _outstandingOf(head);
-        // Nothing outstanding: no bank holds it, and the drawer's institution takes charge (an
-        // account that already took charge of it still acts for it).
-        if (outstanding == 0 && _financierIn(head) != drawer) {
-            bytes32 institution = _institutionIn(record, msg.sender);
-            if (receivable.institution != institution) receivable.institution = institution;
-        }
         unchecked {
             outstanding += amount; // <= cap <= face value < 2**96
         }
@@ -315,12 +335,13 @@ contract ReceivableLedger is DeclarationBook, Multicall {
         emit ReceivableFinanced(id, msg.sender, amount, outstanding);
     }
 
-    /// @dev Whether the caller acts for the institution in charge of the receivable: the account of
-    /// its last drawdown (number `financier`) does without a lookup, any other is compared by
+    /// @dev Whether the caller acts for the institution holding the receivable, whose head is
+    /// `head`: the account numbered there (the last drawer, or the registrant) does without a
+    /// lookup, since a number changes with the account's institution; any other is compared by
     /// institution.
-    function _actsFor(Stored storage receivable, uint32 financier) private view returns (bool) {
+    function _actsFor(Stored storage receivable, uint256 head) private view returns (bool) {
         uint256 record = _recordOf(msg.sender);
-        return _numberIn(record) == financier || _institutionIn(record, msg.sender) == receivable.institution;
+        return _numberIn(record) == _financierIn(head) || _institutionIn(record, msg.sender) == receivable.institution;
     }
 
     /// @dev The cap of a receivable, zero unless live (registered, financed or settled).

@@ -16,6 +16,7 @@ from hexbytes import HexBytes
 from registry.chain.artifacts import load_artifact
 from registry.chain.client import Chain
 from registry.chain.deploy import Deployment, deploy
+from registry.chain.ledger import AdvanceRates
 from registry.credentials import DevSecrets, Role
 from registry.errors import ConfigurationError
 
@@ -77,9 +78,10 @@ def grant_roles(chain: Chain, deployment: Deployment, secrets: DevSecrets) -> No
             chain.transact(secrets.deployer, contract.functions.multicall(data))
 
 
-def bootstrap(chain: Chain, secrets: DevSecrets, advance_rate_bps: int) -> Deployment:
-    """Funds the dev keys, deploys every contract and grants each institution its roles."""
+def bootstrap(chain: Chain, secrets: DevSecrets, rates: AdvanceRates) -> Deployment:
+    """Funds the dev keys, deploys every contract (the ledger with the advance ``rates``) and
+    grants each institution its roles."""
     fund_dev_accounts(chain, secrets)
-    deployment = deploy(chain, secrets.deployer, advance_rate_bps)
+    deployment = deploy(chain, secrets.deployer, rates)
     grant_roles(chain, deployment, secrets)
     return deployment

@@ -20,9 +20,8 @@ Exception tree::
     │   ├── DeclarationLinkedToOtherInvoice
     │   ├── DeclarationExporterMismatch
     │   ├── FinancingExceedsCap
-    │   ├── ReceivableFinancedByOtherBank
-    │   ├── RepaymentExceedsOutstanding
-    │   └── ReceivableNotFinancedByCaller
+    │   ├── ReceivableHeldByOtherBank
+    │   └── RepaymentExceedsOutstanding
     ├── ChainError                    the node misbehaved or is unreachable (503)
     │   ├── NodeStartError
     │   └── UnknownRevert
@@ -47,8 +46,7 @@ __all__ = [
     "PledgeNotFound",
     "PropertyNotFound",
     "ReceivableAlreadyRegistered",
-    "ReceivableFinancedByOtherBank",
-    "ReceivableNotFinancedByCaller",
+    "ReceivableHeldByOtherBank",
     "ReceivableNotFound",
     "RegistryError",
     "ReleaseNotAuthorized",
@@ -150,20 +148,15 @@ class FinancingExceedsCap(RuleViolation):
     rule = "financing-exceeds-cap"
 
 
-class ReceivableFinancedByOtherBank(RuleViolation):
-    """Another bank has financing outstanding on the receivable (exclusivity)."""
+class ReceivableHeldByOtherBank(RuleViolation):
+    """The receivable belongs to the bank (institution) that registered it: only that bank draws
+    on it and records its repayments (exclusivity)."""
 
-    rule = "receivable-financed-by-other-bank"
+    rule = "receivable-held-by-other-bank"
 
 
 class RepaymentExceedsOutstanding(RuleViolation):
     rule = "repayment-exceeds-outstanding"
-
-
-class ReceivableNotFinancedByCaller(RuleViolation):
-    """Only the bank whose financing is outstanding records repayments against it."""
-
-    rule = "receivable-not-financed-by-caller"
 
 
 class ChainError(RegistryError):

@@ -16,10 +16,10 @@ Design:
   are pinned to one block, so the answer is a consistent snapshot, and that block is returned.
 - **Key rotation.** New registrations use the active key version. Lookups try every version held
   (:meth:`~registry.fingerprint.FingerprintKeyring.candidates`), so a document registered under an
-  old key is still found. The contract sees only one version per registration, so it cannot refuse a
-  document registered under another one; :meth:`ReceivableService.register` therefore checks the
-  older versions itself before sending. That read-then-write is race-free: nothing is registered
-  under an older version any more, and the active version is guarded by the contract atomically.
+  old key is still found. The contract cannot compute fingerprints, so a registration carries the
+  same documents under every older version held (``InvoiceAlias``): the contract refuses an invoice
+  or a declaration registered under any of them, counts an attestation made under any of them, and
+  records the refusal like any other, whichever version found it.
 - **Attempts to double- or over-finance are recorded.** Registration and drawdowns go through
   the ledger's recording entry points (``tryRegisterReceivable``, ``tryFinance``): when a financing
   rule refuses (the invoice is registered already, a declaration backs another invoice or is
@@ -28,10 +28,13 @@ Design:
   changes nothing else, and the service raises the same :class:`~registry.errors.RuleViolation`
   the reverting entry point would have. SPEC asks for it: the enterprise behind such an attempt is
   the fraud signal, and a reverted transaction leaves no trace an auditor can replay.
+- **Exclusivity.** A receivable belongs to the institution that registered it: only that bank
+  draws on it, and another bank's drawdown is a recorded refusal attributed to that other bank.
+- **Overdue** is judged by the block's timestamp, as the contract judges it
+  (:mod:`registry.overdue`), never by this server's clock.
 - **Other refusals send nothing.** Bad input is refused before any chain request; a missing role,
   an unknown receivable or a refused repayment is refused at estimation
-  (:meth:`~registry.chain.client.Chain.transact` estimates first), and a document registered under
-  an older key version is refused by the service itself (the contract cannot see it).
+  (:meth:`~registry.chain.client.Chain.transact` estimates first).
 """
 
 from __future__ import annotations
@@ -40,25 +43,27 @@ import enum
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 
 from eth_typing import ChecksumAddress
 
 from registry.chain import ledger as chain_ledger
 from registry.chain.client import Signer, TxResult
 from registry.chain.ledger import (
+    MAX_KEY_ALIASES,
     Attempt,
     DeclarationTerm,
+    InvoiceAlias,
     ReceivableLedger,
     ReceivableState,
     ReceivableStatus,
     ReceivableTerms,
 )
 from registry.errors import (
+    ConfigurationError,
     DeclarationExporterMismatch,
     DeclarationLinkedToOtherInvoice,
     InvalidInput,
-    ReceivableAlreadyRegistered,
     ReceivableNotFound,
     RegistryError,
 )
@@ -70,6 +75,7 @@ from registry.fingerprint import (
     FingerprintKeyring,
     normalize_declaration_number,
 )
+from registry.overdue import is_overdue, maturity_seconds
 
 __all__ = [
     "AMOUNT_RULE",
@@ -112,6 +118,8 @@ class InvoiceStatus(enum.StrEnum):
     """Registered, no financing outstanding (never financed, or settled)."""
     FINANCED_BY_YOU = "financed_by_you"
     FINANCED_BY_OTHER = "financed_by_other"
+    """Financing outstanding: by the asking bank's institution (which holds the receivable), or by
+    another bank's."""
 
 
 class DeclarationStatus(enum.StrEnum):
@@ -144,7 +152,8 @@ class DuplicateCheck:
     """A duplicate check's answer, read from the contract at ``as_of_block``.
 
     ``cap``, ``outstanding`` and ``headroom`` are None for an unknown invoice. ``headroom`` is what
-    the asking bank could still draw: 0 while another bank holds financing on the receivable.
+    the asking bank could still draw: 0 unless its institution holds the receivable (registered
+    it). ``held_by_you`` says whether it does.
     """
 
     status: InvoiceStatus
@@ -155,6 +164,7 @@ class DuplicateCheck:
     headroom: int | None
     declarations: tuple[DeclarationCheck, ...]
     as_of_block: int
+    held_by_you: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,7 +172,8 @@ class Receivable:
     """A receivable as the contract holds it, at ``as_of_block``.
 
     ``headroom`` is cap minus outstanding (0 once cancelled); who may draw it is the exclusivity
-    rule's business. ``overdue``: past maturity with financing outstanding (SPEC, derived).
+    rule's business. ``overdue``: financing outstanding and the block ``as_of_block`` on a later day
+    than the maturity (SPEC, derived; :mod:`registry.overdue`).
     """
 
     receivable_id: str
@@ -300,21 +311,23 @@ class ReceivableService:
                 InvoiceStatus.UNKNOWN, None, None, None, None, None, declarations, block
             )
         fingerprint, state = found
+        held = self._same_bank(bank, fingerprint.digest, block)
         if state.outstanding == 0:
-            status, headroom = InvoiceStatus.REGISTERED, state.headroom
-        elif state.financier == bank or self._same_bank(bank, fingerprint.digest, block):
-            status, headroom = InvoiceStatus.FINANCED_BY_YOU, state.headroom
+            status = InvoiceStatus.REGISTERED
+        elif held:
+            status = InvoiceStatus.FINANCED_BY_YOU
         else:
-            status, headroom = InvoiceStatus.FINANCED_BY_OTHER, 0
+            status = InvoiceStatus.FINANCED_BY_OTHER
         return DuplicateCheck(
             status=status,
             receivable_id=fingerprint.hex,
             key_version=fingerprint.key_version,
             cap=state.cap,
             outstanding=state.outstanding,
-            headroom=headroom,
+            headroom=state.headroom if held else 0,
             declarations=declarations,
             as_of_block=block,
+            held_by_you=held,
         )
 
     def get(self, receivable_id: str) -> Receivable:
@@ -361,15 +374,16 @@ class ReceivableService:
         ]
 
         invoice_candidates = self.keyring.candidates(invoice)
+        exporter_candidates = self.keyring.candidates(exporter)
         declaration_candidates = [
             self.keyring.candidates(CustomsDeclaration(number)) for number in numbers
         ]
-        self._refuse_under_older_keys(invoice_candidates, declaration_candidates)
+        aliases = self._aliases(invoice_candidates, exporter_candidates, declaration_candidates)
 
         invoice_fp = invoice_candidates[0]
         terms = ReceivableTerms(
             id=invoice_fp.digest,
-            exporter=self.keyring.fingerprint(exporter).digest,
+            exporter=exporter_candidates[0].digest,
             key_version=invoice_fp.key_version,
             face_value=face,
             currency=invoice.currency,
@@ -379,7 +393,7 @@ class ReceivableService:
             DeclarationTerm(candidates[0].digest, value)
             for candidates, value in zip(declaration_candidates, values, strict=True)
         ]
-        attempt = self.ledger.try_register(signer, terms, declared)
+        attempt = self.ledger.try_register(signer, terms, declared, aliases)
         if attempt.error is not None:
             raise self._name_declaration(attempt.error, declaration_candidates)
         return Registered(
@@ -421,7 +435,7 @@ class ReceivableService:
                 "maturity-in-past",
                 f"maturity_date {maturity_date.isoformat()} is already past",
             )
-        return int(datetime.combine(maturity_date, time(), UTC).timestamp())
+        return maturity_seconds(maturity_date)
 
     def _live_receivable(
         self, candidates: Sequence[Fingerprint], block: int | str
@@ -447,34 +461,32 @@ class ReceivableService:
                 return DeclarationCheck(number, status, _hex(linked))
         return DeclarationCheck(number, DeclarationStatus.UNKNOWN, None)
 
-    def _refuse_under_older_keys(
-        self,
-        invoice_candidates: Sequence[Fingerprint],
-        declaration_candidates: Sequence[Sequence[Fingerprint]],
-    ) -> None:
-        """Refuses what the contract cannot see: the invoice or a declaration registered under a
-        key version older than the active one. No chain request when only one version is held."""
-        found = self._live_receivable(invoice_candidates[1:], "latest")
-        if found is not None:
-            fingerprint, state = found
-            raise ReceivableAlreadyRegistered(
-                f"the invoice is registered under key version {fingerprint.key_version}",
-                id=fingerprint.hex,
-                registrant=state.registrant,
+    @staticmethod
+    def _aliases(
+        invoice: Sequence[Fingerprint],
+        exporter: Sequence[Fingerprint],
+        declarations: Sequence[Sequence[Fingerprint]],
+    ) -> list[InvoiceAlias]:
+        """The registration's documents under each older key version held (candidates come
+        active version first, then the others, newest first: the order the contract looks them
+        up in, so the newest attestation of a declaration wins)."""
+        if len(invoice) - 1 > MAX_KEY_ALIASES:
+            raise ConfigurationError(
+                f"the fingerprint keyring holds {len(invoice)} key versions; the ledger looks up "
+                f"at most {MAX_KEY_ALIASES + 1} at once: retire the oldest"
             )
-        for index, candidates in enumerate(declaration_candidates):
-            for candidate in candidates[1:]:
-                linked = self.ledger.receivable_of_declaration(candidate.digest)
-                if linked is not None:
-                    raise DeclarationLinkedToOtherInvoice(
-                        f"declarations.{index}.number already backs invoice {_hex(linked)}",
-                        declaration=candidate.hex,
-                        linkedReceivable=_hex(linked),
-                        field=f"declarations.{index}.number",
-                    )
+        return [
+            InvoiceAlias(
+                key_version=invoice[k].key_version,
+                id=invoice[k].digest,
+                exporter=exporter[k].digest,
+                declarations=tuple(candidates[k].digest for candidates in declarations),
+            )
+            for k in range(1, len(invoice))
+        ]
 
     def _same_bank(self, bank: ChecksumAddress, rid: bytes, block: int) -> bool:
-        """Whether ``bank`` acts for the institution holding the receivable's financing."""
+        """Whether ``bank`` acts for the institution holding the receivable (its registrant's)."""
         return self.ledger.institution_of(bank, block) == self.ledger.institution_of_receivable(
             rid, block
         )
@@ -484,11 +496,11 @@ class ReceivableService:
         error: RegistryError, declaration_candidates: Sequence[Sequence[Fingerprint]]
     ) -> RegistryError:
         """The chain's refusal, saying which declaration of the request it was (the chain only
-        knows fingerprints), worded like the refusal under an older key."""
+        knows fingerprints, under whichever key version it found the declaration)."""
         if not isinstance(error, DeclarationLinkedToOtherInvoice | DeclarationExporterMismatch):
             return error
         for index, candidates in enumerate(declaration_candidates):
-            if candidates[0].hex == error.details.get("declaration"):
+            if error.details.get("declaration") in {candidate.hex for candidate in candidates}:
                 field = f"declarations.{index}.number"
                 if isinstance(error, DeclarationExporterMismatch):
                     message = f"{field} is attested for another exporter than the invoice's"
@@ -506,6 +518,9 @@ class ReceivableService:
             amount, result.tx_hash, result.block_number, self._view(rid, state, result.block_number)
         )
 
+    def _timestamp(self, block: int) -> int:
+        return self.ledger.chain.block_timestamp(block)
+
     def _view(self, rid: bytes, state: ReceivableState, block: int) -> Receivable:
         maturity = datetime.fromtimestamp(state.maturity, UTC)
         return Receivable(
@@ -522,6 +537,6 @@ class ReceivableService:
             cap=state.cap,
             outstanding=state.outstanding,
             headroom=state.headroom,
-            overdue=state.outstanding > 0 and maturity.date() < self._today(),
+            overdue=is_overdue(state.maturity, state.outstanding, self._timestamp(block)),
             as_of_block=block,
         )

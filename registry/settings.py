@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["NodeKind", "Settings", "get_settings"]
@@ -60,8 +60,20 @@ class Settings(BaseSettings):
     poll_interval: float = Field(
         default=0.5, gt=0, description="Seconds between indexer polls when it has caught up."
     )
-    advance_rate_bps: int = Field(
-        default=8000, ge=0, le=10_000, description="Advance rate set at deployment (basis points)."
+    verified_advance_rate_bps: int = Field(
+        # SPEC's example policy: attested declarations finance at 90%, others at 50%.
+        default=9_000,
+        ge=0,
+        le=10_000,
+        description="Advance rate for attested declarations (and the face value) set at "
+        "deployment, basis points.",
+    )
+    unverified_advance_rate_bps: int = Field(
+        default=5_000,
+        ge=0,
+        le=10_000,
+        description="Advance rate for declarations no verifier attested, set at deployment, basis "
+        "points; at most the verified rate (0: they carry no financing).",
     )
     solc_version: str = Field(default="0.8.28", description="Pinned Solidity compiler version.")
     solc_binary: Path | None = Field(
@@ -69,6 +81,15 @@ class Settings(BaseSettings):
         description="solc executable. Unset: a native solc on PATH of the pinned version, else "
         "the npm solc package through scripts/solc-wasm.",
     )
+
+    @model_validator(mode="after")
+    def _unverified_rate_at_most_verified(self) -> Settings:
+        # The ledger refuses the opposite at deployment; say so before any node is started.
+        if self.unverified_advance_rate_bps > self.verified_advance_rate_bps:
+            raise ValueError(
+                "unverified_advance_rate_bps must be at most verified_advance_rate_bps"
+            )
+        return self
 
     @property
     def embedded_database_path(self) -> Path:

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from registry.chain.client import Chain
 from registry.chain.deploy import CONTRACT_NAMES, Deployment
+from registry.chain.ledger import AdvanceRates
 from registry.chain.node import DevNode, wait_for_rpc
 from registry.credentials import DevSecrets
 from registry.db import create_schema, opened_engine
@@ -95,7 +96,8 @@ def deploy_or_reuse(
         existing = Deployment.load(path)
         if _deployed(chain, existing):
             return existing, False
-    deployment = bootstrap(chain, secrets, settings.advance_rate_bps)
+    rates = AdvanceRates(settings.verified_advance_rate_bps, settings.unverified_advance_rate_bps)
+    deployment = bootstrap(chain, secrets, rates)
     deployment.save(path)
     return deployment, True
 

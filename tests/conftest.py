@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from registry.chain.client import Chain
 from registry.chain.consents import ConsentRegistry
 from registry.chain.deploy import Deployment
-from registry.chain.ledger import ReceivableLedger
+from registry.chain.ledger import AdvanceRates, ReceivableLedger
 from registry.chain.node import DevNode
 from registry.chain.pledges import PledgeRegistry
 from registry.credentials import DevSecrets, Institution
@@ -31,6 +31,10 @@ POSTGRES_URL = os.environ.get(
     "CREDITREG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 ADVANCE_RATE_BPS = 8000
+# The tests' policy: one rate for verified and unverified declarations alike, so that expected
+# amounts stay simple; tests of the two rates set them. (Deployments default to SPEC's shape,
+# a higher verified rate: registry.settings.)
+TEST_RATES = AdvanceRates(ADVANCE_RATE_BPS, ADVANCE_RATE_BPS)
 
 
 @dataclass
@@ -96,7 +100,7 @@ def _start_stack(kind: NodeKind) -> Stack:
     try:
         chain = Chain.connect(node.url)
         secrets = DevSecrets.generate()
-        deployment = bootstrap(chain, secrets, ADVANCE_RATE_BPS)
+        deployment = bootstrap(chain, secrets, TEST_RATES)
     except BaseException:
         node.stop()
         raise

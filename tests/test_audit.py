@@ -41,6 +41,7 @@ CHAIN_CHECKS = {
     "advance_rates",
     "properties",
     "pledges",
+    "seizures",
     "enterprise_bindings",
     "consents",
     "read_log_anchors",
@@ -242,7 +243,7 @@ def test_report_lists_the_range_and_nothing_outside_it(audited: Audited) -> None
     assert sections["role changes"][0]["contract"] == "ReceivableLedger"
     refusals = sections["refused attempts"]
     assert [(e["event"], e["block_number"], e["note"]) for e in refusals] == [
-        ("FinancingRefused", refused.tx.block_number, "receivable-financed-by-other-bank")
+        ("FinancingRefused", refused.tx.block_number, "receivable-held-by-other-bank")
     ]
     assert refusals[0]["tx_hash"] == refused.tx.tx_hash
     assert refusals[0]["args"]["amount"] == "1000"

@@ -427,6 +427,36 @@ def test_unbind_deactivates_consents_at_once_and_for_good(any_reg: Registry) -> 
     assert reg.active(who)
 
 
+def test_a_revoked_consent_stays_dead_when_the_same_account_is_bound_again(
+    reg: Registry,
+) -> None:
+    """A consent signed but never relayed, then revoked, must not come back under a new binding
+    epoch of the same account: its signature is still the bound account's, but it is superseded."""
+    who = reg.enterprise()
+    reg.grant(who, reg.consent(who, nonce=1))
+    unrelayed = reg.consent(who, nonce=2)
+    signature = reg.sign(who, unrelayed)
+    reg.revoke(who, Revocation(who.fp, BANK_A, SCOPE_CREDIT_REPORT, 3))
+    assert not reg.active(who)
+
+    reg.registry.unbind_enterprise(reg.registrar, who.fp)
+    reg.registry.bind_enterprise(reg.registrar, who.address, who.fingerprint)
+    details = reg.violated(
+        "consent-superseded", lambda: reg.registry.grant(reg.relayer, unrelayed, signature)
+    )
+    assert details == {
+        "enterprise": hx(who.fp),
+        "granteeInstitution": hx(BANK_A),
+        "scope": hx(SCOPE_CREDIT_REPORT),
+        "nonce": 2,
+        "latestNonce": 3,
+    }
+    assert not reg.active(who)
+    # A new message above the revocation is the enterprise speaking again.
+    reg.grant(who, reg.consent(who, nonce=4))
+    assert reg.active(who)
+
+
 def test_rebinding_to_a_new_key_invalidates_the_old_keys_consents(reg: Registry) -> None:
     old = reg.enterprise()
     reg.grant(old, reg.consent(old, nonce=1))
@@ -462,7 +492,7 @@ def test_rebinding_to_a_new_key_invalidates_the_old_keys_consents(reg: Registry)
             "recovered": old.address,
         }
 
-    # The new key starts afresh: nonces not used before are open, whatever the old records say.
+    # The new key continues above the last message applied to each grantee (nonce 1 to Bank A).
     renewed = reg.consent(new, nonce=2)
     reg.grant(new, renewed)
     assert reg.active(new)
@@ -1041,6 +1071,24 @@ def test_read_log_ranges_must_be_contiguous(any_reg: Registry) -> None:
         "read-log-root-zero", lambda: reg.registry.anchor_read_log(reg.operator, bytes(32), 11, 11)
     )
     assert reg.registry.anchor_read_log(reg.operator, root, 11, 11).batch_index == 1
+
+
+def test_a_read_log_batch_is_bounded_so_numbering_never_runs_out(reg: Registry) -> None:
+    """One anchor claiming entries up to 2**64 - 1 used to overflow the next entry number and stop
+    anchoring for good; a batch now covers at most MAX_READ_LOG_BATCH entries."""
+    root = b"\x01" * 32
+    most = reg.registry.contract.functions.MAX_READ_LOG_BATCH().call()
+    assert most == 2**32
+    for last in (2**64 - 1, most + 1):
+        details = reg.violated(
+            "read-log-range-invalid",
+            lambda la=last: reg.registry.anchor_read_log(reg.operator, root, 1, la),
+        )
+        assert details == {"expectedFirst": 1, "first": 1, "last": last}
+    reg.registry.anchor_read_log(reg.operator, root, 1, most)  # the largest batch
+    assert reg.registry.next_read_log_entry() == most + 1
+    reg.registry.anchor_read_log(reg.operator, root, most + 1, most + 1)
+    assert reg.registry.next_read_log_entry() == most + 2
 
 
 def test_unknown_read_log_batch(reg: Registry) -> None:

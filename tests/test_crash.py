@@ -50,7 +50,7 @@ from registry.db import create_schema, make_engine
 from registry.devstack import bootstrap
 from registry.indexer import Indexer
 from registry.settings import Settings
-from tests.conftest import ADVANCE_RATE_BPS
+from tests.conftest import TEST_RATES
 
 SEED_VARIABLE = "CREDITREG_CRASH_SEED"
 KILLS = 22
@@ -113,7 +113,7 @@ def dev_chain(tmp_path: Path) -> Iterator[DevChain]:
     try:
         chain = Chain.connect(node.url)
         secrets = DevSecrets.generate()
-        deployment = bootstrap(chain, secrets, ADVANCE_RATE_BPS)
+        deployment = bootstrap(chain, secrets, TEST_RATES)
         manifest = tmp_path / "deployment.json"
         deployment.save(manifest)
         yield DevChain(node, chain, secrets, deployment, manifest)

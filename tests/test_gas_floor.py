@@ -55,7 +55,7 @@ def test_a_fresh_property_writes_two_slots_from_zero_and_one_log(stack: Stack) -
     floor = floor_of(stack.chain.w3, tx.tx_hash)
 
     # Property packs status, key version, LTV, currency and the application count in one slot;
-    # the appraisal takes the next. Secured amount and case reference stay zero: no write.
+    # the appraisal takes the next. Secured amount and seizure count stay zero: no write.
     assert (floor.slots_set, floor.slots_reset) == (2, 0)
     assert floor.storage_gas == 2 * SSTORE_SET
     assert floor.logs == 1
@@ -71,14 +71,15 @@ def test_changed_and_cleared_slots_count_as_resets(stack: Stack) -> None:
     stack.pledges.register_property(stack.registrar.signer, PROPERTY, 1, 1_000_000, "CNY")
 
     seized = floor_of(stack.chain.w3, stack.pledges.seize(court, PROPERTY, CASE).tx_hash)
-    # The status changes in the packed slot (non-zero before); the case reference is new.
-    assert (seized.slots_set, seized.slots_reset) == (1, 1)
-    assert seized.storage_gas == SSTORE_SET + SSTORE_RESET
+    # The status changes in the head and the seizure count beside the key version (both non-zero
+    # before); the seizing court's entry is new.
+    assert (seized.slots_set, seized.slots_reset) == (1, 2)
+    assert seized.storage_gas == SSTORE_SET + 2 * SSTORE_RESET
 
     unseize = stack.pledges.unseize(court, PROPERTY, CASE)
     lifted = floor_of(stack.chain.w3, unseize.tx_hash)
-    # The status changes back and the case reference is cleared to zero: two resets.
-    assert (lifted.slots_set, lifted.slots_reset) == (0, 2)
+    # The status and the count change back and the court's entry is cleared: three resets.
+    assert (lifted.slots_set, lifted.slots_reset) == (0, 3)
     assert lifted.log_gas == _event_gas(stack, "SeizureLifted")
     assert lifted.total <= unseize.gas_used
 

@@ -47,6 +47,7 @@ from tests.index_dump import dump_database
 
 DAY = 86_400
 UINT64_MAX = 2**64 - 1
+LARGEST_BATCH_END = 4 + 2**32  # entries 5 to here: ConsentRegistry.MAX_READ_LOG_BATCH of them
 SCOPE_LOAN_REVIEW = keccak(text="LOAN_REVIEW")
 
 
@@ -183,7 +184,7 @@ def history(stack: Stack) -> Consenting:
     # Past the 30-day expiry of E2's consent to bank A (one block mined at the new time).
     stack.chain.w3.provider.make_request("evm_increaseTime", [31 * DAY])  # type: ignore[arg-type]
     stack.chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-    anchor(stack, done, 5, UINT64_MAX, e2)
+    anchor(stack, done, 5, LARGEST_BATCH_END, e2)
     return done
 
 
@@ -332,7 +333,7 @@ def test_read_log_anchors(stack: Stack, engine: sa.Engine) -> None:
     assert [(r["batch_index"], r["first_entry"], r["last_entry"]) for r in anchors] == [
         (0, 1, 3),
         (1, 4, 4),
-        (2, 5, UINT64_MAX),
+        (2, 5, LARGEST_BATCH_END),
     ]
     assert done.anchored == [0, 1, 2]
     assert {r["operator"] for r in anchors} == {stack.operator.signer.address}

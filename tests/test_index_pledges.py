@@ -1,17 +1,19 @@
-"""The PledgeRegistry's events indexed into ``properties`` and ``pledges``, on SQLite and
-PostgreSQL.
+"""The PledgeRegistry's events indexed into ``properties``, ``pledges`` and ``seizures``, on
+SQLite and PostgreSQL.
 
 The registry deployed with the system is driven through its binding by the dev institutions (the
 registry center's clerk and its automated account, the court, the banks); the projections are then
 compared with the contract's own views (``getProperty``, ``headroom``, ``getPledge``, ``rankOf``,
-``titleOf``) as of every block since the deployment, and checked for the cases that matter: juniors
-moving up when a senior is released, a seizure, a lowered appraisal, recorded rejections.
+``titleOf``, ``seizureOf``) as of every block since the deployment, and checked for the cases that
+matter: juniors moving up when a senior is released, concurrent seizures, a lowered appraisal,
+recorded rejections.
 
 The helpers serve ``test_reorg.py`` and ``test_point_in_time.py`` too.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import pytest
@@ -28,6 +30,7 @@ from registry.db.read import (
     pledges_as_of,
     properties_as_of,
     property_as_of,
+    seizures_as_of,
     title_as_of,
 )
 from registry.indexer import IndexConflict, Indexer
@@ -37,6 +40,7 @@ from tests.index_dump import dump_database
 MATURITY = 2_000_000_000
 VALUE = 1_000_000  # at the default 70% LTV, a cap of 700,000
 CASE = keccak(text="court case 2026-17")
+CASE_2 = keccak(text="court case 2026-18")
 CLERK_REASON = 101
 
 
@@ -65,8 +69,9 @@ def apply(
 
 def history(stack: Stack) -> Pledging:
     """Approvals by the automated registrar and by a clerk, rejections by the rules (headroom,
-    seizure) and by a clerk, a senior released (the juniors move up), a lowered appraisal, a
-    seizure lifted, and a release and an approval in one block (one multicall)."""
+    seizure) and by a clerk, a senior released (the juniors move up), a lowered appraisal, two
+    seizures at once, lifted by the court and by the admin, and a release and an approval in one
+    block (one multicall)."""
     a, b = stack.bank_a.signer, stack.bank_b.signer
     clerk, auto = stack.registrar.signer, stack.auto_registrar.signer
     court, reg = stack.enforcer.signer, stack.pledges
@@ -87,10 +92,12 @@ def history(stack: Stack) -> Pledging:
     reg.release(a, done.pledges["a1"])  # b1 moves up to rank 1, a2 to rank 2
     reg.update_appraisal(clerk, done.properties["P1"], 600_000)  # cap 420,000, secured 350,000
     reg.seize(court, done.properties["P1"], CASE)
+    reg.seize(court, done.properties["P1"], CASE_2)
     assert reg.decide(auto, apply(stack, done, "b4", b, "P1", 1_000)).reason_code == (
         RuleReason.PROPERTY_SEIZED
     )
-    reg.unseize(court, done.properties["P1"], CASE)
+    reg.unseize(court, done.properties["P1"], CASE)  # still seized under CASE_2
+    reg.unseize(stack.admin.signer, done.properties["P1"], CASE_2)
 
     # One block: b1 (rank 1) released, a new pledge approved behind a2, which becomes rank 1.
     pid = apply(stack, done, "a5", a, "P1", 60_000)
@@ -112,14 +119,18 @@ def assert_pledges_match_chain(
     scenario's properties (title and headroom included) and pledges."""
     at: int | str = "latest" if block is None else block
     props, pids = list(pledging.properties.values()), list(pledging.pledges.values())
+    cases = [(prop, case) for prop in props for case in (CASE, CASE_2)]
     answers = ContractViews(stack.chain, stack.pledges.contract, at).call(
         [("titleOf", [fingerprint]) for fingerprint in props]
+        + [("seizureOf", [prop, case]) for prop, case in cases]
         + [(view, [pid]) for pid in pids for view in ("getPledge", "rankOf")]
     )
-    titles, pledge_views = answers[: len(props)], answers[len(props) :]
+    titles = answers[: len(props)]
+    courts = answers[len(props) : len(props) + len(cases)]
+    pledge_views = answers[len(props) + len(cases) :]
     with engine.connect() as connection:
         for fingerprint, (prop, room, ranked) in zip(props, titles, strict=True):
-            status, key_version, ltv, currency, applications, appraised, secured, case = prop
+            status, key_version, ltv, currency, applications, appraised, secured, seized = prop
             row = property_as_of(connection, hx(fingerprint), block)
             if status == PropertyStatus.NONE:
                 assert row is None, (fingerprint, block)
@@ -133,12 +144,22 @@ def assert_pledges_match_chain(
             )
             assert (row["appraised_value"], row["secured_amount"]) == (appraised, secured), block
             assert (row["headroom"], row["applications"]) == (room, applications), block
-            assert row["case_ref"] == (None if case == bytes(32) else hx(case)), block
+            assert row["seizures"] == seized, block
             indexed = [
                 (r["id"], r["rank"]) for r in title_as_of(connection, hx(fingerprint), block)
             ]
             assert indexed == [(hx(pid), rank) for pid, rank, _ in ranked], block
         current = {r["id"]: r for r in pledges_as_of(connection, block)}
+        in_force = {
+            r["id"]: r["court"]
+            for r in seizures_as_of(connection, block)
+            if r["status"] == "in_force"
+        }
+    assert in_force == {
+        f"{hx(prop)}/{hx(case)}": hx(court)
+        for (prop, case), court in zip(cases, courts, strict=True)
+        if bytes(court) != bytes(32)
+    }, block
     for i, pid in enumerate(pids):
         (status, reason, maturity, lender, prop_fp, institution, amount), rank = (
             pledge_views[2 * i],
@@ -204,15 +225,25 @@ def test_seizure_appraisal_and_rejections(stack: Stack, engine: sa.Engine) -> No
     pr = schema.properties
     with engine.connect() as connection:
         p1 = connection.execute(
-            sa.select(pr.c.status, pr.c.case_ref, pr.c.appraised_value, pr.c.headroom)
+            sa.select(pr.c.status, pr.c.seizures, pr.c.appraised_value, pr.c.headroom)
             .where(pr.c.fingerprint == hx(fp("P1")))
             .order_by(pr.c.valid_from_block)
         ).all()
         rejections = pledge_rejections_as_of(connection)
         current = {row["fingerprint"]: row for row in properties_as_of(connection)}
-    statuses = [(status, case) for status, case, _, _ in p1]
-    assert ("seized", hx(CASE)) in statuses
-    assert statuses[-1] == ("normal", None)
+        seizures = {row["id"]: row for row in seizures_as_of(connection)}
+    statuses = [(status, seized) for status, seized, _, _ in p1]
+    # Each seizure and lifting makes a version (an application in between makes another).
+    changes = [state for state, _ in itertools.groupby(statuses)]
+    assert changes[-4:] == [("seized", 1), ("seized", 2), ("seized", 1), ("normal", 0)]
+    assert statuses[-1] == ("normal", 0)
+    court, admin = stack.enforcer.signer.address, stack.admin.signer.address
+    assert {
+        key: (row["status"], row["imposed_by"], row["lifted_by"]) for key, row in seizures.items()
+    } == {
+        f"{hx(fp('P1'))}/{hx(CASE)}": ("lifted", court, court),
+        f"{hx(fp('P1'))}/{hx(CASE_2)}": ("lifted", court, admin),
+    }
     # While seized, no headroom; the lowered appraisal (600,000 x 70% = 420,000) under 350,000
     # secured left 70,000, and then a5 took 60,000 after b1's 200,000 were released.
     assert all(room == 0 for status, _, _, room in p1 if status == "seized")

@@ -449,7 +449,7 @@ def test_attestations_policy_balances_and_refusals_are_projected(
             "tx_hash": refused_financing.tx.tx_hash,
             "contract": ledger.address,
             "action": "finance",
-            "reason": "receivable-financed-by-other-bank",
+            "reason": "receivable-held-by-other-bank",
             "receivable_id": hx(rid),
             "document": hx(rid),
             "institution": bank_b,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pydantic
 import pytest
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 
 from registry import errors
 from registry.chain.client import Signer
+from registry.chain.deploy import deploy
 from registry.chain.ledger import (
     LENDER_ROLE,
     MAX_AMOUNT,
@@ -31,14 +33,18 @@ from registry.chain.ledger import (
     AdvanceRates,
     Attempt,
     Attestation,
+    DeclarationAlias,
     DeclarationState,
     DeclarationTerm,
+    InvoiceAlias,
+    ReceivableLedger,
     ReceivableState,
     ReceivableStatus,
     ReceivableTerms,
     RefusalReason,
     Standing,
 )
+from registry.settings import Settings
 from tests.conftest import ADVANCE_RATE_BPS, Stack, fp, hx
 from tests.models.ledger import EXPORTER, Model
 
@@ -46,6 +52,7 @@ MATURITY = 2_000_000_000
 OTHER_EXPORTER = b"\xdd" * 32
 EXPORT_DATE = 1_700_000_000
 BPS = 10_000
+DAY = 86_400
 
 
 def terms(
@@ -277,31 +284,46 @@ def test_financing_within_cap_and_tranches_by_same_bank(any_stack: Stack) -> Non
     assert stack.ledger.declaration(fp("D1")).outstanding == 80_000
 
 
-def test_second_bank_refused_while_first_has_money_out(any_stack: Stack) -> None:
+def test_only_the_registering_bank_draws(any_stack: Stack) -> None:
+    """Another bank is refused before anything is financed (it cannot grab a fresh registration)
+    and while money is out; the holder is the registrant's institution throughout."""
     stack = any_stack
+    bank_a = stack.ledger.institution_of(stack.bank_a.signer.address)
     rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000))
-    stack.ledger.finance(stack.bank_a.signer, rid, 10_000)
+    held = {"id": hx(rid), "institution": hx(bank_a)}
 
     error = refused(
         stack,
-        errors.ReceivableFinancedByOtherBank,
+        errors.ReceivableHeldByOtherBank,
+        lambda: stack.ledger.finance(stack.bank_b.signer, rid, 1),
+    )
+    assert error.details == held
+    stack.ledger.finance(stack.bank_a.signer, rid, 10_000)
+    error = refused(
+        stack,
+        errors.ReceivableHeldByOtherBank,
         lambda: stack.ledger.finance(stack.bank_b.signer, rid, 1_000),
     )
-    assert error.details == {"id": hx(rid), "financier": stack.bank_a.signer.address}
+    assert error.details == held
     assert stack.ledger.receivable(rid).outstanding == 10_000
+    assert stack.ledger.institution_of_receivable(rid) == bank_a
 
 
-def test_repayment_settles_and_ends_exclusivity(stack: Stack) -> None:
+def test_repayment_settles_and_the_receivable_stays_its_registrants(stack: Stack) -> None:
     rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000))
     assert violated(
         stack, "receivable-not-active", lambda: stack.ledger.repay(stack.bank_a.signer, rid, 1)
     ) == {"id": hx(rid), "status": int(ReceivableStatus.REGISTERED)}
     stack.ledger.finance(stack.bank_a.signer, rid, 40_000)
-    refused(
+    error = refused(
         stack,
-        errors.ReceivableNotFinancedByCaller,
+        errors.ReceivableHeldByOtherBank,
         lambda: stack.ledger.repay(stack.bank_b.signer, rid, 1),
     )
+    assert error.details == {
+        "id": hx(rid),
+        "institution": hx(stack.ledger.institution_of(stack.bank_a.signer.address)),
+    }
     refused(
         stack,
         errors.RepaymentExceedsOutstanding,
@@ -321,11 +343,16 @@ def test_repayment_settles_and_ends_exclusivity(stack: Stack) -> None:
         stack, "receivable-not-active", lambda: stack.ledger.repay(stack.bank_a.signer, rid, 1)
     ) == {"id": hx(rid), "status": int(ReceivableStatus.SETTLED)}
 
-    # Settled: the exclusivity has ended, so another bank may now finance it.
-    stack.ledger.finance(stack.bank_b.signer, rid, 5_000)
-    assert stack.ledger.receivable(rid).financier == stack.bank_b.signer.address
+    # Settled: still the registering bank's. Another bank is refused; the holder may draw again.
+    violated(
+        stack,
+        "receivable-held-by-other-bank",
+        lambda: stack.ledger.finance(stack.bank_b.signer, rid, 5_000),
+    )
+    stack.ledger.finance(stack.bank_a.signer, rid, 5_000)
+    assert stack.ledger.receivable(rid).financier == stack.bank_a.signer.address
     assert stack.ledger.institution_of_receivable(rid) == stack.ledger.institution_of(
-        stack.bank_b.signer.address
+        stack.bank_a.signer.address
     )
 
 
@@ -419,6 +446,23 @@ def test_admin_sets_advance_rates_for_every_drawdown(stack: Stack) -> None:
     stack.ledger.set_advance_rates(stack.admin.signer, 9_000, 4_000)
     assert (stack.ledger.receivable(rid).cap, stack.ledger.headroom(rid)) == (40_000, 0)
     assert stack.ledger.receivable(rid).outstanding == 50_000
+
+
+def test_a_default_deployment_has_a_higher_verified_rate(stack: Stack) -> None:
+    """SPEC's shape out of the box: attested declarations finance at a higher rate than others
+    (both settable), so an unattested one is never financed as if customs had vouched for it."""
+    settings = Settings(_env_file=None)
+    rates = AdvanceRates(settings.verified_advance_rate_bps, settings.unverified_advance_rate_bps)
+    assert rates == AdvanceRates(9_000, 5_000)
+    deployment = deploy(stack.chain, stack.secrets.deployer, rates)
+    fresh = ReceivableLedger(stack.chain, deployment.address_of(ReceivableLedger.NAME))
+    assert fresh.advance_rates() == rates
+    custom = Settings(
+        _env_file=None, verified_advance_rate_bps=8_500, unverified_advance_rate_bps=0
+    )
+    assert (custom.verified_advance_rate_bps, custom.unverified_advance_rate_bps) == (8_500, 0)
+    with pytest.raises(pydantic.ValidationError, match="at most verified_advance_rate_bps"):
+        Settings(_env_file=None, verified_advance_rate_bps=5_000, unverified_advance_rate_bps=6_000)
 
 
 @pytest.mark.parametrize(
@@ -671,14 +715,267 @@ def test_accounts_of_one_bank_act_as_the_same_bank(stack: Stack) -> None:
     ledger.finance(a1, rid, 10_000)  # a tranche by the first account: the same bank
     assert ledger.receivable(rid).financier == a1.address
     assert ledger.institution_of_receivable(rid) == bank_a
-    refused(stack, errors.ReceivableFinancedByOtherBank, lambda: ledger.finance(b, rid, 1))
-    refused(stack, errors.ReceivableNotFinancedByCaller, lambda: ledger.repay(b, rid, 1))
+    violated(stack, "receivable-held-by-other-bank", lambda: ledger.finance(b, rid, 1))
+    violated(stack, "receivable-held-by-other-bank", lambda: ledger.repay(b, rid, 1))
     ledger.repay(a2, rid, 20_000)
     assert ledger.receivable(rid).status is ReceivableStatus.SETTLED
 
     violated(stack, "receivable-not-cancellable", lambda: ledger.cancel(b, other))
     ledger.cancel(a2, other)
     assert ledger.receivable(other).status is ReceivableStatus.CANCELLED
+
+
+def test_an_account_moved_to_another_bank_does_not_carry_the_claim(stack: Stack) -> None:
+    """Account Z of Bank A registers and draws; moved to Bank B it is Bank B's account: refused on
+    Bank A's receivable, the refusal recorded against Bank B, while Bank A's other account still
+    draws and repays. Moved back, it acts for Bank A again."""
+    ledger, admin = stack.ledger, stack.admin.signer
+    a, b = stack.bank_a.signer, stack.bank_b.signer
+    bank_a, bank_b = ledger.institution_of(a.address), ledger.institution_of(b.address)
+    z = funded(stack, LENDER_ROLE)
+    ledger.assign_institution(admin, z.address, bank_a)
+    rid = register(stack, z, "INV-1", ("D1", 100_000))
+    ledger.finance(z, rid, 10_000)
+
+    ledger.assign_institution(admin, z.address, bank_b)
+    held = {"id": hx(rid), "institution": hx(bank_a)}
+    assert violated(stack, "receivable-held-by-other-bank", lambda: ledger.finance(z, rid, 1)) == (
+        held
+    )
+    assert violated(stack, "receivable-held-by-other-bank", lambda: ledger.repay(z, rid, 1)) == (
+        held
+    )
+    attempt = ledger.try_finance(z, rid, 1)
+    assert attempt.refusal is not None
+    assert (attempt.refusal.reason, attempt.refusal.institution, attempt.refusal.account) == (
+        RefusalReason.RECEIVABLE_HELD_BY_OTHER_BANK,
+        bank_b,
+        z.address,
+    )
+    violated(stack, "receivable-held-by-other-bank", lambda: ledger.finance(b, rid, 1))
+    assert ledger.institution_of_receivable(rid) == bank_a
+    ledger.finance(a, rid, 5_000)  # Bank A's own account: still Bank A's receivable
+    ledger.repay(a, rid, 15_000)
+    assert ledger.receivable(rid).status is ReceivableStatus.SETTLED
+
+    ledger.assign_institution(admin, z.address, bank_a)
+    ledger.finance(z, rid, 1_000)
+    assert ledger.receivable(rid).financier == z.address
+
+
+def test_another_banks_drawdown_on_a_fresh_registration_is_recorded_against_it(
+    stack: Stack,
+) -> None:
+    """Nothing drawn yet: another bank still cannot take the registering bank's claim, and the
+    fraud signal (the recorded refusal) names the bank that tried, not the victim."""
+    ledger, a, b = stack.ledger, stack.bank_a.signer, stack.bank_b.signer
+    rid = register(stack, a, "INV-1", ("D1", 100_000))
+    attempt = ledger.try_finance(b, rid, 1)
+    assert attempt.refusal is not None
+    refusal = attempt.refusal
+    assert (refusal.reason, refusal.institution, refusal.account, refusal.financier) == (
+        RefusalReason.RECEIVABLE_HELD_BY_OTHER_BANK,
+        ledger.institution_of(b.address),
+        b.address,
+        None,
+    )
+    assert ledger.receivable(rid).outstanding == 0
+    assert ledger.try_finance(a, rid, 10_000).accepted
+    assert ledger.receivable(rid).outstanding == 10_000
+
+
+# --- key rotation -------------------------------------------------------------------------------
+#
+# Documents under key version 1 are fp("<label>"), under version 2 fp("<label>@2"): the contract
+# cannot tell they are the same; the aliases a registration carries say so.
+
+EXPORTER_V2 = b"\xe2" * 32
+OTHER_EXPORTER_V2 = b"\xd2" * 32
+
+
+def terms_v2(invoice: str, exporter: bytes = EXPORTER_V2) -> ReceivableTerms:
+    return ReceivableTerms(fp(invoice + "@2"), exporter, 2, 100_000, "USD", MATURITY)
+
+
+def alias_v1(invoice: str, *declarations: str, exporter: bytes = EXPORTER) -> InvoiceAlias:
+    return InvoiceAlias(1, fp(invoice), exporter, tuple(fp(d) for d in declarations))
+
+
+def present_v2(
+    stack: Stack, signer: Signer, invoice: str, *declarations: tuple[str, int], **kw: Any
+) -> Attempt:
+    """A registration under key version 2, with its version-1 alias."""
+    exporter_v1 = kw.get("exporter_v1", EXPORTER)
+    return stack.ledger.try_register(
+        signer,
+        terms_v2(invoice, kw.get("exporter_v2", EXPORTER_V2)),
+        decls(*((d + "@2", v) for d, v in declarations)),
+        [alias_v1(invoice, *(d for d, _ in declarations), exporter=exporter_v1)],
+    )
+
+
+def test_an_attestation_under_an_older_key_refuses_another_exporter(stack: Stack) -> None:
+    """The review's sequence: customs attests D for exporter E1 under key 1; after the rotation
+    exporter E2 presents D under key 2. Refused (and recorded), not financed as unverified."""
+    ledger, b = stack.ledger, stack.bank_b.signer
+    ledger.attest_declaration(stack.verifier.signer, fp("D1"), EXPORTER, 90_000, EXPORT_DATE)
+    presented = (
+        terms_v2("INV-9", OTHER_EXPORTER_V2),
+        decls(("D1@2", 90_000)),
+        [alias_v1("INV-9", "D1", exporter=OTHER_EXPORTER)],
+    )
+    details = violated(
+        stack, "declaration-exporter-mismatch", lambda: ledger.register(b, *presented)
+    )
+    assert details == {
+        "declaration": hx(fp("D1")),
+        "attestedExporter": hx(EXPORTER),
+        "exporter": hx(OTHER_EXPORTER),
+    }
+    attempt = ledger.try_register(b, *presented)
+    assert attempt.refusal is not None
+    assert (attempt.refusal.reason, attempt.refusal.document, attempt.refusal.conflict) == (
+        RefusalReason.DECLARATION_EXPORTER_MISMATCH,
+        fp("D1"),
+        EXPORTER,
+    )
+    assert attempt.error is not None
+    assert attempt.error.details == details
+    assert ledger.receivable(fp("INV-9@2")).status is ReceivableStatus.NONE
+
+
+def test_a_genuine_attestation_under_an_older_key_still_counts(stack: Stack) -> None:
+    stack.ledger.set_advance_rates(stack.admin.signer, 9_000, 5_000)
+    stack.ledger.attest_declaration(stack.verifier.signer, fp("D1"), EXPORTER, 60_000, EXPORT_DATE)
+    attempt = present_v2(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    assert attempt.accepted
+    declaration = stack.ledger.declaration(fp("D1@2"))
+    assert (declaration.standing, declaration.counted_value, declaration.limit) == (
+        Standing.VERIFIED,
+        60_000,
+        limit(60_000, 9_000),
+    )
+    # Without the alias the same declaration would have counted unverified at 50%.
+    assert stack.ledger.receivable(fp("INV-1@2")).cap == limit(60_000, 9_000)
+
+
+def test_the_newest_keys_attestation_wins(stack: Stack) -> None:
+    """Customs corrects, under key 2, an attestation it made under key 1 for the wrong exporter."""
+    ledger, verifier = stack.ledger, stack.verifier.signer
+    ledger.attest_declaration(verifier, fp("D1"), OTHER_EXPORTER, 90_000, EXPORT_DATE)
+    ledger.attest_declaration(verifier, fp("D1@2"), EXPORTER_V2, 80_000, EXPORT_DATE)
+    attempt = present_v2(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    assert attempt.accepted
+    declaration = ledger.declaration(fp("D1@2"))
+    assert (declaration.standing, declaration.counted_value) == (Standing.VERIFIED, 80_000)
+
+
+def test_documents_registered_under_an_older_key_are_refused_and_recorded(stack: Stack) -> None:
+    """The invoice or a declaration registered under key 1 is found through the alias: the refusal
+    is the chain's, recorded for auditors, whichever key version found it."""
+    ledger, a, b = stack.ledger, stack.bank_a.signer, stack.bank_b.signer
+    first = register(stack, a, "INV-1", ("D1", 90_000))
+
+    again = present_v2(stack, b, "INV-1", ("D7", 90_000))
+    assert again.refusal is not None
+    assert (again.refusal.reason, again.refusal.document, again.refusal.conflict) == (
+        RefusalReason.RECEIVABLE_ALREADY_REGISTERED,
+        first,
+        ledger.institution_of(a.address),
+    )
+    assert again.error is not None
+    assert again.error.details == {"id": hx(first), "registrant": a.address}
+
+    borrowed = present_v2(stack, b, "INV-2", ("D8", 5), ("D1", 90_000))
+    assert borrowed.refusal is not None
+    assert (borrowed.refusal.reason, borrowed.refusal.document, borrowed.refusal.conflict) == (
+        RefusalReason.DECLARATION_LINKED_TO_OTHER_INVOICE,
+        fp("D1"),
+        first,
+    )
+    for attempt in (again, borrowed):
+        assert only_log(stack, attempt) == "RegistrationRefused"
+    assert ledger.receivable(fp("INV-2@2")).status is ReceivableStatus.NONE
+    assert ledger.receivable_of_declaration(fp("D8@2")) is None
+
+
+def test_an_attestation_after_the_rotation_recounts_a_declaration_registered_before(
+    stack: Stack,
+) -> None:
+    ledger = stack.ledger
+    rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    tx = ledger.attest_declaration(
+        stack.verifier.signer,
+        fp("D1@2"),
+        EXPORTER_V2,
+        50_000,
+        EXPORT_DATE,
+        [DeclarationAlias(fp("D1"), EXPORTER)],
+    )
+    assert ledger.events(tx, "DeclarationCounted") == [
+        {
+            "declaration": fp("D1"),
+            "id": rid,
+            "index": 0,
+            "standing": int(Standing.VERIFIED),
+            "countedValue": 50_000,
+        }
+    ]
+    assert ledger.declaration(fp("D1")).counted_value == 50_000
+    # For another exporter, the same attestation zeroes it.
+    ledger.attest_declaration(
+        stack.verifier.signer,
+        fp("D1@2"),
+        OTHER_EXPORTER_V2,
+        50_000,
+        EXPORT_DATE,
+        [DeclarationAlias(fp("D1"), OTHER_EXPORTER)],
+    )
+    assert ledger.declaration(fp("D1")).standing is Standing.EXPORTER_MISMATCH
+
+
+MALFORMED_ALIASES = [
+    pytest.param([InvoiceAlias(2, fp("I"), EXPORTER, (fp("D"),))], "key-alias-invalid", id="own"),
+    pytest.param(
+        [InvoiceAlias(1, fp("I"), EXPORTER, (fp("D"),))] * 2, "key-alias-invalid", id="twice"
+    ),
+    pytest.param(
+        [InvoiceAlias(1, fp("I"), EXPORTER, (fp("D"), fp("E")))], "key-alias-invalid", id="count"
+    ),
+    pytest.param(
+        [InvoiceAlias(v, fp(f"I{v}"), EXPORTER, (fp(f"D{v}"),)) for v in (3, 4, 5, 6, 7)],
+        "key-alias-invalid",
+        id="too-many",
+    ),
+    pytest.param([InvoiceAlias(1, bytes(32), EXPORTER, (fp("D"),))], "zero-fingerprint", id="id"),
+    pytest.param([InvoiceAlias(1, fp("I"), bytes(32), (fp("D"),))], "zero-fingerprint", id="exp"),
+    pytest.param([InvoiceAlias(1, fp("I"), EXPORTER, (bytes(32),))], "zero-fingerprint", id="decl"),
+]
+
+
+@pytest.mark.parametrize(("aliases", "rule"), MALFORMED_ALIASES)
+@pytest.mark.parametrize("recording", [False, True])
+def test_malformed_aliases_revert_on_both_entry_points(
+    stack: Stack, aliases: list[InvoiceAlias], rule: str, recording: bool
+) -> None:
+    ledger = stack.ledger
+    action = ledger.try_register if recording else ledger.register
+    presented = (terms_v2("INV-1"), decls(("D1@2", 1)))
+    violated(stack, rule, lambda: action(stack.bank_a.signer, *presented, aliases))
+
+
+def test_malformed_attestation_aliases_revert(stack: Stack) -> None:
+    ledger, verifier = stack.ledger, stack.verifier.signer
+    five = [DeclarationAlias(fp(f"D{v}"), EXPORTER) for v in range(5)]
+    zero = [DeclarationAlias(bytes(32), EXPORTER)]
+    for aliases, rule in ((five, "key-alias-invalid"), (zero, "zero-fingerprint")):
+        violated(
+            stack,
+            rule,
+            lambda a=aliases: ledger.attest_declaration(
+                verifier, fp("D1@2"), EXPORTER_V2, 1, EXPORT_DATE, a
+            ),
+        )
 
 
 # --- recorded refusals --------------------------------------------------------------------------
@@ -695,6 +992,7 @@ class Scene:
     reverting: Callable[[], object]
     reason: RefusalReason
     document: bytes
+    actor: str = "Bank B"
     conflict: bytes | None = None
     headroom: int | None = None
     financier: str | None = None
@@ -727,26 +1025,28 @@ def _registration_scene(stack: Stack, reason: RefusalReason) -> Scene:
 
 
 def _financing_scene(stack: Stack, reason: RefusalReason) -> Scene:
-    a, b, ledger = stack.bank_a.signer, stack.bank_b.signer, stack.ledger
+    a, ledger = stack.bank_a.signer, stack.ledger
     rid = register(stack, a, "INV-1", ("D1", 100_000))
-    amount, room, financier = 1_000, 0, None
+    amount, room, financier, actor = 1_000, 0, None, "Bank B"
     if reason is RefusalReason.RECEIVABLE_NOT_ACTIVE:
         ledger.cancel(a, rid)
-    elif reason is RefusalReason.RECEIVABLE_FINANCED_BY_OTHER_BANK:
+    elif reason is RefusalReason.RECEIVABLE_HELD_BY_OTHER_BANK:
         ledger.finance(a, rid, 10_000)
         financier = a.address
     else:
         ledger.finance(a, rid, 10_000)
-        ledger.repay(a, rid, 10_000)  # settled: any bank may finance, within the cap
-        amount, room = limit(100_000) + 1, limit(100_000)
+        ledger.repay(a, rid, 10_000)  # settled: its bank may finance again, within the cap
+        amount, room, actor = limit(100_000) + 1, limit(100_000), "Bank A"
+    signer = stack.secrets.institution(actor).signer
     return Scene(
         ids=[rid],
         declarations=[fp("D1")],
         receivable=rid,
-        attempt=lambda: ledger.try_finance(b, rid, amount),
-        reverting=lambda: ledger.finance(b, rid, amount),
+        attempt=lambda: ledger.try_finance(signer, rid, amount),
+        reverting=lambda: ledger.finance(signer, rid, amount),
         reason=reason,
         document=rid,
+        actor=actor,
         headroom=room,
         financier=financier,
         details={"amount": amount},
@@ -760,7 +1060,7 @@ def _financing_scene(stack: Stack, reason: RefusalReason) -> Scene:
         RefusalReason.DECLARATION_LINKED_TO_OTHER_INVOICE,
         RefusalReason.DECLARATION_EXPORTER_MISMATCH,
         RefusalReason.RECEIVABLE_NOT_ACTIVE,
-        RefusalReason.RECEIVABLE_FINANCED_BY_OTHER_BANK,
+        RefusalReason.RECEIVABLE_HELD_BY_OTHER_BANK,
         RefusalReason.FINANCING_EXCEEDS_CAP,
     ],
 )
@@ -783,12 +1083,12 @@ def test_refused_attempt_is_recorded_and_changes_nothing_else(
     assert state(stack, scene.ids, scene.declarations) == before
     refusal = attempt.refusal
     assert refusal is not None
-    bank_b = stack.bank_b.signer.address
+    actor = stack.secrets.institution(scene.actor).signer.address
     assert (refusal.reason, refusal.document, refusal.account, refusal.institution) == (
         reason,
         scene.document,
-        bank_b,
-        stack.ledger.institution_of(bank_b),
+        actor,
+        stack.ledger.institution_of(actor),
     )
     assert (refusal.conflict, refusal.headroom, refusal.financier) == (
         scene.conflict,
@@ -825,17 +1125,32 @@ def test_accepted_attempts_are_the_plain_operations(stack: Stack) -> None:
 # --- overdue ------------------------------------------------------------------------------------
 
 
-def test_overdue_is_past_maturity_with_money_outstanding(stack: Stack) -> None:
+def mine_at(stack: Stack, timestamp: int) -> int:
+    """Mines an empty block at ``timestamp``; returns its number."""
+    response = stack.chain.w3.provider.make_request("evm_mine", [timestamp])  # type: ignore[arg-type]
+    assert "error" not in response, response
+    return stack.chain.block_number()
+
+
+def test_overdue_from_the_first_second_of_the_day_after_maturity(stack: Stack) -> None:
+    """Due on its maturity's day (UTC), overdue from 00:00:00 of the next, by the block's
+    timestamp; a maturity with a time of day is due all that day too."""
     now = stack.chain.w3.eth.get_block("latest")["timestamp"]
-    past = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000), maturity=now - 1)
-    future = register(stack, stack.bank_a.signer, "INV-2", ("D2", 100_000))
-    assert not stack.ledger.is_overdue(past)  # nothing outstanding
-    stack.ledger.finance(stack.bank_a.signer, past, 1_000)
-    stack.ledger.finance(stack.bank_a.signer, future, 1_000)
-    assert stack.ledger.is_overdue(past)
-    assert not stack.ledger.is_overdue(future)
-    stack.ledger.repay(stack.bank_a.signer, past, 1_000)
-    assert not stack.ledger.is_overdue(past)
+    due = (now // DAY + 2) * DAY  # 00:00 UTC, two days ahead
+    midnight = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000), maturity=due)
+    noon = register(stack, stack.bank_a.signer, "INV-2", ("D2", 100_000), maturity=due + DAY // 2)
+    unfinanced = register(stack, stack.bank_a.signer, "INV-3", ("D3", 100_000), maturity=due)
+    for rid in (midnight, noon):
+        stack.ledger.finance(stack.bank_a.signer, rid, 1_000)
+
+    last_second_due = mine_at(stack, due + DAY - 1)
+    first_second_after = mine_at(stack, due + DAY)
+    for rid in (midnight, noon):
+        assert not stack.ledger.is_overdue(rid, last_second_due)
+        assert stack.ledger.is_overdue(rid, first_second_after)
+    assert not stack.ledger.is_overdue(unfinanced, first_second_after)  # nothing outstanding
+    stack.ledger.repay(stack.bank_a.signer, midnight, 1_000)
+    assert not stack.ledger.is_overdue(midnight)
 
 
 # --- roles and errors ---------------------------------------------------------------------------
@@ -965,6 +1280,7 @@ def test_batched_financing_costs_under_40000_gas_each(stack: Stack) -> None:
             "registerReceivable",
             (fp(f"B{i}"), EXPORTER, 1, 100_000, b"USD", MATURITY),
             [(fp(f"BD{i}"), 90_000)],
+            [],
         )
         for i in range(100)
     ]
@@ -982,6 +1298,7 @@ def test_a_failing_call_reverts_the_whole_batch(stack: Stack) -> None:
             "registerReceivable",
             (fp("INV-1"), EXPORTER, 1, 100_000, b"USD", MATURITY),
             [(fp("D1"), 9)],
+            [],
         ),
         ledger.call_data("finance", fp("INV-1"), 10),  # beyond the cap of 7
     ]

@@ -51,7 +51,7 @@ def multicall(stack: Stack, signer: Signer, *calls: tuple[str, list[Any]]) -> in
 
 def registration(invoice: str, *declarations: tuple[str, int]) -> tuple[str, list[Any]]:
     terms = (fp(invoice), EXPORTER, 1, 100_000, b"USD", MATURITY)
-    return ("registerReceivable", [terms, [(fp(d), value) for d, value in declarations]])
+    return ("registerReceivable", [terms, [(fp(d), value) for d, value in declarations], []])
 
 
 def history(stack: Stack) -> dict[str, bytes]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
 import pytest
@@ -40,6 +40,7 @@ OTHER_EXPORTER = "91110000600037341L"
 DECL_1 = "310120260000012345"
 DECL_2 = "310120260000067890"
 FACE = 100_000
+DAY = 86_400
 CAP = FACE * ADVANCE_RATE_BPS // 10_000
 # "INV 2026 001" typed in full-width letters and digits, with ideographic spaces (U+3000).
 FULL_WIDTH_INVOICE_NUMBER = "".join(
@@ -80,6 +81,7 @@ def register(
     declarations: tuple[tuple[str, int], ...] = ((DECL_1, 60_000), (DECL_2, 50_000)),
     exporter: str = EXPORTER,
     bank: str = "Bank A",
+    maturity: date = MATURITY,
 ) -> str:
     registered = service.register(
         stack.secrets.institution(bank).signer,
@@ -87,7 +89,7 @@ def register(
         invoice_number=invoice_number,
         currency="USD",
         face_value=FACE,
-        maturity_date=MATURITY,
+        maturity_date=maturity,
         declarations=[DeclarationInput(number, value) for number, value in declarations],
     )
     return registered.receivable_id
@@ -230,8 +232,10 @@ def test_settled_counts_as_registered_and_cancelled_as_unknown(
     assert repaid.receivable.status == "settled"
     assert repaid.receivable.financier is None
     settled = check(service, stack, bank="Bank B")
-    assert settled.status is InvoiceStatus.REGISTERED
-    assert settled.headroom == CAP
+    assert (settled.status, settled.held_by_you) == (InvoiceStatus.REGISTERED, False)
+    assert settled.headroom == 0  # still Bank A's: Bank B could draw nothing
+    mine = check(service, stack, bank="Bank A")
+    assert (mine.status, mine.held_by_you, mine.headroom) == (InvoiceStatus.REGISTERED, True, CAP)
 
     other = register(service, stack, "INV-2", (("310120260000000002", 5_000),))
     stack.ledger.cancel(stack.bank_a.signer, bytes.fromhex(other[2:]))
@@ -323,13 +327,14 @@ def test_financing_rules(service: ReceivableService, stack: Stack) -> None:
     assert (first.receivable.outstanding, first.receivable.headroom) == (50_000, CAP - 50_000)
     assert first.receivable.as_of_block == first.block_number
 
+    bank_a = "0x" + stack.ledger.institution_of(stack.bank_a.signer.address).hex()
     with (
         refusal_recorded(stack, "FinancingRefused"),
-        pytest.raises(errors.ReceivableFinancedByOtherBank) as other,
+        pytest.raises(errors.ReceivableHeldByOtherBank) as other,
     ):
         service.finance(stack.bank_b.signer, rid, 1)
-    assert other.value.details["financier"] == stack.bank_a.signer.address
-    with no_new_block(stack), pytest.raises(errors.ReceivableNotFinancedByCaller):
+    assert other.value.details == {"id": rid, "institution": bank_a}
+    with no_new_block(stack), pytest.raises(errors.ReceivableHeldByOtherBank):
         service.repay(stack.bank_b.signer, rid, 1)
     with no_new_block(stack), pytest.raises(errors.RepaymentExceedsOutstanding) as repay:
         service.repay(stack.bank_a.signer, rid, 50_001)
@@ -340,16 +345,33 @@ def test_financing_rules(service: ReceivableService, stack: Stack) -> None:
     assert service.repay(stack.bank_a.signer, rid, 20_000).receivable.outstanding == CAP - 20_000
 
 
-def test_overdue_is_past_maturity_with_money_outstanding(stack: Stack) -> None:
-    today = [TODAY]
-    service = ReceivableService(stack.ledger, stack.secrets.keyring, today=lambda: today[0])
-    rid = register(service, stack)
-    today[0] = MATURITY + timedelta(days=1)
-    assert service.get(rid).overdue is False  # nothing outstanding
+def mine_at(stack: Stack, timestamp: int) -> None:
+    response = stack.chain.w3.provider.make_request("evm_mine", [timestamp])  # type: ignore[arg-type]
+    assert "error" not in response, response
+
+
+def test_overdue_is_judged_by_the_block_not_the_servers_clock(stack: Stack) -> None:
+    """Due on the maturity date, overdue from 00:00:00 UTC the next day, by the block's timestamp,
+    as the contract judges it, whatever the server's clock says."""
+    now = stack.chain.w3.eth.get_block("latest")["timestamp"]
+    due = datetime.fromtimestamp(now, UTC).date() + timedelta(days=2)
+    # A server clock far off in either direction changes nothing.
+    service = ReceivableService(stack.ledger, stack.secrets.keyring, today=lambda: TODAY)
+    rid = register(service, stack, maturity=due)
+    idle_service = service
+    service = ReceivableService(stack.ledger, stack.secrets.keyring, today=lambda: date(2099, 1, 1))
+    ledger_id = bytes.fromhex(rid[2:])
+    midnight = int(datetime.combine(due, time(), UTC).timestamp())
+
+    idle = register(idle_service, stack, "INV-IDLE", (("310120260000000009", 1_000),), maturity=due)
     service.finance(stack.bank_a.signer, rid, 1_000)
-    assert service.get(rid).overdue is True
-    today[0] = MATURITY
-    assert service.get(rid).overdue is False  # due today is not yet overdue
+
+    mine_at(stack, midnight + DAY - 1)  # 23:59:59 on the due date
+    assert (service.get(rid).overdue, stack.ledger.is_overdue(ledger_id)) == (False, False)
+    mine_at(stack, midnight + DAY)  # 00:00:00 the day after
+    assert (service.get(rid).overdue, stack.ledger.is_overdue(ledger_id)) == (True, True)
+    assert service.get(idle).overdue is False  # nothing outstanding
+    assert service.repay(stack.bank_a.signer, rid, 1_000).receivable.overdue is False
 
 
 def test_get_unknown_receivable(service: ReceivableService) -> None:
@@ -373,19 +395,53 @@ def test_documents_under_an_old_key_are_found_and_guarded(
     assert (found.receivable_id, found.key_version) == (old, 1)
     assert {d.status for d in found.declarations} == {DeclarationStatus.LINKED_TO_THIS_INVOICE}
 
-    # The contract cannot see a version-1 registration behind a version-2 fingerprint: the service
-    # refuses these itself, and sends nothing.
-    with no_new_block(stack), pytest.raises(errors.ReceivableAlreadyRegistered) as again:
+    # The version-1 registrations are found by the contract through the registration's aliases:
+    # refused there, and the refusal recorded, whichever version found it.
+    with (
+        refusal_recorded(stack, "RegistrationRefused"),
+        pytest.raises(errors.ReceivableAlreadyRegistered) as again,
+    ):
         register(rotated, stack, declarations=(("310120260000000005", 1_000),), bank="Bank B")
     assert again.value.details["id"] == old
-    with no_new_block(stack), pytest.raises(errors.DeclarationLinkedToOtherInvoice) as linked:
+    with (
+        refusal_recorded(stack, "RegistrationRefused"),
+        pytest.raises(errors.DeclarationLinkedToOtherInvoice) as linked,
+    ):
         register(rotated, stack, "INV-NEW", (("310120260000000006", 1), (DECL_1, 1)))
     assert linked.value.details["linkedReceivable"] == old
     assert linked.value.details["field"] == "declarations.1.number"
+    v1 = stack.secrets.keyring.fingerprint(CustomsDeclaration(DECL_1)).hex
+    assert linked.value.details["declaration"] == v1
 
     fresh = register(rotated, stack, "INV-NEW", (("310120260000000006", 1_000),))
     assert rotated.get(fresh).key_version == 2
     assert rotated.finance(stack.bank_a.signer, old, 1_000).receivable.outstanding == 1_000
+
+
+def test_customs_attestation_under_the_old_key_still_guards_after_a_rotation(
+    service: ReceivableService, stack: Stack
+) -> None:
+    """The review's sequence, through the service: customs attested declaration D for exporter E1
+    under key 1; after the rotation exporter E2 presents D. Refused and recorded, not registered as
+    unverified at its full declared value; exporter E1 itself still counts as verified."""
+    keyring = stack.secrets.keyring
+    declaration = keyring.fingerprint(CustomsDeclaration(DECL_1)).digest
+    exporter = keyring.fingerprint(Enterprise(EXPORTER)).digest
+    stack.ledger.attest_declaration(
+        stack.verifier.signer, declaration, exporter, 40_000, 1_700_000_000
+    )
+    rotated = ReceivableService(stack.ledger, keyring.rotated(), today=lambda: TODAY)
+
+    with (
+        refusal_recorded(stack, "RegistrationRefused"),
+        pytest.raises(errors.DeclarationExporterMismatch) as raised,
+    ):
+        register(rotated, stack, "INV-E2", ((DECL_1, 60_000),), exporter=OTHER_EXPORTER)
+    assert raised.value.details["field"] == "declarations.0.number"
+    assert raised.value.details["attestedExporter"] == "0x" + exporter.hex()
+
+    rid = register(rotated, stack, "INV-E1", ((DECL_1, 60_000),))
+    assert rotated.get(rid).cap == 40_000 * ADVANCE_RATE_BPS // 10_000  # the attested value
 
 
 # --- bad input ---------------------------------------------------------------------------------

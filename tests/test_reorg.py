@@ -53,6 +53,7 @@ from tests.test_index_consents import (
     revoke,
 )
 from tests.test_index_pledges import (
+    CASE,
     Pledging,
     assert_pledges_match_chain,
 )
@@ -146,7 +147,7 @@ class Presigner:
         terms = (fp(invoice), EXPORTER, 1, 100_000, b"USD", MATURITY)
         decls = [(fp(number), value) for number, value in declarations]
         functions = self.stack.ledger.contract.functions
-        return self.sign(signer, functions.registerReceivable(terms, decls))
+        return self.sign(signer, functions.registerReceivable(terms, decls, []))
 
     def call(self, signer: Signer, name: str, *args: Any) -> str:
         return self.sign(signer, getattr(self.stack.ledger.contract.functions, name)(*args))
@@ -483,7 +484,7 @@ def test_a_reorg_through_pledges_and_consents_ends_equal_to_a_fresh_replay(
     stack.pledges.release(a, pledging.pledges["a1"])
     revoke(stack, consenting, key, e1, bank_a, SCOPE_CREDIT_REPORT)
     anchor(stack, consenting, 3, 3, e1)
-    stack.pledges.seize(court, pledging.properties["P1"], keccak(text="case"))
+    stack.pledges.seize(court, pledging.properties["P1"], CASE)
     stack.pledges.grant_role(stack.secrets.deployer, REGISTRAR_ROLE, b.address)
     index = Indexer(engine, stack.chain, stack.deployment, chunk_size=3)
     index.run_until_caught_up()

@@ -4,13 +4,20 @@ operation (issue 3, "Proof").
 A Hypothesis ``RuleBasedStateMachine`` drives ReceivableLedger (register and finance through the
 recording ``try*`` entry points, repay, cancel, attestations, advance rates), PledgeRegistry
 (properties, appraisals, applications, approval by a clerk, rule decisions by the automated
-registrar, clerk rejections, releases, seizures) and ConsentRegistry (bindings, relayed grants and
-revocations) on the session's anvil node. The actors: three banks, one of them (Bank A) with two
-accounts of one institution, the registry center's clerk and automated account, customs and the
-court. Each rule asks the models in ``tests/models`` whether the operation must pass; the chain must
-agree, with the decoded domain error when it refuses (for the recording entry points: the refusal
-event as the transaction's only log). After every step the invariants hold and the contracts'
-views (batched through ``registry.chain.views``) equal the models' state.
+registrar, clerk rejections, releases, seizures by two courts, liftings by them and the admin) and
+ConsentRegistry (bindings and rebindings, relayed grants and revocations) on the session's anvil
+node. The actors: three banks (Bank A and Bank B with two accounts each), the registry center's
+clerk and automated account, customs, two courts and the admin, who moves accounts between banks
+and rotates the fingerprint key. Each rule asks the models in ``tests/models`` whether the
+operation must pass; the chain must agree, with the decoded domain error when it refuses (for the
+recording entry points: the refusal event as the transaction's only log, naming the bank that
+tried). After every step the invariants hold and the contracts' views (batched through
+``registry.chain.views``) equal the models' state.
+
+Key rotation: documents are ``fp(label)`` under key version 1 and ``fp(label@2)`` under version 2.
+The models know documents by label only, which is what rotation must preserve: after the rotation,
+registrations and attestations use version 2 with version-1 aliases, and the chain must behave as
+if nothing had changed (no invoice live under both versions, no declaration linked under both).
 
 Profiles (environment variable ``CREDITREG_HYPOTHESIS_PROFILE``):
 
@@ -57,12 +64,14 @@ from registry.chain.consents import (
 )
 from registry.chain.ledger import (
     LENDER_ROLE,
+    DeclarationAlias,
     DeclarationTerm,
+    InvoiceAlias,
     ReceivableStatus,
     ReceivableTerms,
 )
+from registry.chain.pledges import ENFORCER_ROLE, MIN_CLERK_REASON, PropertyStatus, RuleReason
 from registry.chain.pledges import LENDER_ROLE as PLEDGE_LENDER_ROLE
-from registry.chain.pledges import MIN_CLERK_REASON, PropertyStatus, RuleReason
 from registry.chain.views import ContractViews
 from registry.fingerprint import Enterprise, Fingerprint
 from tests.conftest import Stack, fp
@@ -91,6 +100,10 @@ PROFILE = settings.get_profile(os.environ.get("CREDITREG_HYPOTHESIS_PROFILE", "c
 MATURITY = 2_000_000_000
 EXPORT_DATE = 1_700_000_000
 OTHER_EXPORTER = b"\xdd" * 32
+# The two exporters' fingerprints under key version 2.
+EXPORTER_UNDER = {(EXPORTER, 1): EXPORTER, (EXPORTER, 2): b"\xe2" * 32}
+EXPORTER_UNDER |= {(OTHER_EXPORTER, 1): OTHER_EXPORTER, (OTHER_EXPORTER, 2): b"\xd2" * 32}
+VERSIONS = (1, 2)
 FACE_VALUE = 150_000
 INVOICES = ("I1", "I2", "I3")
 DECLARATIONS = ("D1", "D2", "D3", "D4")
@@ -119,47 +132,68 @@ def uscc(serial: int) -> str:
     return body + USCC_CHARSET[(31 - total % 31) % 31]
 
 
+def doc(label: str, version: int) -> bytes:
+    """A document's fingerprint under key ``version``."""
+    return fp(label) if version == 1 else fp(f"{label}@{version}")
+
+
 @dataclass(frozen=True)
 class Bank:
-    """One bank account: the institution it acts for (its model name) and its signer."""
+    """One bank account: its name and signer. The institution it acts for is the model's business
+    (``ThreeContracts.institution_of``): the admin moves some accounts between banks."""
 
-    institution: str
+    name: str
     signer: Signer
 
     def __repr__(self) -> str:  # short, for Hypothesis' printed steps
-        return f"Bank({self.institution}, {self.signer.address[:8]})"
+        return f"Bank({self.name}, {self.signer.address[:8]})"
+
+
+def _funded(stack: Stack) -> Signer:
+    signer = Signer.generate()
+    stack.chain.send_value(stack.chain.w3.eth.accounts[0], signer.address, 10**18)
+    return signer
 
 
 def _funded_lender(stack: Stack) -> Signer:
-    signer = Signer.generate()
-    stack.chain.send_value(stack.chain.w3.eth.accounts[0], signer.address, 10**18)
+    signer = _funded(stack)
     stack.ledger.grant_role(stack.admin.signer, LENDER_ROLE, signer.address)
     stack.pledges.grant_role(stack.admin.signer, PLEDGE_LENDER_ROLE, signer.address)
     return signer
 
 
-def _banks(stack: Stack) -> list[Bank]:
-    """Bank A (two accounts of one institution), Bank B and Bank C."""
-    second_a, bank_c = _funded_lender(stack), _funded_lender(stack)
+# The accounts, and the bank each acts for at the start. A1, B1 and C1 are the banks' own
+# accounts (their institution ids are those accounts'); A2 and B2 are the ones the admin moves.
+START = {"A1": "A", "A2": "A", "B1": "B", "B2": "B", "C1": "C"}
+MOVABLE = ("A2", "B2")
+
+
+def _banks(stack: Stack) -> tuple[list[Bank], dict[str, bytes]]:
+    """The accounts of :data:`START`, assigned to their banks on the ledger and the pledge
+    registry, and each bank's institution id."""
+    signers = {
+        "A1": stack.bank_a.signer,
+        "A2": _funded_lender(stack),
+        "B1": stack.bank_b.signer,
+        "B2": _funded_lender(stack),
+        "C1": _funded_lender(stack),
+    }
+    ids = {bank: institution_id(signers[f"{bank}1"].address) for bank in "ABC"}
     for contract in (stack.ledger, stack.pledges):
-        institution = contract.institution_of(stack.bank_a.signer.address)
-        contract.assign_institution(stack.admin.signer, second_a.address, institution)
-    return [
-        Bank("A", stack.bank_a.signer),
-        Bank("A", second_a),
-        Bank("B", stack.bank_b.signer),
-        Bank("C", bank_c),
-    ]
+        for name in MOVABLE:
+            contract.assign_institution(stack.admin.signer, signers[name].address, ids[START[name]])
+    return [Bank(name, signer) for name, signer in signers.items()], ids
 
 
 # The suite's 300 s per-test timeout bounds the ci profile; the slow one runs as long as it takes.
 @pytest.mark.timeout(0 if PROFILE.max_examples > 100 else 300)
 def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
-    banks = _banks(stack)
-    # Consents are granted to an institution id: the one each bank's first account acts for.
-    grantees: dict[str, bytes] = {}
-    for bank in banks:
-        grantees.setdefault(bank.institution, institution_id(bank.signer.address))
+    banks, grantees = _banks(stack)
+    movable = [bank for bank in banks if bank.name in MOVABLE]
+    # A second court, an institution of its own.
+    courts = {"court 1": stack.enforcer.signer, "court 2": _funded(stack)}
+    stack.pledges.grant_role(stack.admin.signer, ENFORCER_ROLE, courts["court 2"].address)
+    lifters = [*courts, "admin"]
     enterprises = [stack.secrets.keyring.fingerprint(Enterprise(uscc(n))) for n in (1, 2)]
     keys = [Account.create() for _ in range(3)]
     ledger, pledges, consents = stack.ledger, stack.pledges, stack.consents
@@ -196,13 +230,37 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             super().__init__()
             self.snapshot = stack.snapshot()
             self.ledger = Model()
+            self.institution_of = dict(START)  # account -> the bank it acts for now
+            self.key_version = 1  # the fingerprint key version new documents use
+            self.registered_under: dict[str, int] = {}  # invoice -> version of its registration
             self.properties: dict[str, PropertyModel] = {}
-            self.cases: dict[str, bytes] = {}
             self.pledge_of: dict[bytes, tuple[str, str]] = {}  # pledge -> (property, bank)
             self.consents = ConsentModel.empty()
 
         def teardown(self) -> None:
             stack.revert(self.snapshot)
+
+        def bank_of(self, bank: Bank) -> str:
+            return self.institution_of[bank.name]
+
+        def receivable_id(self, invoice: str) -> bytes:
+            """The invoice's id under the version it was registered with (new ones: the current)."""
+            return doc(invoice, self.registered_under.get(invoice, self.key_version))
+
+        # --- the admin: accounts between banks, key rotation ------------------------------
+
+        @rule(bank=st.sampled_from(movable), to=st.sampled_from("ABC"))
+        def move_account(self, bank: Bank, to: str) -> None:
+            for contract in (ledger, pledges):
+                contract.assign_institution(stack.admin.signer, bank.signer.address, grantees[to])
+            self.institution_of[bank.name] = to
+
+        @precondition(lambda self: self.key_version == 1)
+        @rule()
+        def rotate_key(self) -> None:
+            """New documents are fingerprinted under version 2 from now on; version 1 stays in
+            use for lookups (the aliases)."""
+            self.key_version = 2
 
         # --- receivables ------------------------------------------------------------------
 
@@ -216,14 +274,30 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             self, bank: Bank, invoice: str, numbers: list[str], value: int
         ) -> None:
             declared = [(n, value) for n in numbers]
-            expected = self.ledger.register(bank.institution, invoice, FACE_VALUE, declared)
-            terms = ReceivableTerms(fp(invoice), EXPORTER, 1, FACE_VALUE, "USD", MATURITY)
+            expected = self.ledger.register(self.bank_of(bank), invoice, FACE_VALUE, declared)
+            v = self.key_version
+            exporter = EXPORTER_UNDER[(EXPORTER, v)]
+            terms = ReceivableTerms(doc(invoice, v), exporter, v, FACE_VALUE, "USD", MATURITY)
+            aliases = [
+                InvoiceAlias(
+                    older,
+                    doc(invoice, older),
+                    EXPORTER_UNDER[(EXPORTER, older)],
+                    tuple(doc(n, older) for n in numbers),
+                )
+                for older in VERSIONS
+                if older < v
+            ]
             attempt = ledger.try_register(
-                bank.signer, terms, [DeclarationTerm(fp(n), v) for n, v in declared]
+                bank.signer, terms, [DeclarationTerm(doc(n, v), value) for n in numbers], aliases
             )
             assert (attempt.refusal.reason if attempt.refusal else None) == expected
-            if attempt.refusal is not None:
+            if attempt.refusal is None:
+                self.registered_under[invoice] = v
+            else:
                 only_log_is_the_refusal(attempt.tx.tx_hash)
+                assert attempt.refusal.account == bank.signer.address
+                assert attempt.refusal.institution == grantees[self.bank_of(bank)]
 
         @rule(
             bank=st.sampled_from(banks),
@@ -231,16 +305,22 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             amount=st.integers(1, 150_000),
         )
         def finance(self, bank: Bank, invoice: str, amount: int) -> None:
+            rid = self.receivable_id(invoice)
             if invoice not in self.ledger.receivables:
-                refused(
-                    "receivable-not-found", lambda: ledger.try_finance(bank.signer, fp(invoice), 1)
-                )
+                refused("receivable-not-found", lambda: ledger.try_finance(bank.signer, rid, 1))
                 return
-            expected = self.ledger.finance(bank.institution, invoice, amount)
-            attempt = ledger.try_finance(bank.signer, fp(invoice), amount)
+            expected = self.ledger.finance(self.bank_of(bank), invoice, amount)
+            attempt = ledger.try_finance(bank.signer, rid, amount)
             assert (attempt.refusal.reason if attempt.refusal else None) == expected
             if attempt.refusal is not None:
                 only_log_is_the_refusal(attempt.tx.tx_hash)
+                # The refusal is recorded against the bank that tried, never the holder.
+                refusal = attempt.refusal
+                assert (refusal.account, refusal.institution, refusal.amount) == (
+                    bank.signer.address,
+                    grantees[self.bank_of(bank)],
+                    amount,
+                )
 
         @rule(
             bank=st.sampled_from(banks),
@@ -252,13 +332,15 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             entry = self.ledger.receivables.get(invoice)
             outstanding = self.ledger.outstanding(invoice) if entry else 0
             amount = max(1, outstanding * share // 90)
-            expected = self.ledger.repay(bank.institution, invoice, amount)
-            expect(expected, lambda: ledger.repay(bank.signer, fp(invoice), amount))
+            expected = self.ledger.repay(self.bank_of(bank), invoice, amount)
+            rid = self.receivable_id(invoice)
+            expect(expected, lambda: ledger.repay(bank.signer, rid, amount))
 
         @rule(bank=st.sampled_from(banks), invoice=st.sampled_from(INVOICES))
         def cancel(self, bank: Bank, invoice: str) -> None:
-            expected = self.ledger.cancel(bank.institution, invoice)
-            expect(expected, lambda: ledger.cancel(bank.signer, fp(invoice)))
+            expected = self.ledger.cancel(self.bank_of(bank), invoice)
+            rid = self.receivable_id(invoice)
+            expect(expected, lambda: ledger.cancel(bank.signer, rid))
 
         @rule(
             number=st.sampled_from(DECLARATIONS),
@@ -267,8 +349,19 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
         )
         def attest(self, number: str, same_exporter: bool, value: int) -> None:
             exporter = EXPORTER if same_exporter else OTHER_EXPORTER
+            v = self.key_version
+            aliases = [
+                DeclarationAlias(doc(number, older), EXPORTER_UNDER[(exporter, older)])
+                for older in VERSIONS
+                if older < v
+            ]
             ledger.attest_declaration(
-                stack.verifier.signer, fp(number), exporter, value, EXPORT_DATE
+                stack.verifier.signer,
+                doc(number, v),
+                EXPORTER_UNDER[(exporter, v)],
+                value,
+                EXPORT_DATE,
+                aliases,
             )
             self.ledger.attest(number, exporter, value)
 
@@ -317,7 +410,7 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
                 return
             pid = pledges.apply(bank.signer, fp(label), amount, "CNY", MATURITY).pledge_id
             self.properties[label].pending[pid] = amount
-            self.pledge_of[pid] = (label, bank.institution)
+            self.pledge_of[pid] = (label, self.bank_of(bank))
 
         def _pending(self) -> list[bytes]:
             return sorted(p for m in self.properties.values() for p in m.pending)
@@ -364,7 +457,7 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             model = self.properties[label]
             ranked = [p for p, _ in model.active]
             # The contract asks who releases before whether the pledge is still active.
-            if by is not None and by.institution != pledgee:
+            if by is not None and self.bank_of(by) != pledgee:
                 expected: str | None = "release-not-authorized"
             elif pid not in ranked:
                 expected = "pledge-not-active"
@@ -375,29 +468,34 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             if expected is None:
                 del model.active[ranked.index(pid)]  # the juniors move up
 
-        @rule(label=st.sampled_from(sorted(PROPERTIES)), case=st.sampled_from(CASES))
-        def seize(self, label: str, case: bytes) -> None:
+        @rule(
+            label=st.sampled_from(sorted(PROPERTIES)),
+            case=st.sampled_from(CASES),
+            court=st.sampled_from(sorted(courts)),
+        )
+        def seize(self, label: str, case: bytes, court: str) -> None:
             model = self.properties.get(label)
+            signer = courts[court]
             if model is None:
-                expected: str | None = "property-not-found"
-            else:
-                expected = "property-seized" if model.seized else None
-            expect(expected, lambda: pledges.seize(stack.enforcer.signer, fp(label), case))
-            if model is not None and expected is None:
-                model.seized, self.cases[label] = True, case
+                refused("property-not-found", lambda: pledges.seize(signer, fp(label), case))
+                return
+            expected = model.seize(case, court)
+            expect(expected, lambda: pledges.seize(signer, fp(label), case))
 
-        @rule(label=st.sampled_from(sorted(PROPERTIES)), case=st.sampled_from(CASES))
-        def unseize(self, label: str, case: bytes) -> None:
+        @rule(
+            label=st.sampled_from(sorted(PROPERTIES)),
+            case=st.sampled_from(CASES),
+            by=st.sampled_from(lifters),
+        )
+        def unseize(self, label: str, case: bytes, by: str) -> None:
+            """By a court (its own seizures only) or by the admin (any)."""
             model = self.properties.get(label)
+            signer = stack.admin.signer if by == "admin" else courts[by]
             if model is None:
-                expected: str | None = "property-not-found"
-            elif not model.seized:
-                expected = "property-not-seized"
-            else:
-                expected = None if self.cases[label] == case else "seizure-case-mismatch"
-            expect(expected, lambda: pledges.unseize(stack.enforcer.signer, fp(label), case))
-            if model is not None and expected is None:
-                model.seized = False
+                refused("property-not-found", lambda: pledges.unseize(signer, fp(label), case))
+                return
+            expected = model.unseize(case, by, admin=by == "admin")
+            expect(expected, lambda: pledges.unseize(signer, fp(label), case))
 
         # --- consents ---------------------------------------------------------------------
 
@@ -441,45 +539,69 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
         @invariant()
         def ledger_agrees(self) -> None:
             model = self.ledger
-            calls: list[tuple[str, list[Any]]] = [("getReceivable", [fp(i)]) for i in INVOICES]
-            calls += [("institutionOfReceivable", [fp(i)]) for i in INVOICES]
-            calls += [("getDeclaration", [fp(d)]) for d in DECLARATIONS]
-            answers = views["ledger"].call(calls)
-            receivables = dict(zip(INVOICES, answers[:3], strict=True))
-            holders = dict(zip(INVOICES, answers[3:6], strict=True))
-            declarations = dict(zip(DECLARATIONS, answers[6:], strict=True))
+            versions = [(i, v) for i in INVOICES for v in VERSIONS]
+            numbers = [(d, v) for d in DECLARATIONS for v in VERSIONS]
+            calls: list[tuple[str, list[Any]]] = [
+                ("getReceivable", [doc(i, v)]) for i, v in versions
+            ]
+            calls += [("institutionOfReceivable", [self.receivable_id(i)]) for i in INVOICES]
+            calls += [("headroom", [self.receivable_id(i)]) for i in INVOICES]
+            calls += [("getDeclaration", [doc(d, v)]) for d, v in numbers]
+            answers = iter(views["ledger"].call(calls))
+            receivables = {key: next(answers) for key in versions}
+            holders = {invoice: next(answers) for invoice in INVOICES}
+            headrooms = {invoice: next(answers) for invoice in INVOICES}
+            declarations = {key: next(answers) for key in numbers}
             for invoice in INVOICES:
-                status, *_, cap, outstanding = receivables[invoice]
+                current = self.registered_under.get(invoice)
+                for version in VERSIONS:
+                    if version == current:
+                        continue
+                    # No invoice live under two key versions: another one was never registered,
+                    # or cancelled before the rotation.
+                    status, *_, cap, outstanding = receivables[(invoice, version)]
+                    assert ReceivableStatus(status) in (
+                        ReceivableStatus.NONE,
+                        ReceivableStatus.CANCELLED,
+                    ), (invoice, version)
                 if invoice not in model.receivables:
-                    assert ReceivableStatus(status) is ReceivableStatus.NONE
                     continue
-                _, _numbers, modelled, holder = model.receivables[invoice]
+                assert current is not None
+                status, *_, cap, outstanding = receivables[(invoice, current)]
+                _, _numbers, modelled, _ = model.receivables[invoice]
                 assert ReceivableStatus(status).name.lower() == modelled, invoice
                 assert cap == model.cap(invoice), invoice
                 if modelled == "cancelled":
-                    assert outstanding == 0
+                    assert (outstanding, headrooms[invoice]) == (0, 0)
                     continue
                 # Never financed beyond the cap: the invoice's and each declaration's, as in force
                 # at the drawdown (a later attestation or rate change may lower it).
                 assert outstanding == model.outstanding(invoice), invoice
                 assert model.drawn_within_cap(invoice), invoice
-                if holder is not None:
-                    # One bank with money out: the chain names its institution.
-                    institution = next(b for b in banks if b.institution == holder)
-                    assert holders[invoice] == ledger.institution_of(institution.signer.address)
+                assert headrooms[invoice] == max(0, cap - outstanding), invoice
+                # Held by the registering bank, whatever happened to its accounts since.
+                assert holders[invoice] == grantees[model.registrants[invoice]], invoice
             for number in DECLARATIONS:
-                linked, standing, _declared, counted, limit, outstanding = declarations[number]
                 invoice = model.linked.get(number)
-                # A declaration backs at most one invoice: the one the model links it to.
-                assert bytes(linked) == (fp(invoice) if invoice else bytes(32)), number
-                if invoice is None:
-                    # Never presented, or freed by a cancellation: the contract shows nothing.
-                    assert (standing, _declared, counted, limit, outstanding) == (0,) * 5, number
-                    continue
-                assert (standing, counted) == model.counted(number), number
-                assert limit == model.limit(number), number
-                assert outstanding == model.balance[number], number
-                assert model.drawn_within_limit(number), number
+                under = None if invoice is None else self.registered_under[invoice]
+                for version in VERSIONS:
+                    linked, standing, declared, counted, limit, outstanding = declarations[
+                        (number, version)
+                    ]
+                    if version != under:
+                        # A declaration backs at most one invoice, under one key version; never
+                        # presented, or freed by a cancellation, it shows nothing.
+                        assert (bytes(linked), standing, declared, counted, limit, outstanding) == (
+                            bytes(32),
+                            *(0,) * 5,
+                        ), (number, version)
+                        continue
+                    assert invoice is not None
+                    assert bytes(linked) == doc(invoice, version), number
+                    assert (standing, counted) == model.counted(number), number
+                    assert limit == model.limit(number), number
+                    assert outstanding == model.balance[number], number
+                    assert model.drawn_within_limit(number), number
 
         @invariant()
         def pledges_agree(self) -> None:
@@ -491,10 +613,11 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
                     assert prop[0] == 0
                     assert not ranked
                     continue
-                status, _, ltv, _, _, appraised, secured, _ = prop
+                status, _, ltv, _, _, appraised, secured, seizures = prop
                 assert PropertyStatus(status) is (
                     PropertyStatus.SEIZED if model.seized else PropertyStatus.NORMAL
                 )
+                assert seizures == len(model.seizures)
                 assert (ltv, appraised) == (model.ltv_bps, model.value)
                 # Ranks contiguous from 1, in approval order, with the modelled amounts.
                 assert [(bytes(p), rank, raw[-1]) for p, rank, raw in ranked] == [

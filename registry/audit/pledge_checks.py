@@ -1,13 +1,19 @@
-"""Checks of the PledgeRegistry's projections (properties, pledges with their ranks) against its
-views, at the index's block, for every key the index holds or the chain's logs name."""
+"""Checks of the PledgeRegistry's projections (properties, pledges with their ranks, seizures)
+against its views, at the index's block, for every key the index holds or the chain's logs name."""
 
 from __future__ import annotations
 
 from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare, hex32
 from registry.chain.pledges import PledgeStatus, PropertyStatus
 from registry.chain.values import currency_text
-from registry.db.schema import pledges, properties
-from registry.indexer.pledges import PledgeApplied, PropertyRegistered
+from registry.db.schema import pledges, properties, seizures
+from registry.indexer.pledges import (
+    PledgeApplied,
+    PropertyRegistered,
+    SeizureImposed,
+    SeizureStatus,
+    seizure_key,
+)
 
 __all__: list[str] = []
 
@@ -23,7 +29,7 @@ def _properties(context: VerifyContext) -> CheckResult:
     )
     witness: dict[str, Record | None] = {}
     for i, key in enumerate(keys):
-        (status, key_version, ltv, currency, applications, appraised, secured, case), room = (
+        (status, key_version, ltv, currency, applications, appraised, secured, seized), room = (
             answers[2 * i],
             answers[2 * i + 1],
         )
@@ -38,10 +44,36 @@ def _properties(context: VerifyContext) -> CheckResult:
             "applications": applications,
             "appraised_value": appraised,
             "secured_amount": secured,
-            "case_ref": None if bytes(case) == bytes(32) else hex32(case),
+            "seizures": seized,
             "headroom": room,
         }
     return compare("properties", PLEDGES, "chain", dict(indexed), witness)
+
+
+@check("seizures", contract=PLEDGES, source="chain")
+def _seizures(context: VerifyContext) -> CheckResult:
+    """The contract keeps the seizures in force only: a lifted one reads as no court, so the
+    index's lifted rows are compared by their court alone being absent on chain."""
+    indexed = {str(row["id"]): row for row in context.current(seizures)}
+    keys = sorted(set(indexed) | {seizure_key(r) for r in context.events_of(SeizureImposed)})
+    answers = context.views(PLEDGES).call(
+        [("seizureOf", [bytes.fromhex(key[2:66]), bytes.fromhex(key[69:])]) for key in keys]
+    )
+    witness: dict[str, Record | None] = {}
+    for key, court in zip(keys, answers, strict=True):
+        in_force = bytes(court) != bytes(32)
+        witness[key] = {
+            "status": (SeizureStatus.IN_FORCE if in_force else SeizureStatus.LIFTED).value,
+            "court": hex32(court) if in_force else None,
+        }
+    index: dict[str, Record | None] = {
+        key: {
+            "status": row["status"],
+            "court": row["court"] if row["status"] == SeizureStatus.IN_FORCE else None,
+        }
+        for key, row in indexed.items()
+    }
+    return compare("seizures", PLEDGES, "chain", index, witness)
 
 
 @check("pledges", contract=PLEDGES, source="chain")

@@ -97,6 +97,10 @@ class Chain:
     def block_number(self) -> int:
         return self._rpc(lambda: self.w3.eth.block_number)
 
+    def block_timestamp(self, block: int) -> int:
+        """The timestamp (unix seconds) of ``block``: the clock every time rule is judged by."""
+        return int(self._rpc(lambda: self.w3.eth.get_block(block)["timestamp"]))
+
     def _rpc(self, request: Callable[[], T]) -> T:
         try:
             return request()

@@ -11,6 +11,7 @@ from typing import Any
 from registry.chain.artifacts import artifacts_digest
 from registry.chain.binding import deploy_contract
 from registry.chain.client import Chain, Signer
+from registry.chain.ledger import AdvanceRates
 from registry.errors import ConfigurationError
 
 __all__ = ["CONTRACT_NAMES", "ContractDeployment", "Deployment", "deploy"]
@@ -72,13 +73,16 @@ def _deploy_one(chain: Chain, deployer: Signer, name: str, *args: Any) -> Contra
     )
 
 
-def deploy(chain: Chain, deployer: Signer, advance_rate_bps: int) -> Deployment:
-    """Deploys every contract with ``deployer`` as admin."""
-    # The ledger's policy starts with one rate for verified and unverified declarations alike (the
-    # dev stack attests nothing by itself); the admin lowers the unverified one with
-    # setAdvanceRates once customs attests declarations.
+def deploy(chain: Chain, deployer: Signer, rates: AdvanceRates) -> Deployment:
+    """Deploys every contract with ``deployer`` as admin, the ledger with the advance ``rates``
+    (the admin changes them later with ``setAdvanceRates``)."""
     ledger = _deploy_one(
-        chain, deployer, "ReceivableLedger", deployer.address, advance_rate_bps, advance_rate_bps
+        chain,
+        deployer,
+        "ReceivableLedger",
+        deployer.address,
+        rates.verified_bps,
+        rates.unverified_bps,
     )
     contracts = {
         "ReceivableLedger": ledger,

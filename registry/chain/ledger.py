@@ -29,12 +29,15 @@ __all__ = [
     "LENDER_ROLE",
     "MAX_AMOUNT",
     "MAX_DECLARATIONS",
+    "MAX_KEY_ALIASES",
     "VERIFIER_ROLE",
     "AdvanceRates",
     "Attempt",
     "Attestation",
+    "DeclarationAlias",
     "DeclarationState",
     "DeclarationTerm",
+    "InvoiceAlias",
     "ReceivableLedger",
     "ReceivableState",
     "ReceivableStatus",
@@ -52,6 +55,8 @@ MAX_DECLARATIONS = 32
 """ReceivableLedger.MAX_DECLARATIONS."""
 MAX_AMOUNT = 2**96 - 1
 """ReceivableLedger.MAX_AMOUNT: amounts are stored as uint96."""
+MAX_KEY_ALIASES = 4
+"""ReceivableLedger.MAX_KEY_ALIASES: older fingerprint key versions looked up at once."""
 
 
 class ReceivableStatus(enum.IntEnum):
@@ -81,7 +86,7 @@ class RefusalReason(enum.IntEnum):
     DECLARATION_LINKED_TO_OTHER_INVOICE = 2
     DECLARATION_EXPORTER_MISMATCH = 3
     RECEIVABLE_NOT_ACTIVE = 4
-    RECEIVABLE_FINANCED_BY_OTHER_BANK = 5
+    RECEIVABLE_HELD_BY_OTHER_BANK = 5
     FINANCING_EXCEEDS_CAP = 6
 
     @property
@@ -99,6 +104,25 @@ class RefusalReason(enum.IntEnum):
 class DeclarationTerm:
     fingerprint: bytes
     value: int
+
+
+@dataclass(frozen=True)
+class InvoiceAlias:
+    """A registration's documents fingerprinted under another key version still in use
+    (``IReceivableLedger.InvoiceAlias``): the contract looks them up too."""
+
+    key_version: int
+    id: bytes
+    exporter: bytes
+    declarations: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class DeclarationAlias:
+    """An attested declaration and its exporter under another key version still in use."""
+
+    declaration: bytes
+    exporter: bytes
 
 
 @dataclass(frozen=True)
@@ -217,25 +241,37 @@ def _declaration_tuples(declarations: Sequence[DeclarationTerm]) -> list[tuple[b
     return [(d.fingerprint, d.value) for d in declarations]
 
 
+def _alias_tuples(aliases: Sequence[InvoiceAlias]) -> list[tuple[Any, ...]]:
+    return [(a.key_version, a.id, a.exporter, list(a.declarations)) for a in aliases]
+
+
 class ReceivableLedger(ConsortiumContract):
     NAME = "ReceivableLedger"
 
     # --- transactions -------------------------------------------------------------------------
 
     def register(
-        self, signer: Signer, terms: ReceivableTerms, declarations: Sequence[DeclarationTerm]
+        self,
+        signer: Signer,
+        terms: ReceivableTerms,
+        declarations: Sequence[DeclarationTerm],
+        aliases: Sequence[InvoiceAlias] = (),
     ) -> TxResult:
         function = self.contract.functions.registerReceivable(
-            _terms_tuple(terms), _declaration_tuples(declarations)
+            _terms_tuple(terms), _declaration_tuples(declarations), _alias_tuples(aliases)
         )
         return self.chain.transact(signer, function)
 
     def try_register(
-        self, signer: Signer, terms: ReceivableTerms, declarations: Sequence[DeclarationTerm]
+        self,
+        signer: Signer,
+        terms: ReceivableTerms,
+        declarations: Sequence[DeclarationTerm],
+        aliases: Sequence[InvoiceAlias] = (),
     ) -> Attempt:
         """Registers, or records the financing rule's refusal on chain and returns it."""
         function = self.contract.functions.tryRegisterReceivable(
-            _terms_tuple(terms), _declaration_tuples(declarations)
+            _terms_tuple(terms), _declaration_tuples(declarations), _alias_tuples(aliases)
         )
         tx = self.chain.transact(signer, function)
         logs = self.events(tx, "RegistrationRefused")
@@ -254,7 +290,8 @@ class ReceivableLedger(ConsortiumContract):
             headroom=None,
             financier=None,
         )
-        return Attempt(tx, refusal, self._registration_error(refusal, terms, tx.block_number))
+        error = self._registration_error(refusal, terms, aliases, tx.block_number)
+        return Attempt(tx, refusal, error)
 
     def finance(self, signer: Signer, receivable_id: bytes, amount: int) -> TxResult:
         return self.chain.transact(signer, self.contract.functions.finance(receivable_id, amount))
@@ -278,7 +315,7 @@ class ReceivableLedger(ConsortiumContract):
             headroom=args["headroom"],
             financier=address_or_none(args["financier"]),
         )
-        return Attempt(tx, refusal, self._financing_error(refusal))
+        return Attempt(tx, refusal, self._financing_error(refusal, tx.block_number))
 
     def repay(self, signer: Signer, receivable_id: bytes, amount: int) -> TxResult:
         return self.chain.transact(signer, self.contract.functions.repay(receivable_id, amount))
@@ -287,10 +324,20 @@ class ReceivableLedger(ConsortiumContract):
         return self.chain.transact(signer, self.contract.functions.cancel(receivable_id))
 
     def attest_declaration(
-        self, signer: Signer, declaration: bytes, exporter: bytes, value: int, export_date: int
+        self,
+        signer: Signer,
+        declaration: bytes,
+        exporter: bytes,
+        value: int,
+        export_date: int,
+        aliases: Sequence[DeclarationAlias] = (),
     ) -> TxResult:
         function = self.contract.functions.attestDeclaration(
-            declaration, exporter, value, export_date
+            declaration,
+            exporter,
+            value,
+            export_date,
+            [(a.declaration, a.exporter) for a in aliases],
         )
         return self.chain.transact(signer, function)
 
@@ -346,8 +393,8 @@ class ReceivableLedger(ConsortiumContract):
     def institution_of_receivable(
         self, receivable_id: bytes, block: int | str = "latest"
     ) -> bytes | None:
-        """The institution in charge: the registrant's until the first drawdown, then the
-        financing bank's; None when unknown."""
+        """The institution holding the receivable (its registrant's, fixed at registration);
+        None when unknown."""
         found = self.chain.call(
             self.contract.functions.institutionOfReceivable(receivable_id), block
         )
@@ -366,27 +413,37 @@ class ReceivableLedger(ConsortiumContract):
     # --- refusals as the reverting entry points raise them ------------------------------------
 
     def _registration_error(
-        self, refusal: Refusal, terms: ReceivableTerms, block: int
+        self,
+        refusal: Refusal,
+        terms: ReceivableTerms,
+        aliases: Sequence[InvoiceAlias],
+        block: int,
     ) -> RegistryError:
         reason = refusal.reason
         if reason is RefusalReason.RECEIVABLE_ALREADY_REGISTERED:
-            # The event names the institution holding the invoice; the error, its registrant.
-            registrant = self.receivable(refusal.receivable_id, block).registrant
-            args: tuple[Any, ...] = (refusal.receivable_id, registrant or ZERO_ADDRESS)
+            # The event names the institution holding the invoice (under the key version it was
+            # found under); the error, its registrant.
+            registrant = self.receivable(refusal.document, block).registrant
+            args: tuple[Any, ...] = (refusal.document, registrant or ZERO_ADDRESS)
         elif reason is RefusalReason.DECLARATION_EXPORTER_MISMATCH:
-            args = (refusal.document, refusal.conflict or bytes(32), terms.exporter)
+            # The invoice's exporter under the key version the attestation was found under.
+            exporter = next(
+                (a.exporter for a in aliases if refusal.document in a.declarations),
+                terms.exporter,
+            )
+            args = (refusal.document, refusal.conflict or bytes(32), exporter)
         else:
             args = (refusal.document, refusal.conflict or bytes(32))
         return self.chain.decoder.exception_for(reason.error_name, args)
 
-    def _financing_error(self, refusal: Refusal) -> RegistryError:
+    def _financing_error(self, refusal: Refusal, block: int) -> RegistryError:
         reason = refusal.reason
         rid = refusal.receivable_id
         if reason is RefusalReason.RECEIVABLE_NOT_ACTIVE:
             # A drawdown on an unknown receivable reverts; the only inactive one left is cancelled.
             args: tuple[Any, ...] = (rid, int(ReceivableStatus.CANCELLED))
-        elif reason is RefusalReason.RECEIVABLE_FINANCED_BY_OTHER_BANK:
-            args = (rid, refusal.financier or ZERO_ADDRESS)
+        elif reason is RefusalReason.RECEIVABLE_HELD_BY_OTHER_BANK:
+            args = (rid, self.institution_of_receivable(rid, block) or bytes(32))
         else:
             args = (rid, refusal.amount, refusal.headroom or 0)
         return self.chain.decoder.exception_for(reason.error_name, args)

@@ -86,7 +86,8 @@ class PropertyState:
     applications: int
     appraised_value: int
     secured_amount: int
-    case_ref: bytes | None
+    seizures: int
+    """Seizures in force (the property is seized while there are any)."""
 
     @property
     def capacity(self) -> int:
@@ -145,7 +146,7 @@ def pledge_id(property_fp: bytes, sequence: int) -> bytes:
 
 
 def _property_state(raw: Sequence[Any]) -> PropertyState:
-    status, key_version, max_ltv, currency, applications, appraised, secured, case_ref = raw
+    status, key_version, max_ltv, currency, applications, appraised, secured, seizures = raw
     return PropertyState(
         status=PropertyStatus(status),
         key_version=key_version,
@@ -154,7 +155,7 @@ def _property_state(raw: Sequence[Any]) -> PropertyState:
         applications=applications,
         appraised_value=appraised,
         secured_amount=secured,
-        case_ref=None if bytes(case_ref) == bytes(32) else bytes(case_ref),
+        seizures=seizures,
     )
 
 
@@ -252,6 +253,13 @@ class PledgeRegistry(ConsortiumContract):
 
     def headroom(self, property_fp: bytes, block: int | str = "latest") -> int:
         return int(self.chain.call(self.contract.functions.headroom(property_fp), block))
+
+    def seizure_of(
+        self, property_fp: bytes, case_ref: bytes, block: int | str = "latest"
+    ) -> bytes | None:
+        """The court (institution) whose seizure under ``case_ref`` is in force, None if none."""
+        court = self.chain.call(self.contract.functions.seizureOf(property_fp, case_ref), block)
+        return None if bytes(court) == bytes(32) else bytes(court)
 
     def title(self, property_fp: bytes, block: int | str = "latest") -> Title:
         prop, room, pledges = self.chain.call(self.contract.functions.titleOf(property_fp), block)

@@ -27,6 +27,7 @@ from registry.db.schema import (
     read_log_anchors,
     receivables,
     role_grants,
+    seizures,
 )
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "receivable_as_of",
     "receivables_as_of",
     "role_grants_as_of",
+    "seizures_as_of",
     "title_as_of",
 ]
 
@@ -149,6 +151,15 @@ def title_as_of(
         .mappings()
         .all()
     )
+
+
+def seizures_as_of(
+    connection: Connection, block: int | None = None, *, property_fp: str | None = None
+) -> Sequence[RowMapping]:
+    """Every seizure (of one property, given ``property_fp``) as it was at ``block``: in force
+    or lifted, with the court that imposed it."""
+    where = [] if property_fp is None else [seizures.c.property == property_fp]
+    return projection_as_of(connection, seizures, block, *where)
 
 
 def pledge_rejections_as_of(

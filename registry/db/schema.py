@@ -68,6 +68,7 @@ __all__ = [
     "receivables",
     "refused_attempts",
     "role_grants",
+    "seizures",
 ]
 
 # Constraint names are spelled out so that migrations can name what they alter on every dialect.
@@ -305,10 +306,27 @@ properties = Table(
     Column("secured_amount", Uint256, nullable=False),
     Column("headroom", Uint256, nullable=False),
     Column("applications", BigInteger, nullable=False),
-    Column("case_ref", HASH, nullable=True),  # the enforcement case while seized
+    Column("seizures", BigInteger, nullable=False),  # seizures in force (seized while above 0)
     Column("registered_block", BigInteger, nullable=False),
     PrimaryKeyConstraint("fingerprint", "valid_from_block"),
 )
+
+# Each court's seizure of a property, under its case: several may be in force at once, and only
+# the seizing court (or the admin) lifts one.
+seizures = Table(
+    "seizures",
+    metadata,
+    Column("id", String(140), nullable=False),  # "<property>/<case_ref>"
+    *_versions("seizures", "id"),
+    Column("property", HASH, nullable=False, index=True),
+    Column("case_ref", HASH, nullable=False),
+    Column("court", HASH, nullable=False, index=True),  # the seizing institution
+    Column("status", String(16), nullable=False),  # "in_force" or "lifted"
+    Column("imposed_by", ADDRESS, nullable=False),
+    Column("lifted_by", ADDRESS, nullable=True),
+    PrimaryKeyConstraint("id", "valid_from_block"),
+)
+
 
 pledges = Table(
     "pledges",
@@ -417,6 +435,7 @@ VERSIONED.update(
     {
         "properties": (properties, "fingerprint"),
         "pledges": (pledges, "id"),
+        "seizures": (seizures, "id"),
         "enterprise_bindings": (enterprise_bindings, "enterprise"),
         "consents": (consents, "id"),
         "role_grants": (role_grants, "id"),

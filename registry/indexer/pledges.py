@@ -1,9 +1,11 @@
 """The PledgeRegistry's events, and the ``properties`` and ``pledges`` projections built from them.
 
-- ``properties``: status ``normal`` or ``seized`` (with the enforcement case), appraisal, maximum
-  LTV, the secured total of the active pledges, the headroom (appraisal x LTV - secured, floored at
-  0; 0 while seized: the contract's ``headroom``), the number of applications: what the contract's
-  ``getProperty`` and ``headroom`` return.
+- ``properties``: status ``normal`` or ``seized`` (with the number of seizures in force), appraisal,
+  maximum LTV, the secured total of the active pledges, the headroom (appraisal x LTV - secured,
+  floored at 0; 0 while seized: the contract's ``headroom``), the number of applications: what the
+  contract's ``getProperty`` and ``headroom`` return.
+- ``seizures``: each court's seizure of a property under its case, ``in_force`` or ``lifted``,
+  with the court (institution) that imposed it: what the contract's ``seizureOf`` returns.
 - ``pledges``: status ``pending`` / ``active`` / ``rejected`` / ``released`` (the contract's enum
   names), the pledgee (account and institution), amount, maturity, and the rank while active. Ranks
   follow approval order among the active pledges of a property; when one is released every junior
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from eth_typing import ChecksumAddress, HexStr
 from sqlalchemy import Connection
 
-from registry.db.schema import pledges, properties
+from registry.db.schema import pledges, properties, seizures
 from registry.indexer.decode import EventRecord, register_records
 from registry.indexer.errors import IndexConflict
 from registry.indexer.versioned import VersionedTable
@@ -53,6 +55,7 @@ __all__ = [
     "PropertyStatus",
     "SeizureImposed",
     "SeizureLifted",
+    "SeizureStatus",
     "headroom",
 ]
 
@@ -64,6 +67,11 @@ class PropertyStatus(enum.StrEnum):
 
     NORMAL = "normal"
     SEIZED = "seized"
+
+
+class SeizureStatus(enum.StrEnum):
+    IN_FORCE = "in_force"
+    LIFTED = "lifted"
 
 
 class PledgeStatus(enum.StrEnum):
@@ -144,6 +152,8 @@ class SeizureImposed(EventRecord):
     property: HexStr
     case_ref: HexStr
     enforcer: ChecksumAddress
+    court: HexStr
+    seizures: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,6 +161,8 @@ class SeizureLifted(EventRecord):
     property: HexStr
     case_ref: HexStr
     enforcer: ChecksumAddress
+    court: HexStr
+    seizures: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,22 +196,27 @@ def headroom(values: Mapping[str, Any]) -> int:
 
 
 class PledgeProjections:
-    """The chunk's working sets of ``properties`` and ``pledges`` (grouped by property, for the
-    ranks)."""
+    """The chunk's working sets of ``properties``, ``pledges`` (grouped by property, for the
+    ranks) and ``seizures``."""
 
     def __init__(self, connection: Connection) -> None:
         self.properties = VersionedTable(connection, properties, "fingerprint")
         self.pledges = VersionedTable(connection, pledges, "id", group="property")
+        self.seizures = VersionedTable(connection, seizures, "id")
 
     def prefetch(self, records: Sequence[EventRecord]) -> None:
         self.properties.load({r.property for r in records if isinstance(r, _PROPERTY_EVENTS)})
         # An approval counts, a release re-ranks, the active pledges of the property.
         reranked = {r.property for r in records if isinstance(r, PledgeApproved | PledgeReleased)}
         self.pledges.load({r.pledge_id for r in records if isinstance(r, _PLEDGE_EVENTS)}, reranked)
+        self.seizures.load(
+            {seizure_key(r) for r in records if isinstance(r, SeizureImposed | SeizureLifted)}
+        )
 
     def write(self) -> None:
         self.properties.write()
         self.pledges.write()
+        self.seizures.write()
 
     def active(self, fingerprint: str) -> dict[str, int]:
         """The active pledges of a property: id -> rank."""
@@ -219,6 +236,11 @@ class PledgeProjections:
         stated = getattr(event, "headroom", None)
         _agree(event, "headroom", stated if stated is not None else room, room)
         self.properties.put(fingerprint, event.block_number, {**changes, "headroom": room})
+
+
+def seizure_key(event: SeizureImposed | SeizureLifted) -> str:
+    """The ``seizures`` entity of a seizure event: ``<property>/<case_ref>``."""
+    return f"{event.property}/{event.case_ref}"
 
 
 def _agree(event: EventRecord, what: str, stated: int, indexed: int) -> None:
@@ -241,7 +263,7 @@ def _on_property_registered(p: Projections, event: PropertyRegistered) -> None:
         "max_ltv_bps": event.max_ltv_bps,
         "secured_amount": 0,
         "applications": 0,
-        "case_ref": None,
+        "seizures": 0,
         "registered_block": event.block_number,
     }
     p.pledge_registry.properties.put(
@@ -328,14 +350,35 @@ def _on_pledge_released(p: Projections, event: PledgeReleased) -> None:
 
 
 def _on_seizure_imposed(p: Projections, event: SeizureImposed) -> None:
-    p.pledge_registry.set_property(
-        event, event.property, status=PropertyStatus.SEIZED.value, case_ref=event.case_ref
+    book = p.pledge_registry
+    count = book.properties.require(event.property, event, "registered")["seizures"] + 1
+    _agree(event, "seizures", event.seizures, count)
+    book.set_property(event, event.property, status=PropertyStatus.SEIZED.value, seizures=count)
+    book.seizures.put(
+        seizure_key(event),
+        event.block_number,
+        {
+            "property": event.property,
+            "case_ref": event.case_ref,
+            "court": event.court,
+            "status": SeizureStatus.IN_FORCE.value,
+            "imposed_by": event.enforcer,
+            "lifted_by": None,
+        },
     )
 
 
 def _on_seizure_lifted(p: Projections, event: SeizureLifted) -> None:
-    p.pledge_registry.set_property(
-        event, event.property, status=PropertyStatus.NORMAL.value, case_ref=None
+    book = p.pledge_registry
+    book.seizures.require(seizure_key(event), event, "imposed")
+    count = book.properties.require(event.property, event, "registered")["seizures"] - 1
+    _agree(event, "seizures", event.seizures, count)
+    status = PropertyStatus.SEIZED if count else PropertyStatus.NORMAL
+    book.set_property(event, event.property, status=status.value, seizures=count)
+    book.seizures.put(
+        seizure_key(event),
+        event.block_number,
+        {"status": SeizureStatus.LIFTED.value, "lifted_by": event.enforcer},
     )
 
 

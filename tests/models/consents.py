@@ -61,7 +61,8 @@ class ConsentModel:
             return "consent-nonce-used"
         epoch = self.epochs[enterprise]
         last = self.records.get((enterprise, grantee))
-        if last is not None and last.epoch == epoch and nonce <= last.nonce:
+        # Superseded under any epoch: a rebinding never revives a message signed before.
+        if last is not None and nonce <= last.nonce:
             return "consent-superseded"
         self.used.add((enterprise, nonce))
         kept_expiry = last.expiry if last is not None else 0

@@ -1,6 +1,7 @@
 """ReceivableLedger's rules in plain Python, for receivables of one exporter.
 
-Banks are named by institution (any account of an institution acts as that institution).
+Banks are named by institution (any account of an institution acts as that institution). A
+receivable belongs to the institution that registered it: only that one draws and repays.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ class Model:
     verified: int = ADVANCE_RATE_BPS
     unverified: int = ADVANCE_RATE_BPS
     exporter: bytes = EXPORTER
-    # receivable -> (face value, [declaration], status, bank or None)
+    # receivable -> (face value, [declaration], status, the bank that drew last or None)
     receivables: dict[str, tuple[int, list[str], str, str | None]] = field(default_factory=dict)
+    # receivable -> the institution holding it: the registrant's, fixed at registration
     registrants: dict[str, str] = field(default_factory=dict)
     declared: dict[str, int] = field(default_factory=dict)
     attested: dict[str, tuple[bytes, int]] = field(default_factory=dict)
@@ -83,12 +85,12 @@ class Model:
 
     def finance(self, bank: str, invoice: str, amount: int) -> RefusalReason | None:
         """A drawdown; the invoice must be registered (an unknown one is not a recorded refusal)."""
-        face, numbers, status, holder = self.receivables[invoice]
+        face, numbers, status, _ = self.receivables[invoice]
         outstanding = self.outstanding(invoice)
         if status not in ("registered", "financed", "settled"):
             return RefusalReason.RECEIVABLE_NOT_ACTIVE
-        if outstanding > 0 and holder != bank:
-            return RefusalReason.RECEIVABLE_FINANCED_BY_OTHER_BANK
+        if self.registrants[invoice] != bank:
+            return RefusalReason.RECEIVABLE_HELD_BY_OTHER_BANK
         if amount > max(0, self.cap(invoice) - outstanding):
             return RefusalReason.FINANCING_EXCEEDS_CAP
         # Drawdowns fill the declarations in order.
@@ -111,8 +113,8 @@ class Model:
         face, numbers, status, holder = entry
         if status != "financed":
             return "receivable-not-active"
-        if holder != bank:
-            return "receivable-not-financed-by-caller"
+        if self.registrants[invoice] != bank:
+            return "receivable-held-by-other-bank"
         if amount > self.outstanding(invoice):
             return "repayment-exceeds-outstanding"
         # Repayments release the declarations in reverse.

@@ -18,9 +18,31 @@ class PropertyModel:
 
     value: int
     ltv_bps: int = POLICY_DEFAULT_MAX_LTV_BPS
-    seized: bool = False
+    seizures: dict[bytes, str] = field(default_factory=dict)  # case ref -> the seizing court
     active: list[tuple[bytes, int]] = field(default_factory=list)  # (pledge id, amount), by rank
     pending: dict[bytes, int] = field(default_factory=dict)
+
+    @property
+    def seized(self) -> bool:
+        """Seized while any seizure is in force."""
+        return bool(self.seizures)
+
+    def seize(self, case: bytes, court: str) -> str | None:
+        """A seizure by ``court`` under ``case``: the rule refusing it, or None (applied)."""
+        if case in self.seizures:
+            return "seizure-already-imposed"
+        self.seizures[case] = court
+        return None
+
+    def unseize(self, case: bytes, court: str, *, admin: bool = False) -> str | None:
+        """Lifting the seizure under ``case``: by the court that imposed it, or by the admin."""
+        holder = self.seizures.get(case)
+        if holder is None:
+            return "seizure-not-found"
+        if not admin and holder != court:
+            return "seizure-not-liftable"
+        del self.seizures[case]
+        return None
 
     @property
     def secured(self) -> int:
