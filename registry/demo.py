@@ -97,9 +97,11 @@ def run_demo(api_url: str, secrets_path: Path, console: Console) -> None:
         console.print(
             f"  registered as {receivable_id[:18]}... in block {registered['block_number']}"
         )
+        # Half the declared value: what an unattested declaration allows under the default policy
+        # (CREDITREG_UNVERIFIED_ADVANCE_RATE_BPS).
         financed = _expect(
             bank_a.call(
-                "POST", f"/v1/receivables/{receivable_id}/financings", {"amount": 8_000_000}
+                "POST", f"/v1/receivables/{receivable_id}/financings", {"amount": 5_000_000}
             ),
             201,
         )

@@ -8,6 +8,7 @@ database). Without a reachable server they skip, except under CI (CI=true), wher
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
 
 from registry.chain.client import Chain
 from registry.chain.consents import ConsentRegistry
@@ -26,6 +28,25 @@ from registry.credentials import DevSecrets, Institution
 from registry.db import create_schema, make_engine
 from registry.devstack import bootstrap
 from registry.settings import NodeKind
+
+# The state machine's profiles (tests/test_state_machine.py). Not named "ci": Hypothesis loads a
+# profile of that name by itself under CI=true, for every property test in the process.
+settings.register_profile(
+    "creditreg-ci",
+    max_examples=25,
+    stateful_step_count=40,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "creditreg-slow",
+    max_examples=300,
+    stateful_step_count=80,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 POSTGRES_URL = os.environ.get(
     "CREDITREG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -158,6 +179,39 @@ def _postgres_reachable() -> str | None:
     return None
 
 
+def schema_name(prefix: str = "t") -> str:
+    """A fresh PostgreSQL schema name that tells which test process made it (see
+    :func:`_drop_abandoned_schemas`)."""
+    return f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:12]}"
+
+
+_SCHEMA_OWNER = re.compile(r"^t(?:_[a-z]+)?_(\d+)_[0-9a-f]{12}$")
+
+
+def _drop_abandoned_schemas(url: str) -> None:
+    """Drops the schemas of test processes that are gone: a run killed or timed out never reached
+    its fixtures' teardown. Schemas of live processes (another run in progress) are left alone."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        names = connection.scalars(sa.text("SELECT nspname FROM pg_namespace")).all()
+        for name in names:
+            owner = _SCHEMA_OWNER.match(name)
+            if owner is None or _alive(int(owner.group(1))):
+                continue
+            connection.execute(sa.text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    engine.dispose()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     problem = _postgres_reachable()
@@ -166,6 +220,7 @@ def postgres_url() -> str:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason} (CI=true requires it)")
         pytest.skip(reason)
+    _drop_abandoned_schemas(POSTGRES_URL)
     return POSTGRES_URL
 
 
@@ -177,7 +232,7 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def postgres_schema_url(postgres_url: str) -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
+    name = schema_name()
     admin = make_engine(postgres_url)
     with admin.begin() as connection:
         connection.execute(sa.text(f'CREATE SCHEMA "{name}"'))

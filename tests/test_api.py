@@ -338,8 +338,10 @@ def test_another_bank_cannot_finance_a_financed_receivable(
 
     response = client.post(url, json={"amount": 10_000}, headers=key(stack, "Bank B"))
 
-    problem = assert_problem(response, 409, "receivable-financed-by-other-bank")
-    assert problem["details"]["financier"] == stack.bank_a.signer.address
+    problem = assert_problem(response, 409, "receivable-held-by-other-bank")
+    # The institution holding it: Bank A, whose account acts for itself.
+    institution = problem["details"]["institution"]
+    assert institution.endswith(stack.bank_a.signer.address[2:].lower())
     assert_refusal_recorded(stack, head, "FinancingRefused")
 
 
@@ -373,7 +375,7 @@ def test_repayments(client: TestClient, stack: Stack) -> None:
     problem = assert_problem(too_much, 409, "repayment-exceeds-outstanding")
     assert problem["details"]["outstanding"] == 40_000
     not_theirs = client.post(url, json={"amount": 1}, headers=key(stack, "Bank B"))
-    assert_problem(not_theirs, 409, "receivable-not-financed-by-caller")
+    assert_problem(not_theirs, 409, "receivable-held-by-other-bank")
     assert stack.chain.block_number() == head
 
     partial = client.post(url, json={"amount": 15_000}, headers=key(stack, "Bank A"))
@@ -381,9 +383,10 @@ def test_repayments(client: TestClient, stack: Stack) -> None:
     assert partial.json()["receivable"]["outstanding"] == 25_000
     full = client.post(url, json={"amount": 25_000}, headers=key(stack, "Bank A")).json()
     assert (full["receivable"]["status"], full["receivable"]["financier"]) == ("settled", None)
-    # Settled: exclusivity has ended, so Bank B sees a registered invoice it could finance.
+    # Settled, and still Bank A's (exclusivity is fixed at registration): Bank B sees a registered
+    # invoice with no headroom for it.
     settled = client.post("/v1/receivables/check", json=check_body(), headers=key(stack, "Bank B"))
-    assert (settled.json()["status"], settled.json()["headroom"]) == ("registered", CAP)
+    assert (settled.json()["status"], settled.json()["headroom"]) == ("registered", 0)
 
 
 def test_unknown_receivable_is_404(client: TestClient, stack: Stack) -> None:
@@ -689,6 +692,6 @@ def test_demo_plays_against_the_served_api(served: str, stack: Stack, tmp_path: 
 
     output = console.export_text()
     assert "declaration-linked-to-other-invoice" in output
-    assert "receivable-financed-by-other-bank" in output
+    assert "receivable-held-by-other-bank" in output
     for secret in _secrets_of(stack.secrets):
         assert secret not in output

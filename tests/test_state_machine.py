@@ -21,11 +21,15 @@ if nothing had changed (no invoice live under both versions, no declaration link
 
 Profiles (environment variable ``CREDITREG_HYPOTHESIS_PROFILE``):
 
-- ``ci`` (default): 25 examples x 40 steps, 1,000 steps in all, derandomized so that every run
-  (and every failure) repeats exactly;
-- ``slow``: 300 examples x 80 steps, random seeds; Hypothesis prints the seed of a failure
-  (``--hypothesis-seed=N`` replays it), e.g.
-  ``CREDITREG_HYPOTHESIS_PROFILE=slow .venv/bin/pytest -q tests/test_state_machine.py``.
+- ``creditreg-ci`` (default): 25 examples x 40 steps, 1,000 steps in all, derandomized so that
+  every run (and every failure) repeats exactly;
+- ``creditreg-slow``: 300 examples x 80 steps, random seeds; Hypothesis prints the seed of a
+  failure (``--hypothesis-seed=N`` replays it), e.g.
+  ``CREDITREG_HYPOTHESIS_PROFILE=creditreg-slow .venv/bin/pytest -q tests/test_state_machine.py``.
+
+Both are registered in ``tests/conftest.py`` under names of their own: Hypothesis loads a profile
+called ``ci`` by itself under ``CI=true``, so a profile of ours by that name would set every
+property test of the suite in CI.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -79,23 +83,7 @@ from tests.models.consents import ConsentModel
 from tests.models.ledger import EXPORTER, Model
 from tests.models.pledges import PropertyModel
 
-settings.register_profile(
-    "ci",
-    max_examples=25,
-    stateful_step_count=40,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.register_profile(
-    "slow",
-    max_examples=300,
-    stateful_step_count=80,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-PROFILE = settings.get_profile(os.environ.get("CREDITREG_HYPOTHESIS_PROFILE", "ci"))
+PROFILE = settings.get_profile(os.environ.get("CREDITREG_HYPOTHESIS_PROFILE", "creditreg-ci"))
 
 MATURITY = 2_000_000_000
 EXPORT_DATE = 1_700_000_000

@@ -103,7 +103,7 @@ def test_up_demo_and_ctrl_c(up: Up) -> None:
     )
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "declaration-linked-to-other-invoice" in demo.stdout
-    assert "receivable-financed-by-other-bank" in demo.stdout
+    assert "receivable-held-by-other-bank" in demo.stdout
     assert "application/problem+json" in demo.stdout
 
     deadline = time.monotonic() + 30
