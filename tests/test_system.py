@@ -86,6 +86,10 @@ def up(tmp_path: Path) -> Iterator[Up]:
         if process.poll() is None:
             process.kill()
             process.wait()
+        # A test that failed before communicate() left the pipe open: its warning would land on
+        # whichever test runs next.
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def _index_caught_up(api_url: str) -> bool:
