@@ -12,11 +12,16 @@ register a metric twice, and ``GET /metrics`` shows this app's only.
   answer makes ``creditreg_chain_up`` 0 and leaves out what needs the head.
 - HTTP (:class:`HttpMetrics`): requests by method, route *template* (``/v1/receivables/{id}``,
   never the raw path, whose ids would make a series per receivable) and status, and their
-  latency. A path no route matches counts as ``unmatched``.
+  latency. Every label takes its values from a fixed set, whatever a client sends, so that no
+  caller (an anonymous one least of all) can grow the series without bound: the standard methods
+  or ``other`` (the server accepts any token as a method), the app's route templates or
+  ``unmatched`` (a path no route matches, or an answer given before the route was known), the
+  registered HTTP status codes or ``other``.
 """
 
 from __future__ import annotations
 
+import http
 import time
 from collections.abc import Callable, Iterable
 
@@ -34,9 +39,31 @@ from api.services import IndexStatus, Services
 from registry.errors import ChainError
 from registry.indexer.progress import STEP_BUCKETS
 
-__all__ = ["HttpMetrics", "IndexCollector", "new_registry"]
+__all__ = [
+    "METHODS",
+    "OTHER",
+    "UNMATCHED",
+    "HttpMetrics",
+    "IndexCollector",
+    "method_label",
+    "new_registry",
+    "status_label",
+]
 
 UNMATCHED = "unmatched"
+OTHER = "other"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""The methods counted by name; any other counts as ``other``."""
+_STATUSES = frozenset(str(status.value) for status in http.HTTPStatus)
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else OTHER
+
+
+def status_label(status: int) -> str:
+    label = str(status)
+    return label if label in _STATUSES else OTHER
 
 
 class IndexCollector(Collector):
@@ -147,8 +174,8 @@ class HttpMetrics:
             # The router stores the matched route in the scope it was given (this one).
             route = scope.get("route")
             template = getattr(route, "path", None) or UNMATCHED
-            method = scope["method"]
-            self.requests.labels(method, template, str(status)).inc()
+            method = method_label(scope["method"])
+            self.requests.labels(method, template, status_label(status)).inc()
             self.latency.labels(method, template).observe(time.perf_counter() - started)
 
 
