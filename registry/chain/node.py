@@ -1,23 +1,38 @@
 """Starts and stops a local dev node (anvil or ganache) on a free port.
 
 Both binaries come from the project's ``node_modules`` (npm packages ``@foundry-rs/anvil`` and
-``ganache``) or from PATH. The node runs in its own process group so that stopping it also stops any
-child it spawned, and Ctrl-C in the terminal reaches us first, not the node.
+``ganache``) or from PATH; anvil's native binary is run directly rather than through the npm
+package's JavaScript launcher, so that the node is our own child process. The node runs in its
+own process group so that stopping it also stops any child it spawned, and Ctrl-C in the terminal
+reaches us first, not the node.
+
+The node does not outlive the process that started it: on Linux it is asked (``PR_SET_PDEATHSIG``)
+to receive SIGTERM when its parent dies, however the parent died (a SIGKILL, an out-of-memory
+kill), instead of living on as an orphan holding its port.
+
+A free port is found by binding port 0 and releasing it, which another process may take before the
+node binds it: then the node fails to bind, while the other process may answer our JSON-RPC probe.
+So a start is accepted only once the port's listening socket is seen to belong to the node's own
+process group (Linux: ``/proc``), and is retried on another port otherwise.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -33,6 +48,11 @@ DEV_CHAIN_IDS: dict[NodeKind, int] = {"anvil": 31337, "ganache": 1337}
 HARDFORK = "shanghai"
 # Gas per block on both nodes; interval-mined throughput is bounded by it (see bench/).
 BLOCK_GAS_LIMIT = 30_000_000
+# Starts on a port another process took between our probe and the node's bind: tried again, on
+# other ports, this many times.
+PORT_ATTEMPTS = 5
+_PR_SET_PDEATHSIG = 1
+_TCP_LISTEN = "0A"
 
 
 def free_port() -> int:
@@ -43,6 +63,12 @@ def free_port() -> int:
 
 
 def node_binary(kind: NodeKind) -> Path:
+    if kind == "anvil":
+        # The npm package's launcher spawns this binary as a child of its own, which a death
+        # signal aimed at the launcher would not reach.
+        native = sorted((PROJECT_ROOT / "node_modules" / "@foundry-rs").glob("anvil-*/bin/anvil"))
+        if native and os.access(native[0], os.X_OK):
+            return native[0]
     local = PROJECT_ROOT / "node_modules" / ".bin" / kind
     if local.exists():
         return local
@@ -94,23 +120,112 @@ def wait_for_rpc(url: str, timeout: float, process: subprocess.Popen[bytes] | No
     raise NodeStartError(f"no JSON-RPC answer from {url} within {timeout:.0f}s")
 
 
-class DevNode:
-    """A dev node process. Use as a context manager, or call :meth:`start` and :meth:`stop`."""
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform == "linux" else None
 
-    def __init__(self, kind: NodeKind = "anvil", block_time: int = 0, port: int | None = None):
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux only).
+
+    Only async-signal-safe work may run here (the parent may have threads): one ``prctl`` call,
+    and an exit if the parent is already gone.
+    """
+    parent = os.getppid()
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(1)
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """The inodes of the TCP sockets listening on ``port`` (Linux ``/proc/net``)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as lines:
+            next(lines)  # the header
+            for line in lines:
+                fields = line.split()
+                if fields[3] == _TCP_LISTEN and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    return inodes
+
+
+def _owns_port(process_group: int, port: int) -> bool | None:
+    """Whether the socket listening on ``port`` belongs to a process of ``process_group``; None
+    where this cannot be told (no ``/proc``)."""
+    if not Path("/proc/net/tcp").exists():
+        return None
+    sockets = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # Field 5 of stat is the process group; the name (field 2) may hold spaces.
+            stat = (entry / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[2]) != process_group:
+                continue
+            for fd in (entry / "fd").iterdir():
+                if os.readlink(fd) in sockets:
+                    return True
+    return False
+
+
+class DevNode:
+    """A dev node process. Use as a context manager, or call :meth:`start` and :meth:`stop`.
+
+    ``port``: a fixed port (a start fails if another process holds it); by default one from
+    ``ports`` (free ports), chosen again if another process takes it first.
+    """
+
+    def __init__(
+        self,
+        kind: NodeKind = "anvil",
+        block_time: int = 0,
+        port: int | None = None,
+        ports: Callable[[], int] = free_port,
+    ):
         self.kind: NodeKind = kind
         self.block_time = block_time
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self._fixed_port = port is not None
+        self._ports = ports
+        self.port = port or ports()
         self.chain_id = DEV_CHAIN_IDS[kind]
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """The node's process id while it runs."""
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
 
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
     def start(self, timeout: float = 60.0) -> DevNode:
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            process = self._spawn()
+            try:
+                wait_for_rpc(self.url, timeout, process)
+                # Whoever answered, the port must be our node's: another process may have taken
+                # it between the probe and the node's bind (the node then failed to bind).
+                if _owns_port(process.pid, self.port) is False:
+                    raise NodeStartError(f"port {self.port} is another process's")
+                return self
+            except NodeStartError as error:
+                output = self._output_tail()
+                self.stop()
+                if self._fixed_port or attempt == PORT_ATTEMPTS:
+                    message = f"{self.kind} did not start: {error.message}\n{output}"
+                    raise NodeStartError(message) from None
+                self.port = self._ports()
+        raise AssertionError("unreachable: every attempt returns or raises")
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
         # The node's output goes to a temporary file, read back only to explain a failed start.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in stop()
         self._process = subprocess.Popen(
@@ -119,14 +234,9 @@ class DevNode:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent if _LIBC is not None else None,
         )
-        try:
-            wait_for_rpc(self.url, timeout, self._process)
-        except NodeStartError as error:
-            output = self._output_tail()
-            self.stop()
-            raise NodeStartError(f"{self.kind} did not start: {error.message}\n{output}") from None
-        return self
+        return self._process
 
     def _output_tail(self) -> str:
         if self._log is None:
