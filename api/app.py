@@ -15,20 +15,29 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 
+from api.authentication import Authentication
+from api.body_limit import BodyLimit
 from api.metrics import HttpMetrics, new_registry
 from api.problems import install_problem_handlers, problem_openapi
 from api.routes import health, receivables, status
 from api.services import Services
 from registry.settings import Settings, get_settings
 
-__all__ = ["create_app", "create_app_from_environment"]
+__all__ = ["PUBLIC_ROUTERS", "ROUTERS", "create_app", "create_app_from_environment"]
+
+ROUTERS = (health.router, status.router, receivables.router)
+PUBLIC_ROUTERS = (health.router, status.router)
+"""The routers served without an API key: health, index status, metrics. Every route of the
+others takes one, checked before the request's body is read (:mod:`api.authentication`)."""
 
 DESCRIPTION = """\
 The bank-facing API of the credit registry and trade-finance ledger.
 
 Authenticate with your institution's key in the `X-API-Key` header. Amounts are JSON integers of
 minor units (cents, fen). Every error is an RFC 9457 `application/problem+json` document whose
-`rule` names the rule broken and, for bad input, whose `field` names the field.
+`rule` names the rule broken and, for bad input, whose `field` names the field. A request body
+larger than the server's limit (`CREDITREG_MAX_REQUEST_BYTES`, 1 MiB by default) is refused with
+413 `request-body-too-large` before it is read.
 """
 
 
@@ -58,12 +67,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         app.state.services = services
     # This app's own metrics registry (never the process-wide default): see api.metrics.
     app.state.metrics = new_registry(lambda: getattr(app.state, "services", None))
+    # Added innermost first. The metrics see every answer, the early ones included; the key is
+    # checked before the size, so that a caller without one learns nothing of the limits.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    keyed = [route for router in ROUTERS if router not in PUBLIC_ROUTERS for route in router.routes]
+    app.add_middleware(Authentication, routes=keyed)
     app.add_middleware(HttpMetrics, registry=app.state.metrics)
     install_problem_handlers(app)
     app.openapi = problem_openapi(app)  # type: ignore[method-assign]
-    app.include_router(health.router)
-    app.include_router(status.router)
-    app.include_router(receivables.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app
 
 

@@ -1,9 +1,11 @@
 """Route dependencies, as typed ``Annotated`` aliases: the services, the caller, the bank.
 
-Authentication: the ``X-API-Key`` header names the caller; its hash is looked up in the database
-(:func:`registry.api_keys.lookup`). A missing or unknown key is 401. Authorization is by role: bank
-routes take :data:`LenderDep`, and any other role gets 403. The key itself is never logged or
-echoed; only the principal it resolves to travels further.
+Authentication happens before the body is read, in :class:`api.authentication.Authentication`:
+the ``X-API-Key`` header names the caller, its hash is looked up in the database
+(:func:`registry.api_keys.lookup`), and a missing or unknown key is 401 there.
+:func:`authenticate` hands routes the principal it found. Authorization is by role: bank routes
+take :data:`LenderDep`, and any other role gets 403. The key itself is never logged or echoed;
+only the principal it resolves to travels further.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
+from api.authentication import API_KEY_HEADER, principal_of
 from api.problems import Unauthenticated
 from api.services import Services
-from registry.api_keys import Principal, lookup
+from registry.api_keys import Principal
 from registry.chain.client import Signer
 from registry.credentials import Role
 from registry.errors import AccessDenied
@@ -31,8 +34,6 @@ __all__ = [
     "ServicesDep",
     "authenticate",
 ]
-
-API_KEY_HEADER = "X-API-Key"
 
 # auto_error=False: a missing key is answered by our 401 problem, not by FastAPI's own error. The
 # scheme still appears in the OpenAPI document, so /docs offers an "Authorize" button.
@@ -52,13 +53,14 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def authenticate(
-    services: ServicesDep, api_key: Annotated[str | None, Security(_api_key_scheme)]
+    request: Request, api_key: Annotated[str | None, Security(_api_key_scheme)]
 ) -> Principal:
-    if not api_key:
-        raise Unauthenticated(f"send your API key in the {API_KEY_HEADER} header")
-    principal = lookup(services.engine, api_key)
+    """The principal the middleware found. ``api_key`` is declared for the OpenAPI document only:
+    the middleware has checked it before the body was read."""
+    principal = principal_of(request)
     if principal is None:
-        raise Unauthenticated(f"the {API_KEY_HEADER} header holds no known API key")
+        # Only a public path has no principal, and no public route depends on this.
+        raise Unauthenticated(f"send your API key in the {API_KEY_HEADER} header")
     return principal
 
 

@@ -171,7 +171,8 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, sending)
         finally:
-            # The router stores the matched route in the scope it was given (this one).
+            # The router (or the authentication before it) stores the matched route in the scope
+            # it was given (this one).
             route = scope.get("route")
             template = getattr(route, "path", None) or UNMATCHED
             method = method_label(scope["method"])

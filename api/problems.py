@@ -27,7 +27,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from registry.errors import (
     AccessDenied,
@@ -41,10 +43,13 @@ from registry.errors import (
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "PROBLEM_TYPE_PREFIX",
+    "RequestTooLarge",
     "Unauthenticated",
     "install_problem_handlers",
+    "problem_for",
     "problem_openapi",
     "problem_response",
+    "send_problem",
     "status_of",
 ]
 
@@ -64,9 +69,16 @@ class Unauthenticated(RegistryError):
     rule = "unauthenticated"
 
 
+class RequestTooLarge(RegistryError):
+    """A request body beyond the configured limit (413), refused before it is read whole."""
+
+    rule = "request-body-too-large"
+
+
 # Most specific first: the first category an error belongs to decides its status.
 _STATUS_BY_CATEGORY: tuple[tuple[type[RegistryError], int], ...] = (
     (Unauthenticated, 401),
+    (RequestTooLarge, 413),
     (InvalidInput, 422),
     (AccessDenied, 403),
     (NotFound, 404),
@@ -127,6 +139,12 @@ def problem_response(
 
 async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RegistryError)
+    return problem_for(request, exc)
+
+
+def problem_for(request: Request, exc: RegistryError) -> JSONResponse:
+    """The problem answering a domain error: what the exception handler sends, and what the
+    middlewares that answer before routing (authentication, the body limit) send."""
     status = status_of(exc)
     details = dict(exc.details)
     # Bad input always names its field; a refusal may too (the declaration that backs another
@@ -149,6 +167,19 @@ async def _registry_error(request: Request, exc: Exception) -> JSONResponse:
         details=details,
         headers=headers,
     )
+
+
+async def send_problem(scope: Scope, receive: Receive, send: Send, exc: RegistryError) -> None:
+    """Answers ``exc`` from an ASGI middleware, before the request was routed or its body read.
+
+    When the request announced a body, the answer closes the connection: keeping it open would
+    make the server read the unread body to find the next request on it.
+    """
+    response = problem_for(Request(scope), exc)
+    headers = Headers(scope=scope)
+    if headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
+        response.headers["Connection"] = "close"
+    await response(scope, receive, send)
 
 
 def _location(loc: Sequence[int | str]) -> str:

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     )
     api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(default=8000, ge=0, le=65535, description="Port the API listens on.")
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="Largest request body the API accepts, in bytes; larger ones are refused "
+        "with 413 before they are read.",
+    )
     confirmations: int = Field(
         default=0, ge=0, description="Blocks the indexer stays behind the head (0 on a dev chain)."
     )
