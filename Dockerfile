@@ -9,7 +9,9 @@ COPY registry ./registry
 COPY api ./api
 RUN pip install --no-cache-dir --no-deps .
 
-RUN useradd --create-home creditreg && mkdir /state && chown creditreg /state
+# /admin holds the consortium admin's key: docker-compose.yml mounts it in `deploy` only.
+RUN useradd --create-home creditreg && mkdir /state /admin && chown creditreg /state /admin \
+    && chmod 700 /admin
 USER creditreg
 ENV CREDITREG_STATE_DIR=/state
 ENTRYPOINT ["creditreg"]

@@ -4,13 +4,17 @@ A container, not a framework: the index database engine, the chain connection, t
 the fingerprint keyring, the signing keys of the institutions the API acts for, and the domain
 service built on them. Three ways to build it:
 
-- :meth:`Services.from_settings` for ``creditreg serve``: node URL, deployment manifest and secrets
-  file from :class:`~registry.settings.Settings`;
+- :meth:`Services.from_settings` for ``creditreg serve``: node URL, deployment manifest and the
+  API's secrets file from :class:`~registry.settings.Settings` (never the admin secrets file);
 - :meth:`Services.from_running` for ``creditreg up``, from what it started;
 - :meth:`Services.build` from parts, which the tests use with their own dev chain.
 
 Every way stores the institutions' API keys (hashed) in the database, so the keys in the secrets
-file are the keys that work. Signing keys stay in this object: ``repr`` shows addresses only.
+file are the keys that work (:func:`registry.api_keys.store_api_keys`). Signing keys stay in this
+object: ``repr`` shows addresses only. No key of the consortium admin is ever among them: the
+secrets come in as :class:`~registry.credentials.ApiSecrets`, which cannot hold one (dev secrets
+are cut down to that first), and ``from_running`` connects to the node anew rather than share the
+connection that deployed, whose signers the admin's key was one of.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from sqlalchemy import Engine
 from registry.api_keys import Principal, store_api_keys
 from registry.chain.client import Chain, Signer
 from registry.chain.ledger import ReceivableLedger
-from registry.credentials import DevSecrets
+from registry.credentials import ApiSecrets, DevSecrets
 from registry.db import create_schema, make_engine
 from registry.errors import AccessDenied
 from registry.fingerprint import FingerprintKeyring
@@ -122,20 +126,22 @@ class Services:
         engine: Engine,
         chain: Chain,
         ledger: ReceivableLedger,
-        secrets: DevSecrets,
+        secrets: ApiSecrets | DevSecrets,
         confirmations: int = 0,
     ) -> Services:
         """Services over existing parts; creates the index schema if missing and stores the
-        institutions' API keys."""
+        institutions' API keys. Dev secrets are cut down to the API's part first, so that even a
+        caller holding the admin's key (one that deployed) cannot hand it over."""
+        api_secrets = secrets.api_secrets() if isinstance(secrets, DevSecrets) else secrets
         create_schema(engine)
-        store_api_keys(engine, secrets.institutions)
+        store_api_keys(engine, api_secrets.credentials)
         return cls(
             engine=engine,
             chain=chain,
             ledger=ledger,
-            keyring=secrets.keyring,
-            signers={institution.name: institution.signer for institution in secrets.institutions},
-            receivables=ReceivableService(ledger, secrets.keyring),
+            keyring=api_secrets.keyring,
+            signers={i.name: i.signer for i in api_secrets.institutions},
+            receivables=ReceivableService(ledger, api_secrets.keyring),
             confirmations=confirmations,
         )
 
@@ -147,7 +153,7 @@ class Services:
         secrets file is missing, or the manifest describes another chain.
         """
         chain, deployment = connect_deployment(settings, ", or run `creditreg up`")
-        secrets = DevSecrets.load(settings.resolved_secrets_path)
+        secrets = ApiSecrets.load(settings.resolved_secrets_path)
         ledger = ReceivableLedger(chain, deployment.address_of(ReceivableLedger.NAME))
         return cls.build(
             make_engine(settings.resolved_database_url),
@@ -159,12 +165,12 @@ class Services:
 
     @classmethod
     def from_running(cls, running: Running) -> Services:
-        """Services over what ``creditreg up`` started (it owns and disposes of the engine)."""
-        ledger = ReceivableLedger(
-            running.chain, running.deployment.address_of(ReceivableLedger.NAME)
-        )
+        """Services over what ``creditreg up`` started (it owns and disposes of the engine), on a
+        connection of their own to its node."""
+        chain = Chain.connect(running.rpc_url)
+        ledger = ReceivableLedger(chain, running.deployment.address_of(ReceivableLedger.NAME))
         return cls.build(
-            running.engine, running.chain, ledger, running.secrets, running.settings.confirmations
+            running.engine, chain, ledger, running.secrets, running.settings.confirmations
         )
 
     def signer_for(self, principal: Principal) -> Signer:

@@ -14,14 +14,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from eth_typing import ChecksumAddress
 from sqlalchemy import Engine, and_, delete, insert, select, update
 
-from registry.credentials import Institution, Role, hash_api_key
+from registry.credentials import Role, hash_api_key
 from registry.db.schema import api_keys
 
-__all__ = ["Principal", "lookup", "store_api_keys"]
+__all__ = ["ApiKeyHolder", "Principal", "lookup", "store_api_keys"]
+
+
+class ApiKeyHolder(Protocol):
+    """Whoever holds an API key: an institution the API signs for, or one it only authenticates."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> Role: ...
+    @property
+    def account(self) -> ChecksumAddress: ...
+    @property
+    def api_key(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -33,19 +47,19 @@ class Principal:
     account: ChecksumAddress | None
 
 
-def store_api_keys(engine: Engine, institutions: Iterable[Institution]) -> None:
-    """Records each institution's API key (hashed) with its role and account; idempotent.
+def store_api_keys(engine: Engine, holders: Iterable[ApiKeyHolder]) -> None:
+    """Records each holder's API key (hashed) with its role and account; idempotent.
 
     Keys the same institutions held before under another value are removed. Runs in one
     transaction: a crash leaves the previous keys in place, never a mix.
     """
     rows = {
-        hash_api_key(institution.api_key): {
-            "institution": institution.name,
-            "role": institution.role.value,
-            "account": institution.signer.address,
+        hash_api_key(holder.api_key): {
+            "institution": holder.name,
+            "role": holder.role.value,
+            "account": holder.account,
         }
-        for institution in institutions
+        for holder in holders
     }
     names = {row["institution"] for row in rows.values()}
     with engine.begin() as connection:

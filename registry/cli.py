@@ -60,6 +60,9 @@ def _print_banner(rpc_url: str, settings: Settings, *, started_node: bool) -> No
     console.print(f"  API       {base}")
     console.print(f"  API docs  {base}/docs")
     console.print(f"  API keys  {settings.resolved_secrets_path} (dev secrets, mode 0600)")
+    console.print(
+        f"  admin key {settings.resolved_admin_secrets_path} (read to deploy, never by the API)"
+    )
     console.print("  Try it:   .venv/bin/creditreg demo   (in another terminal)")
     console.print("Press Ctrl-C to stop everything.")
 
@@ -77,7 +80,9 @@ def deploy() -> None:
         raise typer.Exit(code=2)
     try:
         chain = connect_chain(settings.rpc_url)
-        secrets = DevSecrets.load_or_generate(settings.resolved_secrets_path)
+        secrets = DevSecrets.load_or_generate(
+            settings.resolved_secrets_path, settings.resolved_admin_secrets_path
+        )
         deployment, new = deploy_or_reuse(settings, chain, secrets)
     except RegistryError as error:
         raise _fail(error) from None
@@ -123,7 +128,8 @@ def index(
 
 @app.command()
 def serve() -> None:
-    """Serve the API for the manifest's deployment (the indexer runs separately)."""
+    """Serve the API for the manifest's deployment (the indexer runs separately). Reads the API's
+    secrets file only, never the admin secrets file."""
     import uvicorn
 
     from api.app import create_app

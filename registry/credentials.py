@@ -1,11 +1,22 @@
-"""Institutions, their signing keys and their API keys.
+"""Institutions, their signing keys and their API keys, and the two secrets files that hold them.
 
 The API signs transactions for the institutions it serves, so it holds their keys; clients prove who
-they are with an API key, which the database stores only as a SHA-256 hash. On the embedded dev
-stack all of this is generated once into a secrets file (mode 0600) below the state directory:
-fingerprint keys, the deployer (admin) key, and the dev institutions (:data:`DEV_INSTITUTIONS`: two
-banks, the registry center's clerk and automated accounts, customs, a court, the API operator)
-with their keys and API keys.
+they are with an API key, which the database stores only as a SHA-256 hash. The consortium admin's
+key (the deployer's) is kept apart: no route needs it, and a compromised API must not be a
+compromised consortium. So the secrets live in two files, each mode 0600:
+
+- the API's secrets file (:class:`ApiSecrets`, ``secrets.json``): the fingerprint keys, the
+  institutions the API signs for with their signing and API keys, and the API keys of institutions
+  it only authenticates (the consortium admin, without its signing key). ``creditreg serve`` reads
+  this file and no other;
+- the admin secrets file (:class:`AdminSecrets`, ``admin-secrets.json``): the deployer's key, read
+  only by ``creditreg deploy`` and by the deployment step of ``creditreg up``.
+
+:class:`DevSecrets` is both together, as the embedded dev stack generates them (fingerprint keys,
+the deployer, and the dev institutions of :data:`DEV_INSTITUTIONS` with their keys and API keys):
+what deploying and the tests use. :meth:`DevSecrets.load_or_generate` also migrates a secrets file
+written before the split (one file with the deployer's key in it): the admin key moves to the admin
+file, and the API's file keeps every other key unchanged.
 """
 
 from __future__ import annotations
@@ -19,6 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_typing import ChecksumAddress
+from eth_utils.address import to_checksum_address
+
 from registry.chain.client import Signer
 from registry.errors import ConfigurationError
 from registry.fingerprint import FingerprintKeyring
@@ -26,6 +40,9 @@ from registry.fingerprint import FingerprintKeyring
 __all__ = [
     "ADMIN_NAME",
     "DEV_INSTITUTIONS",
+    "AdminSecrets",
+    "ApiCredential",
+    "ApiSecrets",
     "DevSecrets",
     "Institution",
     "Role",
@@ -84,12 +101,167 @@ class Institution:
     signer: Signer
     api_key: str
 
+    @property
+    def account(self) -> ChecksumAddress:
+        return self.signer.address
+
     def __repr__(self) -> str:
         return f"Institution({self.name!r}, {self.role}, {self.signer.address})"
 
 
 @dataclass(frozen=True, repr=False)
+class ApiCredential:
+    """An institution the API authenticates but never signs for: its API key and its account,
+    without a signing key (the consortium admin, as the API knows it)."""
+
+    name: str
+    role: Role
+    account: ChecksumAddress
+    api_key: str
+
+    def __repr__(self) -> str:
+        return f"ApiCredential({self.name!r}, {self.role}, {self.account})"
+
+
+def _write_private(path: Path, document: dict[str, Any]) -> None:
+    """Writes ``document`` as JSON readable by the owner only, atomically: the file is created
+    0600 beside its destination and renamed over it, so the keys are never readable by others,
+    even briefly, and a crash leaves the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a leftover partial file may have been created wider
+    with os.fdopen(fd, "w") as handle:
+        json.dump(document, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+def _read_json(path: Path, what: str, hint: str) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigurationError(f"no {what} at {path}; {hint}")
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigurationError(f"unreadable {what} {path}: {type(error).__name__}") from None
+    if not isinstance(document, dict):
+        raise ConfigurationError(f"malformed {what} {path}: not a JSON object")
+    return document
+
+
+def _holds_admin_key(document: dict[str, Any]) -> bool:
+    """Whether a secrets file is of the layout before the split: the deployer's key inside."""
+    return "deployer" in document
+
+
+@dataclass(frozen=True, repr=False)
+class ApiSecrets:
+    """What the API process holds: the fingerprint keys, the institutions it signs for, and the
+    credentials of the institutions it only authenticates. Never a signing key with the admin
+    role: building one is refused."""
+
+    keyring: FingerprintKeyring
+    institutions: tuple[Institution, ...]
+    key_only: tuple[ApiCredential, ...] = ()
+
+    def __post_init__(self) -> None:
+        admins = [i.name for i in self.institutions if i.role is Role.ADMIN]
+        if admins:
+            raise ConfigurationError(
+                f"the API's secrets may not hold the signing key of an admin ({', '.join(admins)})"
+            )
+
+    def __repr__(self) -> str:
+        return f"ApiSecrets({len(self.institutions)} signers, {len(self.key_only)} key-only)"
+
+    @property
+    def credentials(self) -> tuple[Institution | ApiCredential, ...]:
+        """Every API key the API accepts, with whom it stands for."""
+        return (*self.key_only, *self.institutions)
+
+    def institution(self, name: str) -> Institution:
+        for institution in self.institutions:
+            if institution.name == name:
+                return institution
+        raise ConfigurationError(f"no institution named {name!r} in the secrets file")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.keyring.to_mapping(),
+            "institutions": [
+                {"name": c.name, "role": c.role.value, "account": c.account, "api_key": c.api_key}
+                for c in self.key_only
+            ]
+            + [
+                {
+                    "name": i.name,
+                    "role": i.role.value,
+                    "private_key": i.signer.private_key_hex,
+                    "api_key": i.api_key,
+                }
+                for i in self.institutions
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ApiSecrets:
+        if _holds_admin_key(data):
+            raise ConfigurationError(
+                "the secrets file still holds the consortium admin's key; run `creditreg deploy` "
+                "(or `creditreg up`) once, which moves it to the admin secrets file"
+            )
+        try:
+            institutions, key_only = [], []
+            for entry in data["institutions"]:
+                role = Role(entry["role"])
+                if "private_key" in entry:
+                    signer = Signer(entry["private_key"])
+                    institutions.append(Institution(entry["name"], role, signer, entry["api_key"]))
+                else:
+                    account = to_checksum_address(entry["account"])
+                    key_only.append(ApiCredential(entry["name"], role, account, entry["api_key"]))
+            keyring = FingerprintKeyring.from_mapping(data["fingerprint"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ConfigurationError(f"malformed secrets file: {type(error).__name__}") from None
+        return cls(keyring, tuple(institutions), tuple(key_only))
+
+    def save(self, path: Path) -> None:
+        _write_private(path, self.to_json())
+
+    @classmethod
+    def load(cls, path: Path) -> ApiSecrets:
+        return cls.from_json(_read_json(path, "secrets file", "`creditreg up` generates one"))
+
+
+@dataclass(frozen=True, repr=False)
+class AdminSecrets:
+    """The consortium admin's key: it deploys the contracts and grants the roles."""
+
+    deployer: Signer
+
+    def __repr__(self) -> str:
+        return f"AdminSecrets(deployer {self.deployer.address})"
+
+    def save(self, path: Path) -> None:
+        _write_private(path, {"deployer": self.deployer.private_key_hex})
+
+    @classmethod
+    def load(cls, path: Path) -> AdminSecrets:
+        data = _read_json(path, "admin secrets file", "deploying needs the consortium admin's key")
+        try:
+            return cls(Signer(data["deployer"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise ConfigurationError(
+                f"malformed admin secrets file: {type(error).__name__}"
+            ) from None
+
+
+@dataclass(frozen=True, repr=False)
 class DevSecrets:
+    """Every secret of a dev stack, the admin's included: what deploying needs (and the tests).
+    The API gets :meth:`api_secrets` only."""
+
     keyring: FingerprintKeyring
     deployer: Signer
     institutions: tuple[Institution, ...]
@@ -127,23 +299,54 @@ class DevSecrets:
             return self
         return DevSecrets(self.keyring, self.deployer, (*self.institutions, *missing))
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "fingerprint": self.keyring.to_mapping(),
-            "deployer": self.deployer.private_key_hex,
-            "institutions": [
-                {
-                    "name": i.name,
-                    "role": i.role.value,
-                    "private_key": i.signer.private_key_hex,
-                    "api_key": i.api_key,
-                }
+    def _signs_as_admin(self, institution: Institution) -> bool:
+        return institution.role is Role.ADMIN or institution.account == self.deployer.address
+
+    def api_secrets(self) -> ApiSecrets:
+        """The part the API may hold: every institution's API key, but the signing keys of the
+        institutions that are not the admin only."""
+        return ApiSecrets(
+            self.keyring,
+            tuple(i for i in self.institutions if not self._signs_as_admin(i)),
+            tuple(
+                ApiCredential(i.name, i.role, i.account, i.api_key)
                 for i in self.institutions
-            ],
-        }
+                if self._signs_as_admin(i)
+            ),
+        )
+
+    def admin_secrets(self) -> AdminSecrets:
+        return AdminSecrets(self.deployer)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DevSecrets:
+    def of(cls, api: ApiSecrets, admin: AdminSecrets) -> DevSecrets:
+        """The two files' secrets together: the admin's credential gets the deployer's key back."""
+        restored = []
+        for credential in api.key_only:
+            if credential.account != admin.deployer.address:
+                raise ConfigurationError(
+                    f"{credential.name} has no signing key in the secrets file, and the admin "
+                    "secrets file holds the key of another account"
+                )
+            restored.append(
+                Institution(credential.name, credential.role, admin.deployer, credential.api_key)
+            )
+        return cls(api.keyring, admin.deployer, (*restored, *api.institutions))
+
+    def save(self, path: Path, admin_path: Path) -> None:
+        """Writes the API's part to ``path`` and the admin's key to ``admin_path``; the admin file
+        first, so that a crash in between leaves the key somewhere."""
+        self.admin_secrets().save(admin_path)
+        self.api_secrets().save(path)
+
+    @classmethod
+    def load(cls, path: Path, admin_path: Path) -> DevSecrets:
+        return cls.of(ApiSecrets.load(path), AdminSecrets.load(admin_path))
+
+    @classmethod
+    def _from_unsplit_json(cls, data: dict[str, Any]) -> DevSecrets:
+        """A secrets file of the layout before the split: the deployer's key beside the rest, the
+        admin's institution entry holding that same key."""
         try:
             deployer = Signer(data["deployer"])
             institutions = tuple(
@@ -159,31 +362,39 @@ class DevSecrets:
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigurationError(f"malformed secrets file: {type(error).__name__}") from None
 
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Created with 0600 from the start, so the keys are never readable by others, even briefly;
-        # an existing file (rewritten to add institutions) is narrowed to 0600 before the write.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self.to_json(), handle, indent=2)
-
     @classmethod
-    def load(cls, path: Path) -> DevSecrets:
+    def load_or_generate(cls, path: Path, admin_path: Path) -> DevSecrets:
+        """The two files' secrets, completed with any dev institution they lack (then saved,
+        keeping every existing key); new files if there are none.
+
+        A secrets file from before the split is migrated: its admin key moves to ``admin_path``
+        and the rest stays in ``path``. Refused when only one of the two files exists (one alone
+        cannot be completed without inventing the other's keys), or when a migration would
+        replace an admin file that holds another key.
+        """
         if not path.is_file():
-            raise ConfigurationError(f"no secrets file at {path}; `creditreg up` generates one")
-        return cls.from_json(json.loads(path.read_text()))
-
-    @classmethod
-    def load_or_generate(cls, path: Path) -> DevSecrets:
-        """The secrets file's secrets, completed with any dev institution it lacks (and then
-        saved, keeping every existing key); a new file if there is none."""
-        if path.is_file():
-            loaded = cls.load(path)
+            if admin_path.is_file():
+                raise ConfigurationError(
+                    f"{admin_path} exists but the secrets file {path} does not; restore it, or "
+                    "remove both to start afresh"
+                )
+            generated = cls.generate()
+            generated.save(path, admin_path)
+            return generated
+        data = _read_json(path, "secrets file", "`creditreg up` generates one")
+        if _holds_admin_key(data):
+            loaded = cls._from_unsplit_json(data)
+            if admin_path.is_file():
+                kept = AdminSecrets.load(admin_path).deployer.address
+                if kept != loaded.deployer.address:
+                    raise ConfigurationError(
+                        f"{path} and {admin_path} hold different admin keys; keep one"
+                    )
             completed = loaded.with_dev_institutions()
-            if completed is not loaded:
-                completed.save(path)
+            completed.save(path, admin_path)
             return completed
-        generated = cls.generate()
-        generated.save(path)
-        return generated
+        loaded = cls.of(ApiSecrets.from_json(data), AdminSecrets.load(admin_path))
+        completed = loaded.with_dev_institutions()
+        if completed is not loaded:
+            completed.api_secrets().save(path)
+        return completed

@@ -17,7 +17,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from registry.credentials import DevSecrets
+from registry.credentials import ApiSecrets
 from registry.errors import ChainError
 
 __all__ = ["run_demo"]
@@ -64,7 +64,7 @@ def _expect(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 def run_demo(api_url: str, secrets_path: Path, console: Console) -> None:
-    keys = DevSecrets.load(secrets_path)
+    keys = ApiSecrets.load(secrets_path)
     declaration = _declaration_number()
     invoice_a = f"INV-{declaration[-6:]}-A"
     invoice_b = f"INV-{declaration[-6:]}-B"

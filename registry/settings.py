@@ -46,8 +46,13 @@ class Settings(BaseSettings):
     )
     secrets_path: Path | None = Field(
         default=None,
-        description="Dev secrets (fingerprint keys, signer keys, API keys). Unset: secrets.json in "
-        "state_dir, generated on first `up`.",
+        description="The API's secrets (fingerprint keys, the institutions' signer keys and API "
+        "keys; never the admin's key). Unset: secrets.json in state_dir, generated on first `up`.",
+    )
+    admin_secrets_path: Path | None = Field(
+        default=None,
+        description="The consortium admin's (deployer's) key, read by `up` and `deploy` only, "
+        "never by `serve`. Unset: admin-secrets.json in state_dir, generated on first `up`.",
     )
     api_host: str = Field(default="127.0.0.1", description="Address the API listens on.")
     api_port: int = Field(default=8000, ge=0, le=65535, description="Port the API listens on.")
@@ -113,6 +118,10 @@ class Settings(BaseSettings):
     @property
     def resolved_secrets_path(self) -> Path:
         return self.secrets_path or self.state_dir / "secrets.json"
+
+    @property
+    def resolved_admin_secrets_path(self) -> Path:
+        return self.admin_secrets_path or self.state_dir / "admin-secrets.json"
 
 
 @lru_cache(maxsize=1)

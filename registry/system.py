@@ -1,8 +1,16 @@
 """The whole system on one machine, as ``creditreg up`` runs it: dev node, deployment, index, API.
 
 On embedded defaults the chain is a fresh dev node each time, so each start deploys anew and starts
-a fresh SQLite index beside it (an index describes one deployment). The secrets file persists, so
+a fresh SQLite index beside it (an index describes one deployment). The secrets files persist, so
 API keys stay the same from one run to the next.
+
+The consortium admin's key is read for the deployment step only (:func:`_deploy`): what ``up``
+keeps running, and builds the API from, is :class:`~registry.credentials.ApiSecrets`, which cannot
+hold it. The API runs in this same process (a child ``creditreg serve`` would run as the same user
+and could read the admin file all the same); what keeps the key out of it is that nothing the API
+is built from refers to it once deployed. Where the separation must hold against a compromised
+API, run ``creditreg deploy`` where the admin file is, and ``creditreg serve`` where it is not (as
+``docker-compose.yml`` does).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from registry.chain.client import Chain
 from registry.chain.deploy import CONTRACT_NAMES, Deployment
 from registry.chain.ledger import AdvanceRates
 from registry.chain.node import DevNode, wait_for_rpc
-from registry.credentials import DevSecrets
+from registry.credentials import ApiSecrets, DevSecrets
 from registry.db import create_schema, opened_engine
 from registry.devstack import bootstrap
 from registry.errors import ConfigurationError
@@ -40,12 +48,12 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Running:
-    """What ``up`` started or connected to."""
+    """What ``up`` started or connected to; the secrets are the API's, without the admin's key."""
 
     settings: Settings
     rpc_url: str
     chain: Chain
-    secrets: DevSecrets
+    secrets: ApiSecrets
     deployment: Deployment
     engine: Engine
     node: DevNode | None
@@ -102,6 +110,16 @@ def deploy_or_reuse(
     return deployment, True
 
 
+def _deploy(settings: Settings, chain: Chain) -> tuple[Deployment, bool, ApiSecrets]:
+    """Loads (or generates, or migrates) the dev secrets, deploys if needed, and returns the
+    API's part of the secrets: the admin's key goes out of scope with this call."""
+    secrets = DevSecrets.load_or_generate(
+        settings.resolved_secrets_path, settings.resolved_admin_secrets_path
+    )
+    deployment, new = deploy_or_reuse(settings, chain, secrets)
+    return deployment, new, secrets.api_secrets()
+
+
 def _reset_embedded_index(settings: Settings) -> None:
     """Removes the embedded SQLite index (never a configured database): it described the
     previous dev chain."""
@@ -124,8 +142,7 @@ def running_system(settings: Settings) -> Iterator[Running]:
     try:
         rpc_url = settings.rpc_url or node.url  # type: ignore[union-attr]
         chain = connect_chain(rpc_url)
-        secrets = DevSecrets.load_or_generate(settings.resolved_secrets_path)
-        deployment, new = deploy_or_reuse(settings, chain, secrets)
+        deployment, new, secrets = _deploy(settings, chain)
         if new:
             _reset_embedded_index(settings)
         with opened_engine(settings.resolved_database_url) as engine:

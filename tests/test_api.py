@@ -619,7 +619,7 @@ def test_app_builds_its_services_from_settings(
     """Without services passed in, the app builds them at startup from node URL, manifest and
     secrets file (what ``uvicorn --factory api.app:create_app_from_environment`` runs)."""
     stack.deployment.save(tmp_path / "deployment.json")
-    stack.secrets.save(tmp_path / "secrets.json")
+    stack.secrets.api_secrets().save(tmp_path / "secrets.json")
     settings = Settings(state_dir=tmp_path, rpc_url=stack.node.url, database_url=sqlite_url)
 
     with TestClient(create_app(settings)) as client:
@@ -685,7 +685,7 @@ def served(services: Services, tmp_path: Path) -> Iterator[str]:
 
 def test_demo_plays_against_the_served_api(served: str, stack: Stack, tmp_path: Path) -> None:
     secrets_path = tmp_path / "secrets.json"
-    stack.secrets.save(secrets_path)
+    stack.secrets.api_secrets().save(secrets_path)
     console = Console(record=True, width=120)
 
     run_demo(served, secrets_path, console)

@@ -2,7 +2,8 @@
 
 Runs the real command in a subprocess (own dev node, SQLite index, uvicorn) and checks that the
 demo's refusal is what the ledger answered, that the index followed the chain, and that an
-interrupt leaves no process behind.
+interrupt leaves no process behind. And, in this process, that what ``up`` builds the API from
+holds no key of the consortium admin, though ``up`` deploys with it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.services import Services
 from registry.chain.node import free_port
+from registry.credentials import AdminSecrets, ApiSecrets, DevSecrets
+from registry.settings import Settings
+from registry.system import running_system
+from tests.test_api_admin_key import assert_no_admin_key
 
 CREDITREG = [sys.executable, "-m", "registry.cli"]
 
@@ -129,3 +135,20 @@ def test_sigterm_also_stops_everything(up: Up) -> None:
     up.process.communicate(timeout=60)
     assert up.process.returncode == 0
     assert not _port_open(up.node_port)
+
+
+def test_up_builds_the_api_without_the_admin_key(tmp_path: Path) -> None:
+    settings = Settings(state_dir=tmp_path / "state", rpc_url=None, database_url=None)
+
+    with running_system(settings) as system:
+        services = Services.from_running(system)
+        secrets = DevSecrets.load(
+            settings.resolved_secrets_path, settings.resolved_admin_secrets_path
+        )
+        # It deployed with the admin's key, kept in its own file...
+        assert isinstance(AdminSecrets.load(settings.resolved_admin_secrets_path), AdminSecrets)
+        assert system.deployment.contracts
+        # ... and kept running only the API's part, from which the API was built.
+        assert isinstance(system.secrets, ApiSecrets)
+        assert_no_admin_key(system, secrets)
+        assert_no_admin_key(services, secrets)
