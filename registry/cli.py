@@ -176,6 +176,74 @@ def compile_() -> None:
         console.print(f"wrote {path}")
 
 
+# --- keys: the API keys in the database (registry.api_keys) -------------------------------------
+
+keys_app = typer.Typer(
+    help="The API keys the API accepts: list them, revoke them (effective at the next request).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every stored API key, working or revoked, by institution; a key is named by the first
+    digits of its hash, never shown itself."""
+    from rich.table import Table
+
+    from registry.api_keys import list_api_keys
+    from registry.db import create_schema, opened_engine
+
+    settings = get_settings()
+    try:
+        with opened_engine(settings.resolved_database_url) as engine:
+            create_schema(engine)
+            keys = list_api_keys(engine)
+    except RegistryError as error:
+        raise _fail(error) from None
+    table = Table("key id", "institution", "role", "account", "created", "revoked", "reason")
+    for key in keys:
+        table.add_row(
+            key.key_id,
+            key.institution,
+            key.role,
+            key.account or "-",
+            f"{key.created_at:%Y-%m-%d %H:%M:%S}",
+            "-" if key.revoked_at is None else f"{key.revoked_at:%Y-%m-%d %H:%M:%S}",
+            key.revoked_reason or "-",
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    institution: Annotated[str, typer.Argument(help="The institution whose keys to revoke.")],
+    key_id: Annotated[
+        str | None,
+        typer.Option(help="Only the key whose id (from `keys list`) starts with this."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, kept with the key.")] = (
+        "revoked by an operator"
+    ),
+) -> None:
+    """Revoke an institution's working API keys in the database: the API refuses them from the
+    next request on, without a restart, and storing the secrets file's keys at its next start does
+    not bring them back (give the institution a new key there to let it in again)."""
+    from registry.api_keys import revoke_api_keys
+    from registry.db import create_schema, opened_engine
+
+    settings = get_settings()
+    try:
+        with opened_engine(settings.resolved_database_url) as engine:
+            create_schema(engine)
+            revoked = revoke_api_keys(engine, institution, key_id=key_id, reason=reason)
+    except RegistryError as error:
+        raise _fail(error) from None
+    if not revoked:
+        raise _fail(ConfigurationError(f"{institution} has no working API key to revoke"))
+    console.print(f"revoked {len(revoked)} key(s) of {institution}: {', '.join(revoked)}")
+
+
 # --- audit: the auditor's tools (registry.audit) ------------------------------------------------
 
 audit_app = typer.Typer(

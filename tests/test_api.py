@@ -596,7 +596,8 @@ def test_storing_api_keys_is_idempotent_and_drops_replaced_keys(
         assert count == len(stack.secrets.institutions)
 
         replaced = DevSecrets.generate().institution("Bank A")
-        store_api_keys(engine, [replaced])
+        others = [i for i in stack.secrets.institutions if i.name != "Bank A"]
+        store_api_keys(engine, [replaced, *others])
         assert lookup(engine, stack.bank_a.api_key) is None
         assert lookup(engine, replaced.api_key) == Principal(
             "Bank A", Role.LENDER, replaced.signer.address

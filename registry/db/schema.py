@@ -281,6 +281,10 @@ api_keys = Table(
     Column("role", String(16), nullable=False),
     Column("account", ADDRESS, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # A revoked key stays, so that the table tells which keys existed and why they stopped
+    # working; the lookup ignores it, and storing the secrets file's keys never revives it.
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_reason", String(200), nullable=True),
 )
 
 
