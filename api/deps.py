@@ -2,10 +2,12 @@
 
 Authentication happens before the body is read, in :class:`api.authentication.Authentication`:
 the ``X-API-Key`` header names the caller, its hash is looked up in the database
-(:func:`registry.api_keys.lookup`), and a missing or unknown key is 401 there.
-:func:`authenticate` hands routes the principal it found. Authorization is by role: bank routes
-take :data:`LenderDep`, and any other role gets 403. The key itself is never logged or echoed;
-only the principal it resolves to travels further.
+(:func:`registry.api_keys.lookup`), and a missing, unknown or revoked key is 401 there.
+:func:`authenticate` hands routes the principal it found. Authorization is by role, twice: the
+key's role from the table must be the route's (bank routes take :data:`LenderDep`; any other role
+gets 403 ``access-denied``), and the bank's account must hold that role on the contract, on chain
+(:mod:`api.roles`; 403 ``missing-role`` when revoked), before anything is signed for it. The key
+itself is never logged or echoed; only the principal it resolves to travels further.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from api.problems import Unauthenticated
 from api.services import Services
 from registry.api_keys import Principal
 from registry.chain.client import Signer
+from registry.chain.ledger import ReceivableLedger
 from registry.credentials import Role
+from registry.devstack import CONTRACT_ROLES
 from registry.errors import AccessDenied
 from registry.receivables import ReceivableService
 
@@ -34,6 +38,9 @@ __all__ = [
     "ServicesDep",
     "authenticate",
 ]
+
+LENDER_ON_LEDGER = CONTRACT_ROLES[ReceivableLedger.NAME][Role.LENDER]
+"""The chain role a bank needs on the ledger: the one the deployment grants it."""
 
 # auto_error=False: a missing key is answered by our 401 problem, not by FastAPI's own error. The
 # scheme still appears in the OpenAPI document, so /docs offers an "Authorize" button.
@@ -83,7 +90,9 @@ def require_lender(principal: PrincipalDep, services: ServicesDep) -> Lender:
             required_role=Role.LENDER.value,
             role=principal.role.value,
         )
-    return Lender(principal, services.signer_for(principal))
+    signer = services.signer_for(principal)
+    services.roles.require(services.ledger, LENDER_ON_LEDGER, signer.address, principal.institution)
+    return Lender(principal, signer)
 
 
 LenderDep = Annotated[Lender, Depends(require_lender)]

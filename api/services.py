@@ -1,8 +1,8 @@
 """What the API's routes need, built once per process: :class:`Services`.
 
 A container, not a framework: the index database engine, the chain connection, the ledger binding,
-the fingerprint keyring, the signing keys of the institutions the API acts for, and the domain
-service built on them. Three ways to build it:
+the fingerprint keyring, the signing keys of the institutions the API acts for, the chain's role
+checks (:mod:`api.roles`), and the domain service built on them. Three ways to build it:
 
 - :meth:`Services.from_settings` for ``creditreg serve``: node URL, deployment manifest and the
   API's secrets file from :class:`~registry.settings.Settings` (never the admin secrets file);
@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from eth_typing import ChecksumAddress
 from sqlalchemy import Engine
 
+from api.roles import ChainRoles
 from registry.api_keys import Principal, store_api_keys
 from registry.chain.client import Chain, Signer
 from registry.chain.ledger import ReceivableLedger
@@ -114,6 +115,7 @@ class Services:
     keyring: FingerprintKeyring
     signers: Mapping[str, Signer]
     receivables: ReceivableService
+    roles: ChainRoles
     confirmations: int = 0
     """Blocks the indexer stays behind the head (the index's safe head is head minus these)."""
 
@@ -142,6 +144,7 @@ class Services:
             keyring=api_secrets.keyring,
             signers={i.name: i.signer for i in api_secrets.institutions},
             receivables=ReceivableService(ledger, api_secrets.keyring),
+            roles=ChainRoles(engine),
             confirmations=confirmations,
         )
 
