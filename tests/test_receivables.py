@@ -15,12 +15,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
 import pytest
-from eth_utils.abi import event_abi_to_log_topic
 from hexbytes import HexBytes
 
 from registry import errors
 from registry.chain.client import Chain, Signer
-from registry.chain.ledger import ReceivableLedger
+from registry.chain.ledger import ReceivableLedger, RefusalReason
 from registry.fingerprint import CustomsDeclaration, Enterprise, ExportInvoice
 from registry.receivables import (
     MAX_DECLARATIONS,
@@ -61,17 +60,36 @@ def no_new_block(stack: Stack) -> Iterator[None]:
 
 
 @contextmanager
-def refusal_recorded(stack: Stack, event: str) -> Iterator[None]:
+def refusal_recorded(
+    stack: Stack,
+    event: str,
+    *,
+    bank: str,
+    document: str,
+    reason: str,
+    conflict: str | None = None,
+) -> Iterator[None]:
     """An attempt to double- or over-finance: refused, and recorded on chain in one transaction
-    whose only log is the refusal ``event``."""
+    whose only log is the refusal ``event``, naming who tried (the ``bank``'s account and
+    institution), which ``document`` (the invoice, or the offending declaration, as 0x hex) and
+    why (``reason``, the rule's name); for registrations, what it ``conflict``s with."""
     head = stack.chain.block_number()
     yield
     assert stack.chain.block_number() == head + 1
     (tx_hash,) = stack.chain.w3.eth.get_block(head + 1)["transactions"]
     # Without full transactions, a block lists their hashes.
     (log,) = stack.chain.w3.eth.get_transaction_receipt(cast(HexBytes, tx_hash))["logs"]
-    abi = getattr(stack.ledger.contract.events, event)().abi
-    assert bytes(log["topics"][0]) == event_abi_to_log_topic(abi)
+    assert log["address"] == stack.ledger.address
+    # Decoding with the event's ABI fails on any other event's topic.
+    args = dict(getattr(stack.ledger.contract.events, event)().process_log(log)["args"])
+    account = stack.secrets.institution(bank).signer.address
+    assert args["account"] == account
+    assert args["institution"] == stack.ledger.institution_of(account)
+    named = args["document"] if event == "RegistrationRefused" else args["id"]
+    assert "0x" + bytes(named).hex() == document
+    assert RefusalReason(args["reason"]).rule == reason
+    if conflict is not None:
+        assert "0x" + bytes(args["conflict"]).hex() == conflict
 
 
 def register(
@@ -254,8 +272,16 @@ def test_declaration_of_another_invoice_is_refused_naming_it(
     service: ReceivableService, stack: Stack
 ) -> None:
     first = register(service, stack)
+    declaration = stack.secrets.keyring.fingerprint(CustomsDeclaration(DECL_2)).hex
     with (
-        refusal_recorded(stack, "RegistrationRefused"),
+        refusal_recorded(
+            stack,
+            "RegistrationRefused",
+            bank="Bank B",
+            document=declaration,
+            reason="declaration-linked-to-other-invoice",
+            conflict=first,
+        ),
         pytest.raises(errors.DeclarationLinkedToOtherInvoice) as raised,
     ):
         register(
@@ -265,6 +291,7 @@ def test_declaration_of_another_invoice_is_refused_naming_it(
             (("310120260000000003", 1_000), (DECL_2, 50_000)),
             bank="Bank B",
         )
+    assert raised.value.rule == "declaration-linked-to-other-invoice"
     assert raised.value.details["linkedReceivable"] == first
     assert raised.value.details["field"] == "declarations.1.number"
 
@@ -279,10 +306,18 @@ def test_declaration_attested_for_another_exporter_is_refused_naming_it(
         stack.verifier.signer, declaration, other, 50_000, 1_700_000_000
     )
     with (
-        refusal_recorded(stack, "RegistrationRefused"),
+        refusal_recorded(
+            stack,
+            "RegistrationRefused",
+            bank="Bank A",
+            document="0x" + declaration.hex(),
+            reason="declaration-exporter-mismatch",
+            conflict="0x" + other.hex(),
+        ),
         pytest.raises(errors.DeclarationExporterMismatch) as raised,
     ):
         register(service, stack)
+    assert raised.value.rule == "declaration-exporter-mismatch"
     assert raised.value.details["field"] == "declarations.1.number"
     assert raised.value.details["attestedExporter"] == "0x" + other.hex()
 
@@ -303,22 +338,38 @@ def test_another_account_of_the_financing_bank_sees_its_own_financing(
 
 def test_registering_twice_is_refused(service: ReceivableService, stack: Stack) -> None:
     rid = register(service, stack)
+    bank_a = stack.ledger.institution_of(stack.bank_a.signer.address)
     with (
-        refusal_recorded(stack, "RegistrationRefused"),
+        refusal_recorded(
+            stack,
+            "RegistrationRefused",
+            bank="Bank B",
+            document=rid,
+            reason="receivable-already-registered",
+            conflict="0x" + bank_a.hex(),
+        ),
         pytest.raises(errors.ReceivableAlreadyRegistered) as raised,
     ):
         register(service, stack, declarations=(("310120260000000004", 1_000),), bank="Bank B")
+    assert raised.value.rule == "receivable-already-registered"
     assert raised.value.details == {"id": rid, "registrant": stack.bank_a.signer.address}
 
 
 def test_financing_rules(service: ReceivableService, stack: Stack) -> None:
     rid = register(service, stack)
     with (
-        refusal_recorded(stack, "FinancingRefused"),
+        refusal_recorded(
+            stack,
+            "FinancingRefused",
+            bank="Bank A",
+            document=rid,
+            reason="financing-exceeds-cap",
+        ),
         pytest.raises(errors.FinancingExceedsCap) as cap,
     ):
         service.finance(stack.bank_a.signer, rid, CAP + 1)
-    assert cap.value.details["headroom"] == CAP
+    assert cap.value.rule == "financing-exceeds-cap"
+    assert cap.value.details == {"id": rid, "amount": CAP + 1, "headroom": CAP}
 
     first = service.finance(stack.bank_a.signer, rid, 50_000)
     assert first.amount == 50_000
@@ -329,16 +380,28 @@ def test_financing_rules(service: ReceivableService, stack: Stack) -> None:
 
     bank_a = "0x" + stack.ledger.institution_of(stack.bank_a.signer.address).hex()
     with (
-        refusal_recorded(stack, "FinancingRefused"),
+        refusal_recorded(
+            stack,
+            "FinancingRefused",
+            bank="Bank B",
+            document=rid,
+            reason="receivable-held-by-other-bank",
+        ),
         pytest.raises(errors.ReceivableHeldByOtherBank) as other,
     ):
         service.finance(stack.bank_b.signer, rid, 1)
+    assert other.value.rule == "receivable-held-by-other-bank"
     assert other.value.details == {"id": rid, "institution": bank_a}
-    with no_new_block(stack), pytest.raises(errors.ReceivableHeldByOtherBank):
+    # Repayments are not financing attempts: refused without a record, nothing sent.
+    with no_new_block(stack), pytest.raises(errors.ReceivableHeldByOtherBank) as held:
         service.repay(stack.bank_b.signer, rid, 1)
+    assert held.value.rule == "receivable-held-by-other-bank"
+    assert held.value.details == {"id": rid, "institution": bank_a}
     with no_new_block(stack), pytest.raises(errors.RepaymentExceedsOutstanding) as repay:
         service.repay(stack.bank_a.signer, rid, 50_001)
-    assert repay.value.details["outstanding"] == 50_000
+    assert repay.value.rule == "repayment-exceeds-outstanding"
+    assert repay.value.details == {"id": rid, "amount": 50_001, "outstanding": 50_000}
+    assert service.get(rid).outstanding == 50_000
 
     second = service.finance(stack.bank_a.signer, rid, CAP - 50_000)
     assert second.receivable.headroom == 0
@@ -377,6 +440,7 @@ def test_overdue_is_judged_by_the_block_not_the_servers_clock(stack: Stack) -> N
 def test_get_unknown_receivable(service: ReceivableService) -> None:
     with pytest.raises(errors.ReceivableNotFound) as raised:
         service.get("0x" + "00" * 31 + "01")
+    assert raised.value.rule == "receivable-not-found"
     assert raised.value.details == {"id": "0x" + "00" * 31 + "01"}
 
 
@@ -397,20 +461,37 @@ def test_documents_under_an_old_key_are_found_and_guarded(
 
     # The version-1 registrations are found by the contract through the registration's aliases:
     # refused there, and the refusal recorded, whichever version found it.
+    bank_a = stack.ledger.institution_of(stack.bank_a.signer.address)
     with (
-        refusal_recorded(stack, "RegistrationRefused"),
+        refusal_recorded(
+            stack,
+            "RegistrationRefused",
+            bank="Bank B",
+            document=old,
+            reason="receivable-already-registered",
+            conflict="0x" + bank_a.hex(),
+        ),
         pytest.raises(errors.ReceivableAlreadyRegistered) as again,
     ):
         register(rotated, stack, declarations=(("310120260000000005", 1_000),), bank="Bank B")
+    assert again.value.rule == "receivable-already-registered"
     assert again.value.details["id"] == old
+    v1 = stack.secrets.keyring.fingerprint(CustomsDeclaration(DECL_1)).hex
     with (
-        refusal_recorded(stack, "RegistrationRefused"),
+        refusal_recorded(
+            stack,
+            "RegistrationRefused",
+            bank="Bank A",
+            document=v1,
+            reason="declaration-linked-to-other-invoice",
+            conflict=old,
+        ),
         pytest.raises(errors.DeclarationLinkedToOtherInvoice) as linked,
     ):
         register(rotated, stack, "INV-NEW", (("310120260000000006", 1), (DECL_1, 1)))
+    assert linked.value.rule == "declaration-linked-to-other-invoice"
     assert linked.value.details["linkedReceivable"] == old
     assert linked.value.details["field"] == "declarations.1.number"
-    v1 = stack.secrets.keyring.fingerprint(CustomsDeclaration(DECL_1)).hex
     assert linked.value.details["declaration"] == v1
 
     fresh = register(rotated, stack, "INV-NEW", (("310120260000000006", 1_000),))
@@ -433,10 +514,18 @@ def test_customs_attestation_under_the_old_key_still_guards_after_a_rotation(
     rotated = ReceivableService(stack.ledger, keyring.rotated(), today=lambda: TODAY)
 
     with (
-        refusal_recorded(stack, "RegistrationRefused"),
+        refusal_recorded(
+            stack,
+            "RegistrationRefused",
+            bank="Bank A",
+            document="0x" + declaration.hex(),
+            reason="declaration-exporter-mismatch",
+            conflict="0x" + exporter.hex(),
+        ),
         pytest.raises(errors.DeclarationExporterMismatch) as raised,
     ):
         register(rotated, stack, "INV-E2", ((DECL_1, 60_000),), exporter=OTHER_EXPORTER)
+    assert raised.value.rule == "declaration-exporter-mismatch"
     assert raised.value.details["field"] == "declarations.0.number"
     assert raised.value.details["attestedExporter"] == "0x" + exporter.hex()
 
@@ -581,5 +670,6 @@ def test_bad_ids_amounts_and_checks_are_refused_before_any_chain_request(
 
 def test_the_offline_service_really_has_no_chain(offline: ReceivableService, stack: Stack) -> None:
     """The bad-input tests above prove something only if a valid request would fail here."""
-    with pytest.raises(errors.ChainError):
+    with pytest.raises(errors.ChainError) as raised:
         offline.register(stack.bank_a.signer, **_registration())
+    assert raised.value.rule == "chain-unavailable"
