@@ -1,28 +1,36 @@
 """The three contracts at once against SPEC's reference models, under random sequences of every
-operation (issue 3, "Proof").
+operation (issue 3, "Proof"; issues 9 and 10).
 
-A Hypothesis ``RuleBasedStateMachine`` drives ReceivableLedger (register and finance through the
-recording ``try*`` entry points, repay, cancel, attestations, advance rates), PledgeRegistry
-(properties, appraisals, applications, approval by a clerk, rule decisions by the automated
-registrar, clerk rejections, releases, seizures by two courts, liftings by them and the admin) and
-ConsentRegistry (bindings and rebindings, relayed grants and revocations) on the session's anvil
-node. The actors: three banks (Bank A and Bank B with two accounts each), the registry center's
-clerk and automated account, customs, two courts and the admin, who moves accounts between banks
-and rotates the fingerprint key. Each rule asks the models in ``tests/models`` whether the
-operation must pass; the chain must agree, with the decoded domain error when it refuses (for the
-recording entry points: the refusal event as the transaction's only log, naming the bank that
-tried). After every step the invariants hold and the contracts' views (batched through
-``registry.chain.views``) equal the models' state.
+A Hypothesis ``RuleBasedStateMachine`` drives ReceivableLedger (register and finance through both
+the recording ``try*`` entry points and the reverting ones, drawdowns batched in a ``multicall``,
+repay, cancel, attestations, advance rates), PledgeRegistry (properties, appraisals,
+applications, approval by a clerk, rule decisions by the automated registrar, clerk rejections,
+releases, seizures by two courts, liftings by them and the admin) and ConsentRegistry (bindings and
+rebindings, relayed grants and revocations) on the session's anvil node. The actors: three banks
+(Bank A and Bank B with two accounts each), the registry center's clerk and automated account,
+customs, two courts, an outsider with no role, and the admin, who moves accounts between banks,
+grants and revokes the banks' roles (and a bank renounces its own), and rotates the fingerprint
+key. The clock moves too, so consents expire and receivables fall overdue.
+
+Each rule asks the models in ``tests/models`` whether the operation must pass; the chain must
+agree, with the decoded domain error when it refuses (for the recording entry points: the refusal
+event as the transaction's only log, naming the bank that tried). A refusal that reverts must mine
+nothing. After every step the invariants hold and the contracts' views (batched through
+``registry.chain.views``) equal the models' state: receivables with their holder, headroom and
+overdue flag, declarations, pledges in every status with their ranks, seizures, bindings, consents
+and used nonces.
 
 Key rotation: documents are ``fp(label)`` under key version 1 and ``fp(label@2)`` under version 2.
 The models know documents by label only, which is what rotation must preserve: after the rotation,
 registrations and attestations use version 2 with version-1 aliases, and the chain must behave as
 if nothing had changed (no invoice live under both versions, no declaration linked under both).
 
+Runs repeat exactly under the ``creditreg-ci`` profile: every key the machine uses is derived
+from a fixed label, and the operations are derandomized.
+
 Profiles (environment variable ``CREDITREG_HYPOTHESIS_PROFILE``):
 
-- ``creditreg-ci`` (default): 25 examples x 40 steps, 1,000 steps in all, derandomized so that
-  every run (and every failure) repeats exactly;
+- ``creditreg-ci`` (default): 25 examples x 40 steps, 1,000 steps in all, derandomized;
 - ``creditreg-slow``: 300 examples x 80 steps, random seeds; Hypothesis prints the seed of a
   failure (``--hypothesis-seed=N`` replays it), e.g.
   ``CREDITREG_HYPOTHESIS_PROFILE=creditreg-slow .venv/bin/pytest -q tests/test_state_machine.py``.
@@ -34,8 +42,8 @@ property test of the suite in CI.
 
 from __future__ import annotations
 
+import copy
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +64,7 @@ from hypothesis.stateful import (
 )
 
 from registry import errors
+from registry.chain.binding import ConsortiumContract
 from registry.chain.client import Signer
 from registry.chain.consents import (
     SCOPE_CREDIT_REPORT,
@@ -73,11 +82,18 @@ from registry.chain.ledger import (
     InvoiceAlias,
     ReceivableStatus,
     ReceivableTerms,
+    RefusalReason,
 )
-from registry.chain.pledges import ENFORCER_ROLE, MIN_CLERK_REASON, PropertyStatus, RuleReason
-from registry.chain.pledges import LENDER_ROLE as PLEDGE_LENDER_ROLE
+from registry.chain.pledges import (
+    ENFORCER_ROLE,
+    MIN_CLERK_REASON,
+    PledgeStatus,
+    PropertyStatus,
+    RuleReason,
+)
 from registry.chain.views import ContractViews
-from registry.fingerprint import Enterprise, Fingerprint
+from registry.fingerprint import Fingerprint
+from registry.overdue import SECONDS_PER_DAY, is_overdue
 from tests.conftest import Stack, fp
 from tests.models.consents import ConsentModel
 from tests.models.ledger import EXPORTER, Model
@@ -85,7 +101,7 @@ from tests.models.pledges import PropertyModel
 
 PROFILE = settings.get_profile(os.environ.get("CREDITREG_HYPOTHESIS_PROFILE", "creditreg-ci"))
 
-MATURITY = 2_000_000_000
+MATURITY = 2_000_000_000  # pledges' maturity: beyond any clock the machine reaches
 EXPORT_DATE = 1_700_000_000
 OTHER_EXPORTER = b"\xdd" * 32
 # The two exporters' fingerprints under key version 2.
@@ -97,32 +113,31 @@ INVOICES = ("I1", "I2", "I3")
 DECLARATIONS = ("D1", "D2", "D3", "D4")
 PROPERTIES = {"P1": 1_000_000, "P2": 400_000}  # label -> appraised value at registration
 CASES = (keccak(text="court case 1"), keccak(text="court case 2"))
-USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-# Consents last far longer than a run's wall-clock time, so the clock never decides a check.
-CONSENT_LIFETIME = 30 * 86_400
+NONCES = range(8)
+DAY = SECONDS_PER_DAY
+# How far the clock jumps in one step: around consents' and maturities' day boundaries.
+CLOCK_STEPS = (3_600, 12 * 3_600, DAY, 5 * DAY, 20 * DAY)
+CONSENT_LIFETIMES = (DAY, 10 * DAY, 30 * DAY)
 # Pledge reason codes of the automated rules, as the reverting approval names them.
 APPROVAL_ERRORS = {
     RuleReason.PROPERTY_SEIZED: "property-seized",
     RuleReason.EXCEEDS_HEADROOM: "pledge-exceeds-headroom",
     RuleReason.TOO_MANY_ACTIVE_PLEDGES: "too-many-active-pledges",
 }
-
-
-def kebab(error_name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", error_name).lower()
-
-
-def uscc(serial: int) -> str:
-    """A valid USCC (check digit computed)."""
-    body = f"91350100{serial:09d}"
-    total = sum(USCC_CHARSET.index(c) * w for c, w in zip(body, USCC_WEIGHTS, strict=True))
-    return body + USCC_CHARSET[(31 - total % 31) % 31]
+# The accounts, and the bank each acts for at the start. A1, B1 and C1 are the banks' own
+# accounts (their institution ids are those accounts'); A2 and B2 are the ones the admin moves.
+START = {"A1": "A", "A2": "A", "B1": "B", "B2": "B", "C1": "C"}
+MOVABLE = ("A2", "B2")
 
 
 def doc(label: str, version: int) -> bytes:
     """A document's fingerprint under key ``version``."""
     return fp(label) if version == 1 else fp(f"{label}@{version}")
+
+
+def derived_key(label: str) -> bytes:
+    """A private key derived from ``label``: the same account in every run."""
+    return keccak(text=f"state machine: {label}")
 
 
 @dataclass(frozen=True)
@@ -134,65 +149,66 @@ class Bank:
     signer: Signer
 
     def __repr__(self) -> str:  # short, for Hypothesis' printed steps
-        return f"Bank({self.name}, {self.signer.address[:8]})"
+        return f"Bank({self.name})"
 
 
-def _funded(stack: Stack) -> Signer:
-    signer = Signer.generate()
+@dataclass(frozen=True)
+class Actors:
+    banks: list[Bank]
+    grantees: dict[str, bytes]  # bank -> institution id
+    courts: dict[str, Signer]
+    outsider: Signer
+
+
+def _funded(stack: Stack, label: str) -> Signer:
+    signer = Signer(derived_key(label))
     stack.chain.send_value(stack.chain.w3.eth.accounts[0], signer.address, 10**18)
     return signer
 
 
-def _funded_lender(stack: Stack) -> Signer:
-    signer = _funded(stack)
-    stack.ledger.grant_role(stack.admin.signer, LENDER_ROLE, signer.address)
-    stack.pledges.grant_role(stack.admin.signer, PLEDGE_LENDER_ROLE, signer.address)
-    return signer
-
-
-# The accounts, and the bank each acts for at the start. A1, B1 and C1 are the banks' own
-# accounts (their institution ids are those accounts'); A2 and B2 are the ones the admin moves.
-START = {"A1": "A", "A2": "A", "B1": "B", "B2": "B", "C1": "C"}
-MOVABLE = ("A2", "B2")
-
-
-def _banks(stack: Stack) -> tuple[list[Bank], dict[str, bytes]]:
-    """The accounts of :data:`START`, assigned to their banks on the ledger and the pledge
-    registry, and each bank's institution id."""
-    signers = {
-        "A1": stack.bank_a.signer,
-        "A2": _funded_lender(stack),
-        "B1": stack.bank_b.signer,
-        "B2": _funded_lender(stack),
-        "C1": _funded_lender(stack),
-    }
-    ids = {bank: institution_id(signers[f"{bank}1"].address) for bank in "ABC"}
+def _actors(stack: Stack) -> Actors:
+    """The banks' accounts of :data:`START` (lenders on the ledger and the pledge registry, the
+    movable ones assigned to their banks), two courts and an outsider."""
+    admin = stack.admin.signer
+    signers = {name: _funded(stack, name) for name in START}
+    for contract in (stack.ledger, stack.pledges):
+        for signer in signers.values():
+            contract.grant_role(admin, LENDER_ROLE, signer.address)
+    grantees = {bank: institution_id(signers[f"{bank}1"].address) for bank in "ABC"}
     for contract in (stack.ledger, stack.pledges):
         for name in MOVABLE:
-            contract.assign_institution(stack.admin.signer, signers[name].address, ids[START[name]])
-    return [Bank(name, signer) for name, signer in signers.items()], ids
+            contract.assign_institution(admin, signers[name].address, grantees[START[name]])
+    courts = {court: _funded(stack, court) for court in ("court 1", "court 2")}
+    for court in courts.values():
+        stack.pledges.grant_role(admin, ENFORCER_ROLE, court.address)
+    banks = [Bank(name, signer) for name, signer in signers.items()]
+    return Actors(banks, grantees, courts, _funded(stack, "outsider"))
 
 
 # The suite's 300 s per-test timeout bounds the ci profile; the slow one runs as long as it takes.
 @pytest.mark.timeout(0 if PROFILE.max_examples > 100 else 300)
 def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
-    banks, grantees = _banks(stack)
+    actors = _actors(stack)
+    banks, grantees, courts = actors.banks, actors.grantees, actors.courts
     movable = [bank for bank in banks if bank.name in MOVABLE]
-    # A second court, an institution of its own.
-    courts = {"court 1": stack.enforcer.signer, "court 2": _funded(stack)}
-    stack.pledges.grant_role(stack.admin.signer, ENFORCER_ROLE, courts["court 2"].address)
     lifters = [*courts, "admin"]
-    enterprises = [stack.secrets.keyring.fingerprint(Enterprise(uscc(n))) for n in (1, 2)]
-    keys = [Account.create() for _ in range(3)]
+    enterprises = [Fingerprint(1, keccak(text=f"enterprise {n}")) for n in (1, 2)]
+    keys: list[LocalAccount] = [Account.from_key(derived_key(f"enterprise key {n}")) for n in "123"]
     ledger, pledges, consents = stack.ledger, stack.pledges, stack.consents
+    contracts: dict[str, ConsortiumContract] = {"ledger": ledger, "pledges": pledges}
     views = {
         "ledger": ContractViews(stack.chain, ledger.contract),
         "pledges": ContractViews(stack.chain, pledges.contract),
         "consents": ContractViews(stack.chain, consents.contract),
     }
     consent_domain = consents.domain()
+    admin, outsider = stack.admin.signer, actors.outsider
     registrar, auto_registrar = stack.registrar.signer, stack.auto_registrar.signer
     relayer = stack.operator.signer  # any account may relay; this one has no say over consents
+
+    def now() -> int:
+        """The latest block's timestamp: the clock the views are judged by."""
+        return int(stack.chain.w3.eth.get_block("latest")["timestamp"])
 
     def refused(rule_name: str, action: Callable[[], object]) -> None:
         """``action`` must revert with the domain error of ``rule_name`` and mine nothing."""
@@ -219,10 +235,17 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             self.snapshot = stack.snapshot()
             self.ledger = Model()
             self.institution_of = dict(START)  # account -> the bank it acts for now
+            self.lender = {(c, name): True for c in contracts for name in START}
             self.key_version = 1  # the fingerprint key version new documents use
             self.registered_under: dict[str, int] = {}  # invoice -> version of its registration
+            self.maturity_of: dict[str, int] = {}  # invoice -> maturity of its registration
+            # The chain's own cap and limits when each was last drawn on: what the money out
+            # must stay within (a later attestation or rate change may lower them).
+            self.cap_at_draw: dict[str, int] = {}
+            self.limit_at_draw: dict[str, int] = {}
             self.properties: dict[str, PropertyModel] = {}
             self.pledge_of: dict[bytes, tuple[str, str]] = {}  # pledge -> (property, bank)
+            self.pledge_status: dict[bytes, tuple[PledgeStatus, int]] = {}  # with reason code
             self.consents = ConsentModel.empty()
 
         def teardown(self) -> None:
@@ -235,13 +258,40 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             """The invoice's id under the version it was registered with (new ones: the current)."""
             return doc(invoice, self.registered_under.get(invoice, self.key_version))
 
-        # --- the admin: accounts between banks, key rotation ------------------------------
+        def drawn(self, invoice: str) -> None:
+            """Records the chain's cap and limits in force at a drawdown on ``invoice``."""
+            rid = self.receivable_id(invoice)
+            self.cap_at_draw[invoice] = ledger.receivable(rid).cap
+            version = self.registered_under[invoice]
+            for number in self.ledger.receivables[invoice][1]:
+                self.limit_at_draw[number] = ledger.declaration(doc(number, version)).limit
+
+        # --- the admin: accounts between banks, roles, key rotation; and the clock --------
 
         @rule(bank=st.sampled_from(movable), to=st.sampled_from("ABC"))
         def move_account(self, bank: Bank, to: str) -> None:
-            for contract in (ledger, pledges):
-                contract.assign_institution(stack.admin.signer, bank.signer.address, grantees[to])
+            for contract in contracts.values():
+                contract.assign_institution(admin, bank.signer.address, grantees[to])
             self.institution_of[bank.name] = to
+
+        @rule(
+            bank=st.sampled_from(banks),
+            contract=st.sampled_from(sorted(contracts)),
+            action=st.sampled_from(["grant", "revoke", "renounce"]),
+        )
+        def change_lender_role(self, bank: Bank, contract: str, action: str) -> None:
+            """The admin grants or revokes a bank's role; a bank renounces its own."""
+            binding, account = contracts[contract], bank.signer.address
+            if action == "grant":
+                binding.grant_role(admin, LENDER_ROLE, account)
+            elif action == "revoke":
+                binding.chain.transact(
+                    admin, binding.contract.functions.revokeRole(LENDER_ROLE, account)
+                )
+            else:
+                renounce = binding.contract.functions.renounceRole(LENDER_ROLE, account)
+                binding.chain.transact(bank.signer, renounce)
+            self.lender[(contract, bank.name)] = action == "grant"
 
         @precondition(lambda self: self.key_version == 1)
         @rule()
@@ -250,6 +300,58 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             use for lookups (the aliases)."""
             self.key_version = 2
 
+        @rule(seconds=st.sampled_from(CLOCK_STEPS))
+        def advance_clock(self, seconds: int) -> None:
+            w3 = stack.chain.w3
+            w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+            w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+        @rule(
+            operation=st.sampled_from(
+                [
+                    "register",
+                    "finance",
+                    "attest",
+                    "set rates",
+                    "register property",
+                    "approve",
+                    "seize",
+                    "unseize",
+                    "bind",
+                    "anchor",
+                    "assign institution",
+                ]
+            )
+        )
+        def outsider_call(self, operation: str) -> None:
+            """An account without any role is refused everything it may not do, with nothing
+            mined (the contracts check the role before anything else)."""
+            terms = ReceivableTerms(fp("I1"), EXPORTER, 1, FACE_VALUE, "USD", MATURITY)
+            calls: dict[str, Callable[[], object]] = {
+                "register": lambda: ledger.try_register(
+                    outsider, terms, [DeclarationTerm(fp("D1"), 1)]
+                ),
+                "finance": lambda: ledger.try_finance(outsider, fp("I1"), 1),
+                "attest": lambda: ledger.attest_declaration(
+                    outsider, fp("D1"), EXPORTER, 1, EXPORT_DATE
+                ),
+                "set rates": lambda: ledger.set_advance_rates(outsider, 1, 0),
+                "register property": lambda: pledges.register_property(
+                    outsider, fp("P1"), 1, 1, "CNY"
+                ),
+                "approve": lambda: pledges.approve(outsider, fp("no pledge")),
+                "seize": lambda: pledges.seize(outsider, fp("P1"), CASES[0]),
+                "unseize": lambda: pledges.unseize(outsider, fp("P1"), CASES[0]),
+                "bind": lambda: consents.bind_enterprise(
+                    outsider, outsider.address, enterprises[0]
+                ),
+                "anchor": lambda: consents.anchor_read_log(outsider, b"\x01" * 32, 1, 1),
+                "assign institution": lambda: ledger.assign_institution(
+                    outsider, outsider.address, grantees["A"]
+                ),
+            }
+            refused("missing-role", calls[operation])
+
         # --- receivables ------------------------------------------------------------------
 
         @rule(
@@ -257,15 +359,23 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             invoice=st.sampled_from(INVOICES),
             numbers=st.lists(st.sampled_from(DECLARATIONS), min_size=1, max_size=2, unique=True),
             value=st.integers(1, 120_000),
+            due_in_days=st.integers(0, 20),
+            reverting=st.booleans(),
         )
         def register_receivable(
-            self, bank: Bank, invoice: str, numbers: list[str], value: int
+            self,
+            bank: Bank,
+            invoice: str,
+            numbers: list[str],
+            value: int,
+            due_in_days: int,
+            reverting: bool,
         ) -> None:
-            declared = [(n, value) for n in numbers]
-            expected = self.ledger.register(self.bank_of(bank), invoice, FACE_VALUE, declared)
             v = self.key_version
+            maturity = now() + due_in_days * DAY
             exporter = EXPORTER_UNDER[(EXPORTER, v)]
-            terms = ReceivableTerms(doc(invoice, v), exporter, v, FACE_VALUE, "USD", MATURITY)
+            terms = ReceivableTerms(doc(invoice, v), exporter, v, FACE_VALUE, "USD", maturity)
+            declared = [DeclarationTerm(doc(n, v), value) for n in numbers]
             aliases = [
                 InvoiceAlias(
                     older,
@@ -276,39 +386,94 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
                 for older in VERSIONS
                 if older < v
             ]
-            attempt = ledger.try_register(
-                bank.signer, terms, [DeclarationTerm(doc(n, v), value) for n in numbers], aliases
+            if not self.lender[("ledger", bank.name)]:
+                refused("missing-role", lambda: ledger.try_register(bank.signer, terms, declared))
+                return
+            expected = self.ledger.register(
+                self.bank_of(bank), invoice, FACE_VALUE, [(n, value) for n in numbers]
             )
-            assert (attempt.refusal.reason if attempt.refusal else None) == expected
-            if attempt.refusal is None:
-                self.registered_under[invoice] = v
+            if reverting:
+                expect(
+                    expected.rule if expected else None,
+                    lambda: ledger.register(bank.signer, terms, declared, aliases),
+                )
             else:
-                only_log_is_the_refusal(attempt.tx.tx_hash)
-                assert attempt.refusal.account == bank.signer.address
-                assert attempt.refusal.institution == grantees[self.bank_of(bank)]
+                attempt = ledger.try_register(bank.signer, terms, declared, aliases)
+                assert (attempt.refusal.reason if attempt.refusal else None) == expected
+                if attempt.refusal is not None:
+                    only_log_is_the_refusal(attempt.tx.tx_hash)
+                    assert attempt.refusal.account == bank.signer.address
+                    assert attempt.refusal.institution == grantees[self.bank_of(bank)]
+                    if expected is RefusalReason.RECEIVABLE_ALREADY_REGISTERED:
+                        # Found under the key version it was registered with.
+                        registered = self.receivable_id(invoice)
+                        assert attempt.refusal.document == registered
+            if expected is None:
+                self.registered_under[invoice] = v
+                self.maturity_of[invoice] = maturity
 
         @rule(
             bank=st.sampled_from(banks),
             invoice=st.sampled_from(INVOICES),
             amount=st.integers(1, 150_000),
+            reverting=st.booleans(),
         )
-        def finance(self, bank: Bank, invoice: str, amount: int) -> None:
+        def finance(self, bank: Bank, invoice: str, amount: int, reverting: bool) -> None:
             rid = self.receivable_id(invoice)
+            draw = ledger.finance if reverting else ledger.try_finance
+            if not self.lender[("ledger", bank.name)]:
+                refused("missing-role", lambda: draw(bank.signer, rid, amount))
+                return
             if invoice not in self.ledger.receivables:
-                refused("receivable-not-found", lambda: ledger.try_finance(bank.signer, rid, 1))
+                refused("receivable-not-found", lambda: draw(bank.signer, rid, amount))
                 return
             expected = self.ledger.finance(self.bank_of(bank), invoice, amount)
-            attempt = ledger.try_finance(bank.signer, rid, amount)
-            assert (attempt.refusal.reason if attempt.refusal else None) == expected
-            if attempt.refusal is not None:
-                only_log_is_the_refusal(attempt.tx.tx_hash)
-                # The refusal is recorded against the bank that tried, never the holder.
-                refusal = attempt.refusal
-                assert (refusal.account, refusal.institution, refusal.amount) == (
-                    bank.signer.address,
-                    grantees[self.bank_of(bank)],
-                    amount,
-                )
+            if reverting:
+                expect(expected.rule if expected else None, lambda: draw(bank.signer, rid, amount))
+            else:
+                attempt = ledger.try_finance(bank.signer, rid, amount)
+                assert (attempt.refusal.reason if attempt.refusal else None) == expected
+                if attempt.refusal is not None:
+                    only_log_is_the_refusal(attempt.tx.tx_hash)
+                    # The refusal is recorded against the bank that tried, never the holder.
+                    refusal = attempt.refusal
+                    assert (refusal.account, refusal.institution, refusal.amount) == (
+                        bank.signer.address,
+                        grantees[self.bank_of(bank)],
+                        amount,
+                    )
+            if expected is None:
+                self.drawn(invoice)
+
+        @precondition(lambda self: self.ledger.receivables)
+        @rule(
+            bank=st.sampled_from(banks),
+            data=st.data(),
+            amounts=st.lists(st.integers(1, 60_000), min_size=2, max_size=3),
+        )
+        def finance_in_one_batch(self, bank: Bank, data: st.DataObject, amounts: list[int]) -> None:
+            """Drawdowns in one multicall: all of them, or none (the first refusal reverts the
+            batch with its rule's error)."""
+            known = sorted(self.ledger.receivables)
+            invoices = [data.draw(st.sampled_from(known)) for _ in amounts]
+            calls = [
+                ledger.call_data("finance", self.receivable_id(i), a)
+                for i, a in zip(invoices, amounts, strict=True)
+            ]
+            if not self.lender[("ledger", bank.name)]:
+                refused("missing-role", lambda: ledger.multicall(bank.signer, calls))
+                return
+            trial = copy.deepcopy(self.ledger)
+            first = None
+            for invoice, amount in zip(invoices, amounts, strict=True):
+                first = trial.finance(self.bank_of(bank), invoice, amount)
+                if first is not None:
+                    break
+            expect(first.rule if first else None, lambda: ledger.multicall(bank.signer, calls))
+            if first is None:
+                self.ledger = trial
+                for invoice in set(invoices):
+                    self.drawn(invoice)
 
         @rule(
             bank=st.sampled_from(banks),
@@ -320,14 +485,20 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             entry = self.ledger.receivables.get(invoice)
             outstanding = self.ledger.outstanding(invoice) if entry else 0
             amount = max(1, outstanding * share // 90)
-            expected = self.ledger.repay(self.bank_of(bank), invoice, amount)
             rid = self.receivable_id(invoice)
+            if not self.lender[("ledger", bank.name)]:
+                refused("missing-role", lambda: ledger.repay(bank.signer, rid, amount))
+                return
+            expected = self.ledger.repay(self.bank_of(bank), invoice, amount)
             expect(expected, lambda: ledger.repay(bank.signer, rid, amount))
 
         @rule(bank=st.sampled_from(banks), invoice=st.sampled_from(INVOICES))
         def cancel(self, bank: Bank, invoice: str) -> None:
-            expected = self.ledger.cancel(self.bank_of(bank), invoice)
             rid = self.receivable_id(invoice)
+            if not self.lender[("ledger", bank.name)]:
+                refused("missing-role", lambda: ledger.cancel(bank.signer, rid))
+                return
+            expected = self.ledger.cancel(self.bank_of(bank), invoice)
             expect(expected, lambda: ledger.cancel(bank.signer, rid))
 
         @rule(
@@ -356,7 +527,7 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
         @rule(first=st.integers(0, 10_000), second=st.integers(0, 10_000))
         def set_advance_rates(self, first: int, second: int) -> None:
             verified, unverified = max(first, second), min(first, second)
-            ledger.set_advance_rates(stack.admin.signer, verified, unverified)
+            ledger.set_advance_rates(admin, verified, unverified)
             self.ledger.verified, self.ledger.unverified = verified, unverified
 
         # --- properties and pledges -------------------------------------------------------
@@ -389,22 +560,27 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             amount=st.integers(1, 300_000),
         )
         def apply(self, bank: Bank, label: str, amount: int) -> None:
+            def application() -> bytes:
+                return pledges.apply(bank.signer, fp(label), amount, "CNY", MATURITY).pledge_id
+
+            if not self.lender[("pledges", bank.name)]:
+                refused("missing-role", application)
+                return
             # Accepted even on a seized property or beyond headroom: the approval decides.
             if label not in self.properties:
-                refused(
-                    "property-not-found",
-                    lambda: pledges.apply(bank.signer, fp(label), amount, "CNY", MATURITY),
-                )
+                refused("property-not-found", application)
                 return
-            pid = pledges.apply(bank.signer, fp(label), amount, "CNY", MATURITY).pledge_id
+            pid = application()
             self.properties[label].pending[pid] = amount
             self.pledge_of[pid] = (label, self.bank_of(bank))
+            self.pledge_status[pid] = (PledgeStatus.PENDING, 0)
 
         def _pending(self) -> list[bytes]:
             return sorted(p for m in self.properties.values() for p in m.pending)
 
-        def _active(self) -> list[bytes]:
-            return sorted(p for m in self.properties.values() for p, _ in m.active)
+        def _decided(self, pid: bytes, reason: int) -> None:
+            status = PledgeStatus.ACTIVE if reason == 0 else PledgeStatus.REJECTED
+            self.pledge_status[pid] = (status, reason)
 
         @precondition(lambda self: self._pending())
         @rule(data=st.data())
@@ -415,13 +591,16 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             expect(APPROVAL_ERRORS.get(reason), lambda: pledges.approve(registrar, pid))
             if reason == 0:
                 model.decide(pid)
+                self._decided(pid, 0)
 
         @precondition(lambda self: self._pending())
         @rule(data=st.data())
         def decide(self, data: st.DataObject) -> None:
             pid = data.draw(st.sampled_from(self._pending()))
             model = self.properties[self.pledge_of[pid][0]]
-            assert pledges.decide(auto_registrar, pid).reason_code == model.decide(pid)
+            reason = model.decide(pid)
+            assert pledges.decide(auto_registrar, pid).reason_code == reason
+            self._decided(pid, reason)
 
         @precondition(lambda self: self.pledge_of)
         @rule(data=st.data(), code=st.sampled_from([1, MIN_CLERK_REASON, 417]))
@@ -435,6 +614,7 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             expect(expected, lambda: pledges.reject(registrar, pid, code))
             if expected is None:
                 del model.pending[pid]
+                self._decided(pid, code)
 
         @precondition(lambda self: self.pledge_of)
         @rule(data=st.data(), by=st.sampled_from([*banks, None]))
@@ -444,9 +624,11 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             label, pledgee = self.pledge_of[pid]
             model = self.properties[label]
             ranked = [p for p, _ in model.active]
-            # The contract asks who releases before whether the pledge is still active.
-            if by is not None and self.bank_of(by) != pledgee:
-                expected: str | None = "release-not-authorized"
+            # The contract asks for a role, then who releases, then whether it is still active.
+            if by is not None and not self.lender[("pledges", by.name)]:
+                expected: str | None = "missing-role"
+            elif by is not None and self.bank_of(by) != pledgee:
+                expected = "release-not-authorized"
             elif pid not in ranked:
                 expected = "pledge-not-active"
             else:
@@ -455,6 +637,7 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             expect(expected, lambda: pledges.release(signer, pid))
             if expected is None:
                 del model.active[ranked.index(pid)]  # the juniors move up
+                self.pledge_status[pid] = (PledgeStatus.RELEASED, 0)
 
         @rule(
             label=st.sampled_from(sorted(PROPERTIES)),
@@ -478,7 +661,7 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
         def unseize(self, label: str, case: bytes, by: str) -> None:
             """By a court (its own seizures only) or by the admin (any)."""
             model = self.properties.get(label)
-            signer = stack.admin.signer if by == "admin" else courts[by]
+            signer = admin if by == "admin" else courts[by]
             if model is None:
                 refused("property-not-found", lambda: pledges.unseize(signer, fp(label), case))
                 return
@@ -501,10 +684,13 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             e=st.sampled_from(enterprises),
             k=st.sampled_from(keys),
             bank=st.sampled_from(sorted(grantees)),
-            nonce=st.integers(0, 7),
+            nonce=st.sampled_from(NONCES),
+            lifetime=st.sampled_from(CONSENT_LIFETIMES),
         )
-        def grant(self, e: Fingerprint, k: LocalAccount, bank: str, nonce: int) -> None:
-            expiry = MATURITY + nonce  # far ahead of any block
+        def grant(
+            self, e: Fingerprint, k: LocalAccount, bank: str, nonce: int, lifetime: int
+        ) -> None:
+            expiry = now() + lifetime
             consent = Consent(e.digest, grantees[bank], SCOPE_CREDIT_REPORT, expiry, nonce)
             signature = sign_consent(k.key, consent_domain, consent)
             expected = self.consents.apply(e.digest, k.address, grantees[bank], nonce, expiry)
@@ -514,7 +700,7 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             e=st.sampled_from(enterprises),
             k=st.sampled_from(keys),
             bank=st.sampled_from(sorted(grantees)),
-            nonce=st.integers(0, 7),
+            nonce=st.sampled_from(NONCES),
         )
         def revoke(self, e: Fingerprint, k: LocalAccount, bank: str, nonce: int) -> None:
             revocation = Revocation(e.digest, grantees[bank], SCOPE_CREDIT_REPORT, nonce)
@@ -532,14 +718,16 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             calls: list[tuple[str, list[Any]]] = [
                 ("getReceivable", [doc(i, v)]) for i, v in versions
             ]
-            calls += [("institutionOfReceivable", [self.receivable_id(i)]) for i in INVOICES]
-            calls += [("headroom", [self.receivable_id(i)]) for i in INVOICES]
+            for view in ("institutionOfReceivable", "headroom", "isOverdue"):
+                calls += [(view, [self.receivable_id(i)]) for i in INVOICES]
             calls += [("getDeclaration", [doc(d, v)]) for d, v in numbers]
             answers = iter(views["ledger"].call(calls))
             receivables = {key: next(answers) for key in versions}
             holders = {invoice: next(answers) for invoice in INVOICES}
             headrooms = {invoice: next(answers) for invoice in INVOICES}
+            overdue = {invoice: next(answers) for invoice in INVOICES}
             declarations = {key: next(answers) for key in numbers}
+            timestamp = now()
             for invoice in INVOICES:
                 current = self.registered_under.get(invoice)
                 for version in VERSIONS:
@@ -547,7 +735,7 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
                         continue
                     # No invoice live under two key versions: another one was never registered,
                     # or cancelled before the rotation.
-                    status, *_, cap, outstanding = receivables[(invoice, version)]
+                    status, *_ = receivables[(invoice, version)]
                     assert ReceivableStatus(status) in (
                         ReceivableStatus.NONE,
                         ReceivableStatus.CANCELLED,
@@ -560,13 +748,15 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
                 assert ReceivableStatus(status).name.lower() == modelled, invoice
                 assert cap == model.cap(invoice), invoice
                 if modelled == "cancelled":
-                    assert (outstanding, headrooms[invoice]) == (0, 0)
+                    assert (outstanding, headrooms[invoice], overdue[invoice]) == (0, 0, False)
                     continue
-                # Never financed beyond the cap: the invoice's and each declaration's, as in force
-                # at the drawdown (a later attestation or rate change may lower it).
                 assert outstanding == model.outstanding(invoice), invoice
-                assert model.drawn_within_cap(invoice), invoice
+                # Never financed beyond the cap in force when it was last drawn on, as the
+                # chain itself stated it then.
+                assert outstanding <= self.cap_at_draw.get(invoice, 0), invoice
                 assert headrooms[invoice] == max(0, cap - outstanding), invoice
+                maturity = self.maturity_of[invoice]
+                assert overdue[invoice] == is_overdue(maturity, outstanding, timestamp), invoice
                 # Held by the registering bank, whatever happened to its accounts since.
                 assert holders[invoice] == grantees[model.registrants[invoice]], invoice
             for number in DECLARATIONS:
@@ -589,23 +779,31 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
                     assert (standing, counted) == model.counted(number), number
                     assert limit == model.limit(number), number
                     assert outstanding == model.balance[number], number
-                    assert model.drawn_within_limit(number), number
+                    assert outstanding <= self.limit_at_draw.get(number, 0), number
 
         @invariant()
         def pledges_agree(self) -> None:
             labels = sorted(PROPERTIES)
-            answers = views["pledges"].call([("titleOf", [fp(label)]) for label in labels])
-            for label, (prop, headroom, ranked) in zip(labels, answers, strict=True):
+            pids = sorted(self.pledge_status)
+            seizures = [(label, case) for label in labels for case in CASES]
+            calls: list[tuple[str, list[Any]]] = [("titleOf", [fp(label)]) for label in labels]
+            calls += [("seizureOf", [fp(label), case]) for label, case in seizures]
+            calls += [("getPledge", [pid]) for pid in pids]
+            answers = iter(views["pledges"].call(calls))
+            titles = {label: next(answers) for label in labels}
+            courts_of = {key: next(answers) for key in seizures}
+            stored = {pid: next(answers) for pid in pids}
+            for label, (prop, headroom, ranked) in titles.items():
                 model = self.properties.get(label)
                 if model is None:
                     assert prop[0] == 0
                     assert not ranked
                     continue
-                status, _, ltv, _, _, appraised, secured, seizures = prop
+                status, _, ltv, _, _, appraised, secured, seized = prop
                 assert PropertyStatus(status) is (
                     PropertyStatus.SEIZED if model.seized else PropertyStatus.NORMAL
                 )
-                assert seizures == len(model.seizures)
+                assert seized == len(model.seizures)
                 assert (ltv, appraised) == (model.ltv_bps, model.value)
                 # Ranks contiguous from 1, in approval order, with the modelled amounts.
                 assert [(bytes(p), rank, raw[-1]) for p, rank, raw in ranked] == [
@@ -617,6 +815,13 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
                 # appraisal lowered afterwards may leave it over, and then no headroom at all.
                 if secured > appraised * ltv // 10_000:
                     assert headroom == 0
+                for case in CASES:
+                    court = model.seizures.get(case)
+                    expected = bytes(32) if court is None else institution_id(courts[court].address)
+                    assert bytes(courts_of[(label, case)]) == expected, (label, case)
+            for pid in pids:
+                status, reason, *_ = stored[pid]
+                assert (PledgeStatus(status), reason) == self.pledge_status[pid], pid
 
         @invariant()
         def consents_agree(self) -> None:
@@ -627,11 +832,13 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
                     ("isConsentActive", [e, g, SCOPE_CREDIT_REPORT]),
                     ("consentOf", [e, g, SCOPE_CREDIT_REPORT]),
                 ]
-            answers = views["consents"].call(calls)
-            now = MATURITY - 1  # expiries lie beyond MATURITY; blocks are far before it
-            for index, (e, g) in enumerate(pairs):
-                active, (status, epoch, expiry, nonce, _) = answers[2 * index : 2 * index + 2]
-                assert active == self.consents.active(e, g, now)
+            calls += [("bindingOf", [e.digest]) for e in enterprises]
+            calls += [("isNonceUsed", [e.digest, n]) for e in enterprises for n in NONCES]
+            answers = iter(views["consents"].call(calls))
+            timestamp = now()
+            for e, g in pairs:
+                active, (status, epoch, expiry, nonce, _) = next(answers), next(answers)
+                assert active == self.consents.active(e, g, timestamp)
                 modelled = self.consents.records.get((e, g))
                 if modelled is None:
                     assert ConsentStatus(status) is ConsentStatus.NONE
@@ -640,5 +847,18 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
                 assert ConsentStatus(status) is (
                     ConsentStatus.GRANTED if modelled.granted else ConsentStatus.REVOKED
                 )
+            model = self.consents
+            for enterprise in enterprises:
+                account, _version, epoch, bound = next(answers)
+                e = enterprise.digest
+                expected_account = model.accounts.get(e, "0x" + "00" * 20)
+                assert (account, epoch, bound) == (
+                    expected_account,
+                    model.epochs.get(e, 0),
+                    e in model.bound,
+                ), e
+            for enterprise in enterprises:
+                for n in NONCES:
+                    assert next(answers) == ((enterprise.digest, n) in model.used), n
 
     run_state_machine_as_test(ThreeContracts, settings=PROFILE)
