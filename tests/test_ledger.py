@@ -11,18 +11,22 @@ The test deployment's policy is one rate for verified and unverified declaration
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pydantic
 import pytest
+from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry import errors
+from registry.chain.artifacts import ARTIFACTS_DIR
 from registry.chain.client import Signer
 from registry.chain.deploy import deploy
 from registry.chain.ledger import (
@@ -1233,30 +1237,54 @@ def test_outsider_is_refused_everything(with_receivable: Stack) -> None:
         refused(stack, errors.MissingRole, lambda call=call: call(stack, outsider))  # type: ignore[misc]
 
 
+# The contract errors decoded into a class of their own (with its category); every other one is a
+# RuleViolation named after the error.
+SPECIFIC_ERRORS: dict[str, type[errors.RegistryError]] = {
+    "AccessControlUnauthorizedAccount": errors.MissingRole,
+    "ReceivableNotFound": errors.ReceivableNotFound,
+    "ReceivableAlreadyRegistered": errors.ReceivableAlreadyRegistered,
+    "DeclarationLinkedToOtherInvoice": errors.DeclarationLinkedToOtherInvoice,
+    "DeclarationExporterMismatch": errors.DeclarationExporterMismatch,
+    "FinancingExceedsCap": errors.FinancingExceedsCap,
+    "ReceivableHeldByOtherBank": errors.ReceivableHeldByOtherBank,
+    "RepaymentExceedsOutstanding": errors.RepaymentExceedsOutstanding,
+    "PropertyNotFound": errors.PropertyNotFound,
+    "PledgeNotFound": errors.PledgeNotFound,
+    "ReleaseNotAuthorized": errors.ReleaseNotAuthorized,
+}
+
+
+def _words(name: str) -> str:
+    """``ECDSAInvalidSignatureS`` -> ``ecdsa-invalid-signature-s``: an acronym is one word."""
+    return "-".join(re.findall(r"[A-Z]+(?![a-z])|[A-Z][a-z0-9]*", name)).lower()
+
+
 def test_every_contract_error_decodes_to_a_domain_error(stack: Stack) -> None:
-    """Each custom error of the ledger, and the pledge registry's not-found and release errors,
-    becomes a domain exception of the right category, never raw hex."""
+    """Each custom error of every committed ABI (ledger, pledge and consent registries, and the
+    OpenZeppelin errors they inherit) becomes a domain exception of the right class, with the
+    rule clients see and its arguments as details, never raw hex."""
     decoder = stack.chain.decoder
-    abi = stack.ledger.contract.abi
-    for entry in (e for e in abi if e["type"] == "error"):
-        args = [_sample(i["type"]) for i in entry["inputs"]]
-        error = decoder.exception_for(entry["name"], args)
-        assert isinstance(error, errors.RegistryError)
-        assert not isinstance(error, errors.UnknownRevert), entry["name"]
-    specific = {
-        "DeclarationExporterMismatch": errors.DeclarationExporterMismatch,
-        "PropertyNotFound": errors.PropertyNotFound,
-        "PledgeNotFound": errors.PledgeNotFound,
-        "ReleaseNotAuthorized": errors.ReleaseNotAuthorized,
-    }
-    samples: dict[str, list[Any]] = {
-        "DeclarationExporterMismatch": [bytes(32)] * 3,
-        "PropertyNotFound": [bytes(32)],
-        "PledgeNotFound": [bytes(32)],
-        "ReleaseNotAuthorized": [bytes(32), stack.bank_a.signer.address, bytes(32)],
-    }
-    for name, category in specific.items():
-        assert isinstance(decoder.exception_for(name, samples[name]), category)
+    decoded: dict[str, set[str]] = {}
+    for path in sorted(ARTIFACTS_DIR.glob("*.json")):
+        abi = json.loads(path.read_text())["abi"]
+        for entry in (e for e in abi if e["type"] == "error"):
+            name = entry["name"]
+            samples = [_sample(i["type"]) for i in entry["inputs"]]
+            error = decoder.exception_for(name, samples)
+            expected = SPECIFIC_ERRORS.get(name, errors.RuleViolation)
+            assert type(error) is expected, name
+            rule = "missing-role" if name == "AccessControlUnauthorizedAccount" else _words(name)
+            assert error.rule == rule, name
+            assert error.details == {
+                i["name"]: _shown(i["type"], value)
+                for i, value in zip(entry["inputs"], samples, strict=True)
+            }, name
+            decoded.setdefault(path.stem, set()).add(name)
+    # The walk saw every contract, each with its own errors.
+    assert set(decoded) == {"ReceivableLedger", "PledgeRegistry", "ConsentRegistry"}
+    assert "FinancingExceedsCap" in decoded["ReceivableLedger"]
+    assert "SeizureNotLiftable" in decoded["PledgeRegistry"]
+    assert "ConsentSuperseded" in decoded["ConsentRegistry"]
     assert isinstance(errors.PropertyNotFound("x"), errors.NotFound)
     assert isinstance(errors.ReleaseNotAuthorized("x"), errors.AccessDenied)
 
@@ -1264,9 +1292,20 @@ def test_every_contract_error_decodes_to_a_domain_error(stack: Stack) -> None:
 def _sample(abi_type: str) -> Any:
     if abi_type == "address":
         return "0x" + "11" * 20
+    if abi_type == "string":
+        return "a string"
     if abi_type.startswith("bytes"):
-        return bytes(int(abi_type[5:]))
-    return 1
+        return bytes(range(1, int(abi_type[5:]) + 1))
+    return 7
+
+
+def _shown(abi_type: str, value: Any) -> Any:
+    """How a decoded argument reads in the error's details."""
+    if abi_type == "address":
+        return to_checksum_address(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return value
 
 
 # --- batches ------------------------------------------------------------------------------------

@@ -40,7 +40,9 @@ _SPECIFIC: dict[str, type[errors.RegistryError]] = {
 
 
 def _kebab(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+    """``FinancingExceedsCap`` -> ``financing-exceeds-cap``; an acronym stays one word
+    (``ECDSAInvalidSignatureS`` -> ``ecdsa-invalid-signature-s``)."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", name).lower()
 
 
 def _jsonable(value: Any, abi_type: str = "") -> Any:
