@@ -106,6 +106,13 @@ class Stack:
         """The API operator (OPERATOR_ROLE on the consent registry)."""
         return self.secrets.institution("API operator")
 
+    def tip(self) -> tuple[int, str]:
+        """The head's number and hash. Both unchanged after a refused operation mean that it
+        mined no block and changed no state: the hash commits to the state root, and a dev node
+        changes state only by mining (tests that move its clock or storage do it themselves)."""
+        block = self.chain.w3.eth.get_block("latest")
+        return block["number"], block["hash"].to_0x_hex()
+
     def snapshot(self) -> str:
         return str(self.chain.w3.provider.make_request("evm_snapshot", [])["result"])  # type: ignore[arg-type]
 

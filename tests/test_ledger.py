@@ -1,9 +1,10 @@
 """ReceivableLedger's rules, exercised through the typed binding against real nodes.
 
-Each reverting refusal is checked for its decoded domain error and for leaving the chain unchanged
-(no block mined, state as before): the binding estimates first, so a refused operation sends
-nothing. Each recorded refusal (the ``try*`` entry points) is checked for its one mined transaction
-holding the refusal event and nothing else, and for the state it leaves as it was.
+Each reverting refusal is checked for its decoded domain error, its rule, and for leaving the chain
+unchanged (no block mined, and the head's hash, which commits to the whole state, as before): the
+binding estimates first, so a refused operation sends nothing. Each recorded refusal (the ``try*``
+entry points) is checked for its one mined transaction holding the refusal event and nothing else,
+and for the state it leaves as it was.
 
 The test deployment's policy is one rate for verified and unverified declarations alike
 (``ADVANCE_RATE_BPS``); tests that need two rates set them.
@@ -84,21 +85,21 @@ def register(
 
 
 def refused(
-    stack: Stack, error: type[errors.RegistryError], action: Callable[[], object]
+    stack: Stack, error: type[errors.RegistryError], rule: str, action: Callable[[], object]
 ) -> errors.RegistryError:
-    """Runs ``action``, expects ``error``, and checks that no block was mined."""
-    head = stack.chain.block_number()
+    """Runs ``action``, expects ``error`` under ``rule``, and checks that the chain is as it was:
+    no block mined, and the head's hash (which commits to the whole state) unchanged."""
+    before = stack.tip()
     with pytest.raises(error) as raised:
         action()
-    assert stack.chain.block_number() == head
+    assert raised.value.rule == rule, raised.value
+    assert stack.tip() == before
     return raised.value
 
 
 def violated(stack: Stack, rule: str, action: Callable[[], object]) -> dict[str, Any]:
     """Like :func:`refused` for any ledger rule; returns the decoded error's details."""
-    error = refused(stack, errors.RegistryError, action)
-    assert error.rule == rule, error
-    details: dict[str, Any] = error.details
+    details: dict[str, Any] = refused(stack, errors.RegistryError, rule, action).details
     return details
 
 
@@ -178,6 +179,7 @@ def test_cap_is_the_declarations_limit_when_lower(stack: Stack) -> None:
     error = refused(
         stack,
         errors.FinancingExceedsCap,
+        "financing-exceeds-cap",
         lambda: stack.ledger.finance(stack.bank_a.signer, rid, limit(30_000) + 1),
     )
     assert error.details["headroom"] == limit(30_000)
@@ -190,6 +192,7 @@ def test_declaration_backs_at_most_one_invoice(any_stack: Stack) -> None:
     error = refused(
         stack,
         errors.DeclarationLinkedToOtherInvoice,
+        "declaration-linked-to-other-invoice",
         lambda: register(stack, stack.bank_b.signer, "INV-2", ("D9", 10), ("D1", 90_000)),
     )
     assert error.details == {"declaration": hx(fp("D1")), "linkedReceivable": hx(first)}
@@ -203,6 +206,7 @@ def test_invoice_registered_once(stack: Stack) -> None:
     error = refused(
         stack,
         errors.ReceivableAlreadyRegistered,
+        "receivable-already-registered",
         lambda: register(stack, stack.bank_b.signer, "INV-1", ("D2", 90_000)),
     )
     assert error.details == {"id": hx(fp("INV-1")), "registrant": stack.bank_a.signer.address}
@@ -276,7 +280,10 @@ def test_financing_within_cap_and_tranches_by_same_bank(any_stack: Stack) -> Non
     stack.ledger.finance(stack.bank_a.signer, rid, 30_000)  # a second tranche, up to the cap
 
     error = refused(
-        stack, errors.FinancingExceedsCap, lambda: stack.ledger.finance(stack.bank_a.signer, rid, 1)
+        stack,
+        errors.FinancingExceedsCap,
+        "financing-exceeds-cap",
+        lambda: stack.ledger.finance(stack.bank_a.signer, rid, 1),
     )
     assert error.details == {"id": hx(rid), "amount": 1, "headroom": 0}
     financed = stack.ledger.receivable(rid)
@@ -299,6 +306,7 @@ def test_only_the_registering_bank_draws(any_stack: Stack) -> None:
     error = refused(
         stack,
         errors.ReceivableHeldByOtherBank,
+        "receivable-held-by-other-bank",
         lambda: stack.ledger.finance(stack.bank_b.signer, rid, 1),
     )
     assert error.details == held
@@ -306,6 +314,7 @@ def test_only_the_registering_bank_draws(any_stack: Stack) -> None:
     error = refused(
         stack,
         errors.ReceivableHeldByOtherBank,
+        "receivable-held-by-other-bank",
         lambda: stack.ledger.finance(stack.bank_b.signer, rid, 1_000),
     )
     assert error.details == held
@@ -322,17 +331,20 @@ def test_repayment_settles_and_the_receivable_stays_its_registrants(stack: Stack
     error = refused(
         stack,
         errors.ReceivableHeldByOtherBank,
+        "receivable-held-by-other-bank",
         lambda: stack.ledger.repay(stack.bank_b.signer, rid, 1),
     )
     assert error.details == {
         "id": hx(rid),
         "institution": hx(stack.ledger.institution_of(stack.bank_a.signer.address)),
     }
-    refused(
+    error = refused(
         stack,
         errors.RepaymentExceedsOutstanding,
+        "repayment-exceeds-outstanding",
         lambda: stack.ledger.repay(stack.bank_a.signer, rid, 40_001),
     )
+    assert error.details == {"id": hx(rid), "amount": 40_001, "outstanding": 40_000}
 
     stack.ledger.repay(stack.bank_a.signer, rid, 15_000)
     assert stack.ledger.receivable(rid).outstanding == 25_000
@@ -409,7 +421,7 @@ def test_unknown_receivable(stack: Stack) -> None:
         lambda: ledger.repay(bank, fp("X"), 1),
         lambda: ledger.cancel(bank, fp("X")),
     ):
-        error = refused(stack, errors.ReceivableNotFound, action)
+        error = refused(stack, errors.ReceivableNotFound, "receivable-not-found", action)
         assert error.details == {"id": hx(fp("X"))}
     assert ledger.receivable(fp("X")).status is ReceivableStatus.NONE
     assert ledger.headroom(fp("X")) == 0
@@ -439,11 +451,13 @@ def test_admin_sets_advance_rates_for_every_drawdown(stack: Stack) -> None:
     # The policy acts on the next drawdown of an existing receivable: its unverified declaration
     # now carries 50%.
     assert stack.ledger.receivable(rid).cap == 50_000
-    refused(
+    error = refused(
         stack,
         errors.FinancingExceedsCap,
+        "financing-exceeds-cap",
         lambda: stack.ledger.finance(stack.bank_a.signer, rid, 50_001),
     )
+    assert error.details == {"id": hx(rid), "amount": 50_001, "headroom": 50_000}
     stack.ledger.finance(stack.bank_a.signer, rid, 50_000)
 
     # A cut below what is outstanding calls nothing back; it stops new drawdowns.
@@ -585,7 +599,10 @@ def test_no_financing_on_unverified_declarations_at_rate_zero(stack: Stack) -> N
     rid = register(stack, stack.bank_a.signer, "INV-1", ("D1", 100_000))
     assert (stack.ledger.receivable(rid).cap, stack.ledger.headroom(rid)) == (0, 0)
     error = refused(
-        stack, errors.FinancingExceedsCap, lambda: stack.ledger.finance(stack.bank_a.signer, rid, 1)
+        stack,
+        errors.FinancingExceedsCap,
+        "financing-exceeds-cap",
+        lambda: stack.ledger.finance(stack.bank_a.signer, rid, 1),
     )
     assert error.details["headroom"] == 0
 
@@ -599,6 +616,7 @@ def test_declaration_attested_for_another_exporter_is_refused_at_registration(
     error = refused(
         stack,
         errors.DeclarationExporterMismatch,
+        "declaration-exporter-mismatch",
         lambda: register(stack, stack.bank_a.signer, "INV-1", ("D2", 5), ("D1", 90_000)),
     )
     assert error.details == {
@@ -626,9 +644,13 @@ def test_declaration_attested_for_another_exporter_after_registration_counts_zer
     assert stack.ledger.headroom(rid) == limit(50_000) - 30_000
     stack.ledger.finance(stack.bank_a.signer, rid, limit(50_000) - 30_000)
     assert stack.ledger.declaration(fp("D2")).outstanding == limit(50_000) - 30_000
-    refused(
-        stack, errors.FinancingExceedsCap, lambda: stack.ledger.finance(stack.bank_a.signer, rid, 1)
+    error = refused(
+        stack,
+        errors.FinancingExceedsCap,
+        "financing-exceeds-cap",
+        lambda: stack.ledger.finance(stack.bank_a.signer, rid, 1),
     )
+    assert error.details == {"id": hx(rid), "amount": 1, "headroom": 0}
 
 
 @pytest.mark.parametrize(
@@ -1074,7 +1096,7 @@ def test_refused_attempt_is_recorded_and_changes_nothing_else(
     registration = reason.value <= RefusalReason.DECLARATION_EXPORTER_MISMATCH
     scene = (_registration_scene if registration else _financing_scene)(stack, reason)
     # The reverting entry point refuses the same attempt with the same error, sending nothing.
-    reverted = refused(stack, errors.RuleViolation, scene.reverting)
+    reverted = refused(stack, errors.RuleViolation, scene.reason.rule, scene.reverting)
     before = state(stack, scene.ids, scene.declarations)
     head = stack.chain.block_number()
 
@@ -1226,15 +1248,25 @@ def test_each_role_is_refused_what_it_may_not_do(
 ) -> None:
     stack = with_receivable
     who = CALLERS[caller](stack)
-    error = refused(stack, errors.MissingRole, lambda: call(stack, who))
+    error = refused(stack, errors.MissingRole, "missing-role", lambda: call(stack, who))
     assert error.details == {"account": who.address, "neededRole": hx(role)}
 
 
 def test_outsider_is_refused_everything(with_receivable: Stack) -> None:
     stack = with_receivable
     outsider = funded(stack)
-    for call in (*LENDER_CALLS.values(), *(call for _, call in OTHER_CALLS.values())):
-        refused(stack, errors.MissingRole, lambda call=call: call(stack, outsider))  # type: ignore[misc]
+    calls = [
+        *((LENDER_ROLE, call) for call in LENDER_CALLS.values()),
+        *OTHER_CALLS.values(),
+    ]
+    for role, call in calls:
+        error = refused(
+            stack,
+            errors.MissingRole,
+            "missing-role",
+            lambda call=call: call(stack, outsider),  # type: ignore[misc]
+        )
+        assert error.details == {"account": outsider.address, "neededRole": hx(role)}
 
 
 # The contract errors decoded into a class of their own (with its category); every other one is a
@@ -1341,7 +1373,14 @@ def test_a_failing_call_reverts_the_whole_batch(stack: Stack) -> None:
         ),
         ledger.call_data("finance", fp("INV-1"), 10),  # beyond the cap of 7
     ]
-    refused(stack, errors.FinancingExceedsCap, lambda: ledger.multicall(bank, calls))
+    error = refused(
+        stack,
+        errors.FinancingExceedsCap,
+        "financing-exceeds-cap",
+        lambda: ledger.multicall(bank, calls),
+    )
+    # The refusal is the second call's, judged after the first within the same transaction.
+    assert error.details == {"id": hx(fp("INV-1")), "amount": 10, "headroom": 7}
     assert ledger.receivable(fp("INV-1")).status is ReceivableStatus.NONE
 
 
