@@ -1,8 +1,9 @@
 """PledgeRegistry's rules, exercised through the typed binding against real nodes.
 
 Each test deploys a fresh registry on the session node (the snapshot taken around the test undoes
-it). Each refusal is checked for its decoded domain error and for leaving the chain unchanged (no
-block mined): the binding estimates first, so a refused operation sends nothing. The exception is
+it). Each refusal is checked for its decoded domain error, its rule, and for leaving the chain
+unchanged (no block mined, the head's hash as before): the binding estimates first, so a refused
+operation sends nothing. The exception is
 ``decidePledge``, whose point is to record the refusal: there, exactly one block is mined and the
 rejection is the only change.
 """
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from registry import errors
-from registry.chain.client import Signer
+from registry.chain.client import Signer, TxResult
 from registry.chain.pledges import (
     ENFORCER_ROLE,
     LENDER_ROLE,
@@ -91,20 +92,22 @@ class Registry:
     def ranks(self, prop: bytes) -> list[tuple[bytes, int]]:
         return [(p.pledge_id, p.rank) for p in self.registry.title(prop).pledges]
 
-    def refused(self, error: type[errors.RegistryError], action: Callable[[], object]) -> Any:
-        """Runs ``action``, expects ``error``, and checks that no block was mined."""
-        head = self.stack.chain.block_number()
+    def refused(
+        self, error: type[errors.RegistryError], rule: str, action: Callable[[], object]
+    ) -> Any:
+        """Runs ``action``, expects ``error`` under ``rule``, and checks that the chain is as it
+        was: no block mined, the head's hash (which commits to the state) unchanged."""
+        before = self.stack.tip()
         with pytest.raises(error) as raised:
             action()
-        assert self.stack.chain.block_number() == head
+        assert raised.value.rule == rule, raised.value
+        assert self.stack.tip() == before
         return raised.value
 
     def violated(self, rule: str, action: Callable[[], object]) -> dict[str, Any]:
         """Like :meth:`refused` for a contract rule (of any category: not-found and access rules
         included); returns the decoded error arguments."""
-        error = self.refused(errors.RegistryError, action)
-        assert error.rule == rule
-        details: dict[str, Any] = error.details
+        details: dict[str, Any] = self.refused(errors.RegistryError, rule, action).details
         return details
 
 
@@ -935,6 +938,32 @@ def _actor(reg: Registry, name: str) -> Signer:
     return signers[name]
 
 
+# The role the contract names when it refuses an actor without it (releasePledge, open to lenders
+# and registrars, names the lender's).
+NEEDED_ROLE: dict[str, bytes] = {
+    "registerProperty": REGISTRAR_ROLE,
+    "updateAppraisal": REGISTRAR_ROLE,
+    "applyForPledge": LENDER_ROLE,
+    "approvePledge": REGISTRAR_ROLE,
+    "decidePledge": REGISTRAR_ROLE,
+    "rejectPledge": REGISTRAR_ROLE,
+    "releasePledge": LENDER_ROLE,
+    "seize": ENFORCER_ROLE,
+    "unseize": ENFORCER_ROLE,
+    "setDefaultMaxLtv": bytes(32),
+    "assignInstitution": bytes(32),
+}
+
+
+def _role_scene(reg: Registry) -> None:
+    """P1 with a pending pledge (sequence 1) and an active one (sequence 2); P2 seized."""
+    reg.register("P1")
+    reg.register("P2")
+    reg.apply(reg.bank_a, fp("P1"), 1)
+    reg.pledge(reg.bank_a, fp("P1"), 1)
+    reg.registry.seize(reg.enforcer, fp("P2"), CASE)
+
+
 @pytest.mark.parametrize(
     ("function", "actor"),
     [
@@ -945,32 +974,130 @@ def _actor(reg: Registry, name: str) -> Signer:
     ],
 )
 def test_roles_are_enforced_on_chain(reg: Registry, function: str, actor: str) -> None:
-    # P1 with a pending pledge (sequence 1) and an active one (sequence 2); P2 seized.
-    reg.register("P1")
-    reg.register("P2")
-    reg.apply(reg.bank_a, fp("P1"), 1)
-    reg.pledge(reg.bank_a, fp("P1"), 1)
-    reg.registry.seize(reg.enforcer, fp("P2"), CASE)
+    _role_scene(reg)
     action, _ = ACTIONS[function]
     signer = _actor(reg, actor)
 
-    error = reg.refused(errors.MissingRole, lambda: action(reg, signer))
+    error = reg.refused(errors.MissingRole, "missing-role", lambda: action(reg, signer))
 
-    assert error.details["account"] == signer.address
+    assert error.details == {"account": signer.address, "neededRole": hx(NEEDED_ROLE[function])}
+
+
+def _tx(result: object) -> TxResult:
+    """The transaction of a binding call's result (some return it inside a richer record)."""
+    tx = getattr(result, "tx", result)
+    assert isinstance(tx, TxResult)
+    return tx
+
+
+Effect = Callable[[Registry, Signer, TxResult], None]
+
+
+def _registered(reg: Registry, who: Signer, tx: TxResult) -> None:
+    (event,) = reg.registry.events(tx, "PropertyRegistered")
+    assert (event["property"], event["registrar"]) == (fp("NEW"), who.address)
+    assert reg.registry.get_property(fp("NEW")).status is PropertyStatus.NORMAL
+
+
+def _appraised(reg: Registry, who: Signer, tx: TxResult) -> None:
+    (event,) = reg.registry.events(tx, "AppraisalUpdated")
+    assert (event["property"], event["registrar"], event["appraisedValue"]) == (
+        fp("P1"),
+        who.address,
+        1,
+    )
+    assert reg.registry.get_property(fp("P1")).appraised_value == 1
+
+
+def _applied(reg: Registry, who: Signer, tx: TxResult) -> None:
+    pid = pledge_id(fp("P1"), 3)
+    (event,) = reg.registry.events(tx, "PledgeApplied")
+    assert (event["pledgeId"], event["lender"], event["sequence"]) == (pid, who.address, 3)
+    assert reg.registry.get_pledge(pid).status is PledgeStatus.PENDING
+
+
+def _approved(reg: Registry, who: Signer, tx: TxResult) -> None:
+    pid = pledge_id(fp("P1"), 1)
+    (event,) = reg.registry.events(tx, "PledgeApproved")
+    assert (event["pledgeId"], event["registrar"], event["rank"]) == (pid, who.address, 2)
+    assert reg.registry.get_pledge(pid).status is PledgeStatus.ACTIVE
+    assert reg.registry.rank_of(pid) == 2
+
+
+def _rejected(reg: Registry, who: Signer, tx: TxResult) -> None:
+    pid = pledge_id(fp("P1"), 1)
+    (event,) = reg.registry.events(tx, "PledgeRejected")
+    assert (event["pledgeId"], event["registrar"], event["reasonCode"]) == (pid, who.address, 100)
+    assert reg.registry.get_pledge(pid).status is PledgeStatus.REJECTED
+
+
+def _released(reg: Registry, who: Signer, tx: TxResult) -> None:
+    pid = pledge_id(fp("P1"), 2)
+    (event,) = reg.registry.events(tx, "PledgeReleased")
+    assert (event["pledgeId"], event["releasedBy"], event["rank"]) == (pid, who.address, 1)
+    assert reg.registry.get_pledge(pid).status is PledgeStatus.RELEASED
+    assert reg.registry.active_pledges(fp("P1")) == []
+
+
+def _seized(reg: Registry, who: Signer, tx: TxResult) -> None:
+    court = reg.registry.institution_of(who.address)
+    (event,) = reg.registry.events(tx, "SeizureImposed")
+    assert (event["property"], event["caseRef"], event["enforcer"], event["court"]) == (
+        fp("P1"),
+        CASE,
+        who.address,
+        court,
+    )
+    assert reg.registry.get_property(fp("P1")).status is PropertyStatus.SEIZED
+    assert reg.registry.seizure_of(fp("P1"), CASE) == court
+
+
+def _lifted(reg: Registry, who: Signer, tx: TxResult) -> None:
+    (event,) = reg.registry.events(tx, "SeizureLifted")
+    assert (event["property"], event["enforcer"], event["seizures"]) == (fp("P2"), who.address, 0)
+    assert reg.registry.get_property(fp("P2")).status is PropertyStatus.NORMAL
+
+
+def _ltv_set(reg: Registry, who: Signer, tx: TxResult) -> None:
+    events = reg.registry.events(tx, "DefaultMaxLtvSet")
+    assert events == [{"maxLtvBps": 5000, "admin": who.address}]
+    assert reg.registry.default_max_ltv_bps() == 5000
+
+
+def _assigned(reg: Registry, who: Signer, tx: TxResult) -> None:
+    events = reg.registry.events(tx, "InstitutionAssigned")
+    assert events == [
+        {"account": who.address, "institution": keccak(text="X"), "admin": who.address}
+    ]
+    assert reg.registry.institution_of(who.address) == keccak(text="X")
+
+
+EFFECTS: dict[str, Effect] = {
+    "registerProperty": _registered,
+    "updateAppraisal": _appraised,
+    "applyForPledge": _applied,
+    "approvePledge": _approved,
+    "decidePledge": _approved,
+    "rejectPledge": _rejected,
+    "releasePledge": _released,
+    "seize": _seized,
+    "unseize": _lifted,
+    "setDefaultMaxLtv": _ltv_set,
+    "assignInstitution": _assigned,
+}
 
 
 @pytest.mark.parametrize("function", sorted(ACTIONS))
 def test_each_function_succeeds_for_its_role(reg: Registry, function: str) -> None:
-    """The other half of the role table: the allowed actors are not refused by the same setup."""
-    reg.register("P1")
-    reg.register("P2")
-    reg.apply(reg.bank_a, fp("P1"), 1)
-    reg.pledge(reg.bank_a, fp("P1"), 1)
-    reg.registry.seize(reg.enforcer, fp("P2"), CASE)
+    """The other half of the role table: each allowed actor, in the same setup, gets the call's
+    effect: its event, naming the actor, and the state it changes."""
+    assert set(EFFECTS) == set(ACTIONS)
+    _role_scene(reg)
     action, allowed = ACTIONS[function]
     for actor in sorted(allowed):
         snapshot = reg.stack.snapshot()
-        action(reg, _actor(reg, actor))
+        who = _actor(reg, actor)
+        EFFECTS[function](reg, who, _tx(action(reg, who)))
         reg.stack.revert(snapshot)
 
 
@@ -980,7 +1107,11 @@ def test_renounced_role_is_refused(reg: Registry) -> None:
     reg.registry.chain.transact(
         reg.bank_a, reg.registry.contract.functions.renounceRole(LENDER_ROLE, reg.bank_a.address)
     )
-    reg.refused(errors.MissingRole, lambda: reg.registry.release(reg.bank_a, pid))
+    error = reg.refused(
+        errors.MissingRole, "missing-role", lambda: reg.registry.release(reg.bank_a, pid)
+    )
+    assert error.details == {"account": reg.bank_a.address, "neededRole": hx(LENDER_ROLE)}
+    assert reg.registry.get_pledge(pid).status is PledgeStatus.ACTIVE
 
 
 def test_roles_behave_as_in_openzeppelin_access_control(reg: Registry) -> None:
@@ -1043,10 +1174,13 @@ OPERATIONS = st.lists(
 def test_contract_agrees_with_the_reference_model(
     reg: Registry, operations: list[tuple[str, int]]
 ) -> None:
+    """After every operation, not only at the end: a divergence is caught at the operation that
+    caused it, before a later one can mask it."""
     snapshot = reg.stack.snapshot()
     try:
         prop = reg.register("P1")
         model = PropertyModel(VALUE)
+        _agree(reg, prop, model)
         for operation, number in operations:
             if operation == "apply":
                 # Amounts around a fifth of the cap, so that both outcomes of a decision occur.
@@ -1068,12 +1202,23 @@ def test_contract_agrees_with_the_reference_model(
             elif operation == "appraise":
                 reg.registry.update_appraisal(reg.registrar, prop, number)
                 model.value = number
-
-        title = reg.registry.title(prop)
-        assert [(p.pledge_id, p.rank, p.pledge.amount) for p in title.pledges] == [
-            (pid, rank, amount) for rank, (pid, amount) in enumerate(model.active, start=1)
-        ]
-        assert title.property.secured_amount == model.secured
-        assert title.headroom == model.headroom
+            _agree(reg, prop, model)
     finally:
         reg.stack.revert(snapshot)
+
+
+def _agree(reg: Registry, prop: bytes, model: PropertyModel) -> None:
+    """The contract's title of ``prop`` is the model's: pledges by rank, secured total, headroom,
+    seizure; and every pledge the model holds pending is pending on chain."""
+    title = reg.registry.title(prop)
+    assert [(p.pledge_id, p.rank, p.pledge.amount) for p in title.pledges] == [
+        (pid, rank, amount) for rank, (pid, amount) in enumerate(model.active, start=1)
+    ]
+    assert title.property.secured_amount == model.secured
+    assert title.headroom == model.headroom
+    assert title.property.appraised_value == model.value
+    assert (title.property.status is PropertyStatus.SEIZED) == model.seized
+    assert title.property.seizures == len(model.seizures)
+    for pid, amount in model.pending.items():
+        pending = reg.registry.get_pledge(pid)
+        assert (pending.status, pending.amount) == (PledgeStatus.PENDING, amount)
