@@ -1,8 +1,9 @@
 """ConsentRegistry: enterprise bindings, relayed EIP-712 consents and the anchored read log.
 
 Each test deploys a fresh registry on the session node (the snapshot taken around the test undoes
-it). Each refusal is checked for its decoded domain error and for leaving the chain unchanged (no
-block mined): the binding estimates first, so a refused operation sends nothing.
+it). Each refusal is checked for its decoded domain error, its rule, and for leaving the chain
+unchanged (no block mined, the head's hash as before): the binding estimates first, so a refused
+operation sends nothing.
 
 Enterprises sign with keys that hold no ether: every grant and revocation here is relayed by an
 account with no role and no relation to the enterprise.
@@ -170,19 +171,21 @@ class Registry:
     def active(self, who: EnterpriseKey, grantee: bytes = BANK_A) -> bool:
         return self.registry.is_consent_active(who.fp, grantee, SCOPE_CREDIT_REPORT)
 
-    def refused(self, error: type[errors.RegistryError], action: Callable[[], object]) -> Any:
-        """Runs ``action``, expects ``error``, and checks that no block was mined."""
-        head = self.stack.chain.block_number()
+    def refused(
+        self, error: type[errors.RegistryError], rule: str, action: Callable[[], object]
+    ) -> Any:
+        """Runs ``action``, expects ``error`` under ``rule``, and checks that the chain is as it
+        was: no block mined, the head's hash (which commits to the state) unchanged."""
+        before = self.stack.tip()
         with pytest.raises(error) as raised:
             action()
-        assert self.stack.chain.block_number() == head
+        assert raised.value.rule == rule, raised.value
+        assert self.stack.tip() == before
         return raised.value
 
     def violated(self, rule: str, action: Callable[[], object]) -> dict[str, Any]:
         """Like :meth:`refused` for a contract rule; returns the decoded error arguments."""
-        error = self.refused(errors.RuleViolation, action)
-        assert error.rule == rule
-        details: dict[str, Any] = error.details
+        details: dict[str, Any] = self.refused(errors.RuleViolation, rule, action).details
         return details
 
 
@@ -258,20 +261,20 @@ def test_typed_data_is_what_a_wallet_signs(reg: Registry) -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "rule"),
     [
-        ("enterprise", b"\x01" * 31),
-        ("scope", "0x" + "00" * 32),
-        ("expiry", 2**64),
-        ("nonce", -1),
-        ("nonce", True),
+        ("enterprise", b"\x01" * 31, "bytes32"),
+        ("scope", "0x" + "00" * 32, "bytes32"),
+        ("expiry", 2**64, "uint-range"),
+        ("nonce", -1, "uint-range"),
+        ("nonce", True, "uint-range"),
     ],
 )
-def test_malformed_consent_refused_before_the_chain(field: str, value: object) -> None:
+def test_malformed_consent_refused_before_the_chain(field: str, value: object, rule: str) -> None:
     good = Consent(b"\x01" * 32, BANK_A, SCOPE_CREDIT_REPORT, 2_000_000_000, 5)
     with pytest.raises(errors.InvalidInput) as raised:
         replace(good, **{field: value})
-    assert raised.value.field == field
+    assert (raised.value.field, raised.value.rule) == (field, rule)
 
 
 def eip191_digest(typed_data: dict[str, Any]) -> bytes:
@@ -757,21 +760,30 @@ def test_malformed_signatures_get_ecdsa_errors(reg: Registry) -> None:
     signature = reg.sign(who, consent)
 
     short = reg.refused(
-        errors.RuleViolation, lambda: reg.registry.grant(reg.relayer, consent, signature[:64])
+        errors.RuleViolation,
+        "ecdsa-invalid-signature-length",
+        lambda: reg.registry.grant(reg.relayer, consent, signature[:64]),
     )
     assert short.message == "ECDSAInvalidSignatureLength(length=64)"
+    assert short.details == {"length": 64}
     # The same signature with s flipped to the upper half (malleability) is refused.
     r, s, v = signature[:32], int.from_bytes(signature[32:64], "big"), signature[64]
     malleated = r + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])
     high_s = reg.refused(
-        errors.RuleViolation, lambda: reg.registry.grant(reg.relayer, consent, malleated)
+        errors.RuleViolation,
+        "ecdsa-invalid-signature-s",
+        lambda: reg.registry.grant(reg.relayer, consent, malleated),
     )
     assert high_s.message.startswith("ECDSAInvalidSignatureS(")
+    assert high_s.details == {"s": hx((SECP256K1_N - s).to_bytes(32, "big"))}
     garbage = reg.refused(
         errors.RuleViolation,
+        "ecdsa-invalid-signature",
         lambda: reg.registry.grant(reg.relayer, consent, bytes(64) + b"\x1b"),
     )
     assert garbage.message == "ECDSAInvalidSignature()"
+    assert garbage.details == {}
+    assert not reg.active(who)
 
 
 def test_unbound_enterprise_and_zero_terms_are_refused(reg: Registry) -> None:
@@ -853,22 +865,32 @@ def test_roles_are_enforced_on_chain(any_reg: Registry) -> None:
     for outsider in (reg.relayer, bank, reg.operator):
         error = reg.refused(
             errors.MissingRole,
+            "missing-role",
             lambda o=outsider: reg.registry.bind_enterprise(o, who.address, who.fingerprint),
         )
         assert error.details == {"account": outsider.address, "neededRole": hx(REGISTRAR_ROLE)}
 
     reg.registry.bind_enterprise(reg.registrar, who.address, who.fingerprint)
-    reg.refused(errors.MissingRole, lambda: reg.registry.unbind_enterprise(bank, who.fp))
+    error = reg.refused(
+        errors.MissingRole,
+        "missing-role",
+        lambda: reg.registry.unbind_enterprise(bank, who.fp),
+    )
+    assert error.details == {"account": bank.address, "neededRole": hx(REGISTRAR_ROLE)}
     for outsider in (reg.relayer, reg.registrar):
         error = reg.refused(
             errors.MissingRole,
+            "missing-role",
             lambda o=outsider: reg.registry.anchor_read_log(o, b"\x01" * 32, 1, 1),
         )
-        assert error.details["neededRole"] == hx(OPERATOR_ROLE)
-    reg.refused(
+        assert error.details == {"account": outsider.address, "neededRole": hx(OPERATOR_ROLE)}
+    error = reg.refused(
         errors.MissingRole,
+        "missing-role",
         lambda: reg.registry.assign_institution(reg.registrar, bank.address, BANK_A),
     )
+    # The admin's role is the zero role.
+    assert error.details == {"account": reg.registrar.address, "neededRole": hx(bytes(32))}
 
 
 # --- the contract against a reference model -------------------------------------------------------
@@ -1121,12 +1143,15 @@ def test_every_proof_leads_to_the_root(leaves: list[bytes], data: st.DataObject)
 
 
 def test_merkle_tree_refuses_bad_input() -> None:
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(errors.InvalidInput) as raised:
         MerkleTree([])
-    with pytest.raises(errors.InvalidInput):
-        MerkleTree([b"short"])
-    with pytest.raises(errors.InvalidInput):
+    assert (raised.value.field, raised.value.rule) == ("leaves", "merkle-tree-empty")
+    with pytest.raises(errors.InvalidInput) as raised:
+        MerkleTree([b"\x01" * 32, b"short"])
+    assert (raised.value.field, raised.value.rule) == ("leaves[1]", "hash-32-bytes")
+    with pytest.raises(errors.InvalidInput) as raised:
         MerkleTree([b"\x01" * 32]).proof(1)
+    assert (raised.value.field, raised.value.rule) == ("index", "merkle-leaf-index")
     single = MerkleTree([b"\x01" * 32])
     assert single.root == b"\x01" * 32
     assert single.proof(0) == []
