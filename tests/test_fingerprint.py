@@ -448,8 +448,9 @@ def test_generated_keyrings_have_distinct_random_keys() -> None:
     ],
 )
 def test_keyring_refuses_bad_configuration(keys: dict[int, bytes], active: int) -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(ConfigurationError) as caught:
         FingerprintKeyring(keys, active)
+    assert caught.value.rule == "configuration-error"
 
 
 def test_keyring_accepts_boundary_versions_and_key_length() -> None:
@@ -471,6 +472,7 @@ def test_short_key_error_does_not_echo_the_key() -> None:
     short = b"\x42" * 15
     with pytest.raises(ConfigurationError) as caught:
         FingerprintKeyring({1: short}, 1)
+    assert caught.value.rule == "configuration-error"
     assert short.hex() not in str(caught.value)
 
 
@@ -523,6 +525,7 @@ def test_from_mapping_accepts_0x_prefixed_hex() -> None:
 def test_from_mapping_refuses_malformed_input(data: object) -> None:
     with pytest.raises(ConfigurationError) as caught:
         FingerprintKeyring.from_mapping(data)
+    assert caught.value.rule == "configuration-error"
     assert KEY_A.hex()[:30] not in str(caught.value)
 
 
@@ -558,8 +561,9 @@ def test_every_single_character_substitution_is_rejected(uscc: str) -> None:
 def test_generated_usccs_detect_any_substitution(uscc: str, position: int, char: str) -> None:
     assert normalize_uscc(uscc) == uscc
     assume(uscc[position] != char)
-    with pytest.raises(InvalidInput, match="check digit"):
+    with pytest.raises(InvalidInput, match="check digit") as caught:
         normalize_uscc(uscc[:position] + char + uscc[position + 1 :])
+    assert (caught.value.field, caught.value.rule) == ("uscc", "uscc-check-digit")
 
 
 @pytest.mark.parametrize("uscc", [USCC_FUZHOU[:-1], USCC_FUZHOU + "0", "", "   ", "9135"])
@@ -624,8 +628,9 @@ def test_declaration_number_must_have_18_digits(number: str) -> None:
         "declaration_number",
         "declaration-number-format",
     )
-    with pytest.raises(InvalidInput, match="18 digits"):
+    with pytest.raises(InvalidInput, match="18 digits") as caught:
         CustomsDeclaration(number)
+    assert (caught.value.field, caught.value.rule) == ("number", "declaration-number-format")
 
 
 @pytest.mark.parametrize("region", ["11010", "1101050", "11O105", ""])
@@ -633,8 +638,9 @@ def test_region_code_must_have_6_digits(region: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         normalize_region_code(region)
     assert (caught.value.field, caught.value.rule) == ("region_code", "region-code-format")
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as caught:
         Property(region, CERTIFICATE)
+    assert (caught.value.field, caught.value.rule) == ("region_code", "region-code-format")
 
 
 @pytest.mark.parametrize(
@@ -677,10 +683,13 @@ def test_non_string_fields_are_rejected(
 
 
 def test_fingerprint_refuses_wrong_digest_or_version() -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as caught:
         Fingerprint(1, b"\x00" * 31)
-    with pytest.raises(InvalidInput):
-        Fingerprint(0, b"\x00" * 32)
+    assert (caught.value.field, caught.value.rule) == ("digest", "fingerprint-digest")
+    for version in (0, 65536, True):
+        with pytest.raises(InvalidInput) as caught:
+            Fingerprint(version, b"\x00" * 32)
+        assert (caught.value.field, caught.value.rule) == ("key_version", "key-version-range")
     assert Fingerprint(1, b"\xff" * 32).hex == "0x" + "ff" * 32
 
 
