@@ -209,14 +209,26 @@ def test_a_refused_role_grant_changes_neither_chain_nor_index(
     index = Indexer(engine, stack.chain, stack.deployment)
     index.run_until_caught_up()
     before = dump_database(engine)
-    head = stack.chain.block_number()
-    with pytest.raises(errors.MissingRole):
+    tip = stack.tip()
+    with pytest.raises(errors.MissingRole) as raised:
         stack.pledges.grant_role(stack.bank_a.signer, REGISTRAR_ROLE, stack.bank_a.signer.address)
-    with pytest.raises(errors.MissingRole):
+    # Granting takes the role's admin role: the zero (admin) role.
+    assert raised.value.rule == "missing-role"
+    assert raised.value.details == {
+        "account": stack.bank_a.signer.address,
+        "neededRole": hx(bytes(32)),
+    }
+    with pytest.raises(errors.MissingRole) as raised:
         stack.consents.assign_institution(
             stack.registrar.signer, stack.bank_a.signer.address, INSTITUTION_A
         )
-    assert stack.chain.block_number() == head
+    assert raised.value.rule == "missing-role"
+    assert raised.value.details == {
+        "account": stack.registrar.signer.address,
+        "neededRole": hx(bytes(32)),
+    }
+    # No block, and the head's hash (which commits to the state) as before.
+    assert stack.tip() == tip
     assert index.run_until_caught_up() == 0
     assert dump_database(engine) == before
 

@@ -21,6 +21,7 @@ from eth_utils.crypto import keccak
 
 from registry import errors
 from registry.chain.consents import (
+    OPERATOR_ROLE,
     SCOPE_CREDIT_REPORT,
     Consent,
     ConsentStatus,
@@ -347,16 +348,23 @@ def test_a_refused_consent_changes_neither_chain_nor_index(stack: Stack, engine:
     index = Indexer(engine, stack.chain, stack.deployment)
     index.run_until_caught_up()
     before = dump_database(engine)
-    head = stack.chain.block_number()
+    tip = stack.tip()
     bank_a = institution_id(stack.bank_a.signer.address)
     forged = Consent(fp, bank_a, SCOPE_CREDIT_REPORT, now(stack) + DAY, 1)
     signature = sign_consent(Account.create().key, stack.consents.domain(), forged)
     with pytest.raises(errors.RuleViolation) as raised:
         stack.consents.grant(stack.bank_b.signer, forged, signature)
     assert raised.value.rule == "invalid-enterprise-signature"
-    with pytest.raises(errors.MissingRole):
+    assert raised.value.details["enterprise"] == hx(fp)
+    with pytest.raises(errors.MissingRole) as denied:
         stack.consents.anchor_read_log(stack.bank_a.signer, b"\x01" * 32, 1, 1)
-    assert stack.chain.block_number() == head
+    assert denied.value.rule == "missing-role"
+    assert denied.value.details == {
+        "account": stack.bank_a.signer.address,
+        "neededRole": hx(OPERATOR_ROLE),
+    }
+    # No block, and the head's hash (which commits to the state) as before.
+    assert stack.tip() == tip
     assert index.run_until_caught_up() == 0
     assert dump_database(engine) == before
     with engine.connect() as connection:

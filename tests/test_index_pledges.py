@@ -22,7 +22,7 @@ from eth_utils.crypto import keccak
 
 from registry import errors
 from registry.chain.client import Signer
-from registry.chain.pledges import PledgeStatus, PropertyStatus, RuleReason
+from registry.chain.pledges import ENFORCER_ROLE, PledgeStatus, PropertyStatus, RuleReason
 from registry.chain.views import ContractViews
 from registry.db import schema
 from registry.db.read import (
@@ -279,13 +279,20 @@ def test_a_refused_pledge_operation_changes_neither_chain_nor_index(
     index = Indexer(engine, stack.chain, stack.deployment)
     index.run_until_caught_up()
     before = dump_database(engine)
-    head = stack.chain.block_number()
+    tip = stack.tip()
     with pytest.raises(errors.RuleViolation) as raised:
         stack.pledges.approve(stack.registrar.signer, pid)
     assert raised.value.rule == "pledge-exceeds-headroom"
-    with pytest.raises(errors.MissingRole):
+    assert raised.value.details == {"property": hx(prop), "amount": 800_000, "headroom": 700_000}
+    with pytest.raises(errors.MissingRole) as denied:
         stack.pledges.seize(stack.bank_a.signer, prop, CASE)
-    assert stack.chain.block_number() == head
+    assert denied.value.rule == "missing-role"
+    assert denied.value.details == {
+        "account": stack.bank_a.signer.address,
+        "neededRole": hx(ENFORCER_ROLE),
+    }
+    # No block, and the head's hash (which commits to the state) as before.
+    assert stack.tip() == tip
     assert index.run_until_caught_up() == 0
     assert dump_database(engine) == before
     with engine.connect() as connection:
@@ -310,6 +317,7 @@ def test_an_index_that_contradicts_an_event_is_a_conflict_and_writes_nothing(
     before = dump_database(engine)
     stack.pledges.release(stack.bank_a.signer, senior)
 
-    with pytest.raises(IndexConflict, match="states rank 1; the index makes it 2"):
+    with pytest.raises(IndexConflict, match="states rank 1; the index makes it 2") as raised:
         index.step()
+    assert raised.value.rule == "index-conflict"
     assert dump_database(engine) == before

@@ -544,16 +544,21 @@ def test_refused_operation_changes_neither_chain_nor_index(
     index = indexer(stack, engine)
     index.run_until_caught_up()
     before = dump(engine)
-    head = stack.chain.block_number()
+    tip = stack.tip()
 
     if attempt == "beyond the cap":
-        with pytest.raises(errors.FinancingExceedsCap):
+        with pytest.raises(errors.FinancingExceedsCap) as raised:
             stack.ledger.finance(stack.bank_a.signer, rid, 70_001)
+        assert raised.value.rule == "financing-exceeds-cap"
+        assert raised.value.details == {"id": hx(rid), "amount": 70_001, "headroom": 62_000}
     else:
-        with pytest.raises(errors.DeclarationLinkedToOtherInvoice):
+        with pytest.raises(errors.DeclarationLinkedToOtherInvoice) as raised:
             register(stack, stack.bank_b.signer, "INV-2", ("D9", 5_000), ("D1", 90_000))
+        assert raised.value.rule == "declaration-linked-to-other-invoice"
+        assert raised.value.details == {"declaration": hx(fp("D1")), "linkedReceivable": hx(rid)}
 
-    assert stack.chain.block_number() == head
+    # No block, and the head's hash (which commits to the state) as before.
+    assert stack.tip() == tip
     assert index.step() == 0
     assert index.run_until_caught_up() == 0
     assert dump(engine) == before
@@ -683,8 +688,9 @@ def test_a_single_block_the_node_refuses_raises_and_writes_nothing(
 ) -> None:
     register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
     node = NarrowNode(Web3LogSource(stack.chain.w3), max_width=0)
-    with pytest.raises(errors.ChainError, match="single block"):
+    with pytest.raises(errors.ChainError, match="single block") as raised:
         indexer(stack, engine, log_source=node).step()
+    assert raised.value.rule == "chain-unavailable"
     assert all(rows == [] for rows in dump(engine).values())
 
 
@@ -759,6 +765,7 @@ def test_a_reorg_deeper_than_the_kept_hashes_is_detected(stack: Stack, engine: s
 
     with pytest.raises(ReorgDetected) as raised:
         index.step()
+    assert raised.value.rule == "reorg-detected"
     assert raised.value.details == {
         "block_number": indexed_block,
         "indexed_hash": bogus,
@@ -766,8 +773,11 @@ def test_a_reorg_deeper_than_the_kept_hashes_is_detected(stack: Stack, engine: s
     }
     assert "deeper than the index's history" in raised.value.message
     assert dump(engine) == before
-    with pytest.raises(ReorgDetected):
+    # run_forever retries chain errors, but not this one: it would never succeed.
+    with pytest.raises(ReorgDetected, match="deeper than the index's history") as again:
         index.run_forever(threading.Event())
+    assert again.value.details == raised.value.details
+    assert dump(engine) == before
 
 
 def test_a_log_at_an_indexed_position_with_another_hash_is_a_conflict(
@@ -780,8 +790,11 @@ def test_a_log_at_an_indexed_position_with_another_hash_is_a_conflict(
         connection.execute(sa.update(schema.events).values(block_hash="0x" + "cd" * 32))
         connection.execute(sa.delete(schema.indexer_cursor))
     before = dump(engine)
-    with pytest.raises(IndexConflict):
+    with pytest.raises(IndexConflict, match="the index holds another log at block") as raised:
         index.run_until_caught_up()
+    assert raised.value.rule == "index-conflict"
+    first = min(row[0] for row in before["events"])
+    assert raised.value.details == {"block_number": first, "log_index": 0}
     assert dump(engine) == before
 
 
@@ -800,6 +813,7 @@ def test_unknown_topic_from_our_contract_is_an_error(stack: Stack) -> None:
     }
     with pytest.raises(UnknownEvent) as raised:
         decoder.decode(log)
+    assert raised.value.rule == "unknown-event"
     assert raised.value.details == {"contract": stack.ledger.address, "topic0": "0x" + "12" * 32}
 
 
@@ -826,8 +840,9 @@ def test_malformed_logs_are_undecodable(stack: Stack, change: dict[str, Any], pr
     assert isinstance(decoder.decode(financed), ReceivableFinanced)
     if "topics" in change:
         change = {"topics": [financed["topics"][0], *change["topics"][1:]]}
-    with pytest.raises(UndecodableLog, match=problem):
+    with pytest.raises(UndecodableLog, match=problem) as raised:
         decoder.decode({**financed, **change})
+    assert raised.value.rule == "undecodable-log"
 
 
 def test_recorded_logs_decode_like_live_ones(stack: Stack) -> None:

@@ -121,5 +121,8 @@ def test_a_database_from_before_the_migrations_is_refused(engine: sa.Engine) -> 
         connection.execute(
             sa.text("CREATE TABLE indexer_cursor (name VARCHAR(64) PRIMARY KEY, block_number INT)")
         )
-    with pytest.raises(ConfigurationError, match="predates its migrations"):
+    with pytest.raises(ConfigurationError, match="predates its migrations") as raised:
         create_schema(engine)
+    assert raised.value.rule == "configuration-error"
+    # Refused before migrating: the old table is left as it was, and no other appears.
+    assert set(sa.inspect(engine).get_table_names()) == {"indexer_cursor"}
