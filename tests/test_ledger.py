@@ -25,10 +25,11 @@ from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from web3 import Web3
 
 from registry import errors
 from registry.chain.artifacts import ARTIFACTS_DIR
-from registry.chain.client import Signer
+from registry.chain.client import Chain, Signer
 from registry.chain.deploy import deploy
 from registry.chain.ledger import (
     LENDER_ROLE,
@@ -1319,6 +1320,26 @@ def test_every_contract_error_decodes_to_a_domain_error(stack: Stack) -> None:
     assert "ConsentSuperseded" in decoded["ConsentRegistry"]
     assert isinstance(errors.PropertyNotFound("x"), errors.NotFound)
     assert isinstance(errors.ReleaseNotAuthorized("x"), errors.AccessDenied)
+
+
+def test_revert_data_no_known_abi_explains_is_an_unknown_revert(stack: Stack) -> None:
+    """A client that does not know the contract's errors (an older build talking to a newer
+    deployment) reports the revert as unknown, with its raw data, rather than guessing."""
+    blind = Chain(Web3(Web3.HTTPProvider(stack.node.url)), abis=[])
+    ledger = ReceivableLedger(blind, stack.ledger.address)
+    error = refused(
+        stack,
+        errors.UnknownRevert,
+        "unknown-revert",
+        lambda: ledger.finance(stack.bank_a.signer, fp("NOWHERE"), 1),
+    )
+    selector = keccak(text="ReceivableNotFound(bytes32)")[:4]
+    assert (
+        error.message
+        == f"the chain reverted with unknown data 0x{selector.hex()}{fp('NOWHERE').hex()}"
+    )
+    # Its category is the chain's (503 in the API), not a rule the caller broke.
+    assert isinstance(error, errors.ChainError)
 
 
 def _sample(abi_type: str) -> Any:

@@ -873,6 +873,17 @@ def test_multicall_batches_and_is_all_or_nothing(any_reg: Registry) -> None:
     assert [e["pledgeId"] for e in reg.registry.events(tx, "PledgeRejected")] == [too_big]
 
 
+def test_a_batched_call_to_no_function_fails_the_whole_batch(reg: Registry) -> None:
+    """Multicall delegates each call to the contract itself; a call that matches no function
+    reverts without data, which OpenZeppelin reports as FailedCall: the batch's earlier calls are
+    undone with it."""
+    data = reg.registry.call_data
+    calls = [data("registerProperty", fp("P1"), 1, VALUE, b"CNY", 0), bytes.fromhex("deadbeef")]
+    details = reg.violated("failed-call", lambda: reg.registry.multicall(reg.registrar, calls))
+    assert details == {}
+    assert reg.registry.get_property(fp("P1")).status is PropertyStatus.NONE
+
+
 # --- roles ----------------------------------------------------------------------------------------
 
 Action = Callable[[Registry, Signer], object]
@@ -1099,6 +1110,19 @@ def test_each_function_succeeds_for_its_role(reg: Registry, function: str) -> No
         who = _actor(reg, actor)
         EFFECTS[function](reg, who, _tx(action(reg, who)))
         reg.stack.revert(snapshot)
+
+
+def test_an_account_renounces_only_its_own_roles(reg: Registry) -> None:
+    """renounceRole is open to anyone, but only for the caller's own account: Bank A cannot strip
+    Bank B of its role (OpenZeppelin's AccessControlBadConfirmation)."""
+    renounce = reg.registry.contract.functions.renounceRole(LENDER_ROLE, reg.bank_b.address)
+    details = reg.violated(
+        "access-control-bad-confirmation",
+        lambda: reg.registry.chain.transact(reg.bank_a, renounce),
+    )
+    assert details == {}
+    assert reg.registry.has_role(LENDER_ROLE, reg.bank_b.address)
+    assert reg.registry.has_role(LENDER_ROLE, reg.bank_a.address)
 
 
 def test_renounced_role_is_refused(reg: Registry) -> None:
