@@ -7,8 +7,6 @@ scanned for the API keys and private keys of the stack's secrets: none may ever 
 
 from __future__ import annotations
 
-import threading
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,7 +17,6 @@ from typing import Any, cast
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from eth_typing import HexStr
 from eth_utils.abi import event_abi_to_log_topic
 from hexbytes import HexBytes
@@ -41,6 +38,7 @@ from registry.indexer import CURSOR_NAME, Cursor, write_cursor
 from registry.receivables import MAX_DECLARATIONS
 from registry.settings import Settings
 from tests.conftest import ADVANCE_RATE_BPS, Stack
+from tests.serving import serving
 
 # Starlette now prefers the httpx2 package for its TestClient and warns once, at import, when it
 # runs on httpx; the warning is about our test dependencies, not about the code under test, and the
@@ -662,26 +660,8 @@ def test_unreachable_chain_is_a_503_problem_without_the_node_url(
 @pytest.fixture
 def served(services: Services, tmp_path: Path) -> Iterator[str]:
     """The app behind uvicorn on a free port, as ``creditreg serve`` runs it; yields its URL."""
-    config = uvicorn.Config(
-        create_app(Settings(state_dir=tmp_path), services),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn")
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive(), "uvicorn stopped while starting"
-            assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
-            time.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(create_app(Settings(state_dir=tmp_path), services)) as server:
+        yield server.url
 
 
 def test_demo_plays_against_the_served_api(served: str, stack: Stack, tmp_path: Path) -> None:

@@ -12,15 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
@@ -29,6 +26,7 @@ from api.services import Services
 from registry.db import make_engine
 from registry.settings import Settings
 from tests.conftest import Stack
+from tests.serving import serving
 
 LIMIT = 64 * 1024
 HUGE = 50 * 1024 * 1024
@@ -206,19 +204,8 @@ def test_public_paths_have_the_limit_too(app: FastAPI) -> None:
 
 @pytest.fixture
 def served(app: FastAPI) -> Iterator[tuple[str, int]]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn")
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive(), "uvicorn stopped while starting"
-            assert time.monotonic() < deadline, "uvicorn did not start within 30 s"
-            time.sleep(0.01)
-        yield "127.0.0.1", server.servers[0].sockets[0].getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(app) as server:
+        yield server.host, server.port
 
 
 def _answer_to_headers_only(address: tuple[str, int], headers: dict[str, str]) -> str:
