@@ -62,7 +62,7 @@ def services(stack: Stack, sqlite_url: str) -> Iterator[Services]:
     engine.dispose()
 
 
-def _secrets_of(secrets: DevSecrets) -> list[str]:
+def secrets_of(secrets: DevSecrets) -> list[str]:
     """Every secret string of the stack, in the spellings a leak could take."""
     keys = [secrets.deployer.private_key_hex]
     for institution in secrets.institutions:
@@ -86,7 +86,7 @@ def client(services: Services, stack: Stack, tmp_path: Path) -> Iterator[TestCli
         yield test_client
 
     assert bodies, "the test made no request"
-    secrets = _secrets_of(stack.secrets)
+    secrets = secrets_of(stack.secrets)
     for body in bodies:
         for secret in secrets:
             assert secret not in body
@@ -608,7 +608,7 @@ def test_storing_api_keys_is_idempotent_and_drops_replaced_keys(
 def test_services_repr_shows_no_key(services: Services, stack: Stack) -> None:
     shown = repr(services)
     assert "Bank A" in shown
-    for secret in _secrets_of(stack.secrets):
+    for secret in secrets_of(stack.secrets):
         assert secret not in shown
 
 
@@ -674,5 +674,5 @@ def test_demo_plays_against_the_served_api(served: str, stack: Stack, tmp_path: 
     output = console.export_text()
     assert "declaration-linked-to-other-invoice" in output
     assert "receivable-held-by-other-bank" in output
-    for secret in _secrets_of(stack.secrets):
+    for secret in secrets_of(stack.secrets):
         assert secret not in output
