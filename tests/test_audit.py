@@ -25,8 +25,8 @@ from typer.testing import CliRunner
 from registry.chain.client import Signer
 from registry.chain.ledger import LENDER_ROLE, DeclarationTerm, ReceivableTerms
 from registry.cli import app
-from registry.db import create_schema, make_engine
-from registry.db.schema import declarations, receivables
+from registry.db import create_schema, make_engine, opened_engine
+from registry.db.schema import declarations, events, receivables
 from registry.indexer import Indexer
 from registry.settings import get_settings
 from tests.conftest import Stack, fp, hx
@@ -132,14 +132,20 @@ def test_replay_equals_live_and_verify_passes_on_a_clean_index(audited: Audited)
     replay_url = f"sqlite:///{audited.tmp_path / 'replay.db'}"
     replayed = audited.json_of("replay", "audit", "replay", "--database-url", replay_url)
     # Replayed up to the head, the replay is a block (the late registration) ahead of the live
-    # index; as of the live index's block they agree.
+    # index; as of the live index's block they agree. The node's own logs are the witness of
+    # what each holds.
     assert replayed["last_block"] == block + 1
-    assert replayed["events"] > live["tables"]["events"]["rows"] > 0
+    assert replayed["events"] == len(node_logs(stack, block + 1))
+    assert live["tables"]["events"]["rows"] == len(node_logs(stack, block)) > 0
     assert replayed["first_block"] == stack.deployment.deployment_block
     as_of = audited.json_of(
         "replay-digest", "audit", "digest", "--database-url", replay_url, "--block", str(block)
     )
     assert as_of["digest"] == live["digest"]
+    # Equal digests must mean equal rows: read both databases directly, beside the node's logs.
+    with opened_engine(replay_url) as replay_engine:
+        assert event_rows(audited.engine, block) == event_rows(replay_engine, block)
+    assert [row[:3] for row in event_rows(audited.engine, block)] == node_logs(stack, block)
 
     again = audited.cli("audit", "replay", "--database-url", replay_url)
     assert again.exit_code == 1
@@ -149,7 +155,10 @@ def test_replay_equals_live_and_verify_passes_on_a_clean_index(audited: Audited)
     assert report["ok"] is True, report["differences"][:10]
     assert report["differences"] == []
     assert report["block"] == block
-    assert report["live_digest"]["digest"] == report["replay_digest"]["digest"] == live["digest"]
+    assert report["block_hash"] == stack.chain.w3.eth.get_block(block)["hash"].to_0x_hex()
+    assert report["live_digest"]["block"] == report["replay_digest"]["block"] == block
+    assert report["live_digest"]["digest"] == report["replay_digest"]["digest"]
+    assert report["live_digest"]["tables"]["events"]["rows"] == len(node_logs(stack, block))
     checks = {c["check"]: c for c in report["checks"] if c["source"] != "replay"}
     assert set(checks) == CHAIN_CHECKS | LOG_CHECKS
     for name, result in checks.items():
@@ -162,6 +171,33 @@ def test_replay_equals_live_and_verify_passes_on_a_clean_index(audited: Audited)
     existing = audited.json_of("verify-existing", "audit", "verify", "--replay-url", replay_url)
     assert existing["ok"] is True
     assert existing["replay"] is None
+
+
+def node_logs(stack: Stack, to_block: int) -> list[tuple[int, int, str]]:
+    """(block, log index, transaction) of every log of the deployment up to ``to_block``, as the
+    node answers eth_getLogs: a witness the index's code has no part in."""
+    logs = stack.chain.w3.eth.get_logs(
+        {
+            "address": [c.address for c in stack.deployment.contracts.values()],
+            "fromBlock": stack.deployment.deployment_block,
+            "toBlock": to_block,
+        }
+    )
+    return sorted(
+        (log["blockNumber"], log["logIndex"], log["transactionHash"].to_0x_hex()) for log in logs
+    )
+
+
+def event_rows(engine: sa.Engine, to_block: int) -> list[tuple[Any, ...]]:
+    """The events table up to ``to_block``, read with plain SQL."""
+    e = events.c
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(e.block_number, e.log_index, e.tx_hash, e.contract, e.event, e.args)
+            .where(e.block_number <= to_block)
+            .order_by(e.block_number, e.log_index)
+        )
+        return [tuple(row) for row in rows]
 
 
 def tamper(engine: sa.Engine, how: str) -> tuple[str, str, str]:
