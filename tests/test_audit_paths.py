@@ -136,8 +136,9 @@ def test_a_replay_refuses_a_database_with_rows_and_a_block_beyond_the_head(audit
     with opened_engine(audit.replay_url()) as empty:
         with pytest.raises(ConfigurationError) as beyond:
             replay(empty, stack.chain, stack.deployment, to_block=head + 1)
-        assert (
-            beyond.value.message == f"cannot replay to block {head + 1}: the chain's head is {head}"
+        assert (beyond.value.rule, beyond.value.message) == (
+            "configuration-error",
+            f"cannot replay to block {head + 1}: the chain's head is {head}",
         )
 
 

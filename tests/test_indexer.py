@@ -776,7 +776,7 @@ def test_a_reorg_deeper_than_the_kept_hashes_is_detected(stack: Stack, engine: s
     # run_forever retries chain errors, but not this one: it would never succeed.
     with pytest.raises(ReorgDetected, match="deeper than the index's history") as again:
         index.run_forever(threading.Event())
-    assert again.value.details == raised.value.details
+    assert (again.value.rule, again.value.details) == ("reorg-detected", raised.value.details)
     assert dump(engine) == before
 
 

@@ -315,8 +315,11 @@ def test_a_reorganization_while_the_logs_are_read_is_not_indexed(
         return inner(addresses, start, stop)
 
     racing = Indexer(engine, stack.chain, stack.deployment, log_source=reorganizing)
-    with pytest.raises(ChainError, match=rf"the chain changed while blocks {end}\.\.{end} were"):
+    with pytest.raises(
+        ChainError, match=rf"the chain changed while blocks {end}\.\.{end} were read; retry"
+    ) as raised:
         racing.step()
+    assert raised.value.rule == "chain-unavailable"
     assert reorganized == [end]  # the new branch has the same height
     assert dump(engine) == before
 
@@ -348,8 +351,10 @@ def test_a_block_the_chain_no_longer_has_is_retried_not_indexed(
         return logs
 
     rewound = Indexer(engine, stack.chain, stack.deployment, log_source=rewinding)
-    with pytest.raises(ChainError, match=f"the node has no block {end}, below its own safe head"):
+    with pytest.raises(ChainError) as raised:
         rewound.step()
+    assert raised.value.rule == "chain-unavailable"
+    assert raised.value.message == f"the node has no block {end}, below its own safe head; retry"
     assert dump(engine) == before
     result = index.advance()
     assert (result.block_range, result.events, result.rollback) == (None, 0, None)
@@ -566,7 +571,7 @@ def test_a_node_of_another_chain_than_the_manifests_is_refused_before_any_read(
     # No retry can fix it: run_forever stops on it too.
     with pytest.raises(ConfigurationError) as again:
         index.run_forever(threading.Event())
-    assert again.value.message == message
+    assert (again.value.rule, again.value.message) == ("configuration-error", message)
     assert all(rows == [] for rows in dump(engine).values())
 
 
