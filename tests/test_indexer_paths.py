@@ -592,7 +592,9 @@ def test_a_kept_hash_the_chains_logs_contradict_is_a_conflict(
     assert stack.chain.block_number() == block
     before, hashes = dump(engine), kept_hashes(engine)
 
-    with pytest.raises(IndexConflict) as raised:
+    with pytest.raises(
+        IndexConflict, match=f"the index keeps hash {BOGUS_HASH} for block"
+    ) as raised:
         index.step()
     chain_hash = stack.chain.w3.eth.get_block(block)["hash"].to_0x_hex()
     assert raised.value.rule == "index-conflict"
