@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PYTEST_ARGS ?=
+# Test processes: one per core (pytest-xdist); each has its own dev nodes and database schemas.
+TEST_WORKERS ?= auto
 
 .PHONY: install run test flake-check check slither artifacts lock bench bench-chain bench-gas clean
 
@@ -31,7 +33,7 @@ run: install
 
 ## Run the test suite. pytest's exit code 5 (no tests collected) is a failure here, not a pass.
 test: install
-	@$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/pytest -n $(TEST_WORKERS) --durations=25 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$rc
 

@@ -48,6 +48,19 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+# Tests that run for a minute or more, started first: under pytest-xdist a long test left to the
+# end of a worker's queue keeps the whole run waiting while the other worker idles.
+LONG_TESTS = (
+    "tests/test_crash.py::",
+    "tests/test_state_machine.py::",
+    "tests/test_audit_paths.py::",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(LONG_TESTS))
+
+
 POSTGRES_URL = os.environ.get(
     "CREDITREG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -22,7 +22,6 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from registry import errors
 from registry.chain.client import Signer
@@ -55,7 +54,6 @@ from registry.chain.consents import (
 from registry.fingerprint import Enterprise, Fingerprint
 from registry.merkle import MerkleTree, verify_proof
 from tests.conftest import Stack, hx
-from tests.models.consents import ConsentModel
 
 FUNDING_WEI = 10**18
 DAY = 86_400
@@ -891,103 +889,6 @@ def test_roles_are_enforced_on_chain(any_reg: Registry) -> None:
     )
     # The admin's role is the zero role.
     assert error.details == {"account": reg.registrar.address, "neededRole": hx(bytes(32))}
-
-
-# --- the contract against a reference model -------------------------------------------------------
-
-
-def test_consents_agree_with_a_reference_model(reg: Registry) -> None:
-    """Random sequences of binds, unbinds, grants, revocations and clock moves over two
-    enterprises, three keys and two banks; after each step the contract's views equal the model's.
-    Small nonces make replays and superseded messages frequent."""
-    enterprises = [reg.enterprise(bind=False).fingerprint for _ in range(2)]
-    keys = [Account.create() for _ in range(3)]
-    grantees = (BANK_A, BANK_B)
-    # Far from the clock moves (3,000 s) so seconds of wall-clock drift never decide a check.
-    lifetimes = (1_000, 5_000)
-    registry = reg.registry
-
-    class ConsentMachine(RuleBasedStateMachine):
-        def __init__(self) -> None:
-            super().__init__()
-            self.snapshot = reg.stack.snapshot()
-            self.model = ConsentModel.empty()
-
-        def teardown(self) -> None:
-            reg.stack.revert(self.snapshot)
-
-        def expect(self, rule: str | None, action: Callable[[], object]) -> None:
-            if rule is None:
-                action()
-            else:
-                reg.violated(rule, action)
-
-        @rule(e=st.sampled_from(enterprises), k=st.sampled_from(keys))
-        def bind(self, e: Fingerprint, k: LocalAccount) -> None:
-            expected = self.model.bind(e.digest, k.address)
-            self.expect(expected, lambda: registry.bind_enterprise(reg.registrar, k.address, e))
-
-        @rule(e=st.sampled_from(enterprises))
-        def unbind(self, e: Fingerprint) -> None:
-            expected = self.model.unbind(e.digest)
-            self.expect(expected, lambda: registry.unbind_enterprise(reg.registrar, e.digest))
-
-        @rule(
-            e=st.sampled_from(enterprises),
-            k=st.sampled_from(keys),
-            g=st.sampled_from(grantees),
-            nonce=st.integers(min_value=0, max_value=7),
-            lifetime=st.sampled_from(lifetimes),
-        )
-        def grant(
-            self, e: Fingerprint, k: LocalAccount, g: bytes, nonce: int, lifetime: int
-        ) -> None:
-            consent = Consent(e.digest, g, SCOPE_CREDIT_REPORT, reg.now() + lifetime, nonce)
-            signature = sign_consent(k.key, reg.domain, consent)
-            expected = self.model.apply(e.digest, k.address, g, nonce, consent.expiry)
-            self.expect(expected, lambda: registry.grant(reg.relayer, consent, signature))
-
-        @rule(
-            e=st.sampled_from(enterprises),
-            k=st.sampled_from(keys),
-            g=st.sampled_from(grantees),
-            nonce=st.integers(min_value=0, max_value=7),
-        )
-        def revoke(self, e: Fingerprint, k: LocalAccount, g: bytes, nonce: int) -> None:
-            revocation = Revocation(e.digest, g, SCOPE_CREDIT_REPORT, nonce)
-            signature = sign_revocation(k.key, reg.domain, revocation)
-            expected = self.model.apply(e.digest, k.address, g, nonce, None)
-            self.expect(expected, lambda: registry.revoke(reg.relayer, revocation, signature))
-
-        @rule()
-        def wait(self) -> None:
-            reg.travel(3_000)
-
-        @invariant()
-        def views_agree(self) -> None:
-            now = reg.now()
-            for e in enterprises:
-                for g in grantees:
-                    expected = self.model.active(e.digest, g, now)
-                    assert registry.is_consent_active(e.digest, g, SCOPE_CREDIT_REPORT) == expected
-                    record = registry.consent_of(e.digest, g, SCOPE_CREDIT_REPORT)
-                    modelled = self.model.records.get((e.digest, g))
-                    if modelled is None:
-                        assert record.status is ConsentStatus.NONE
-                    else:
-                        assert (record.epoch, record.expiry, record.nonce) == (
-                            modelled.epoch,
-                            modelled.expiry,
-                            modelled.nonce,
-                        )
-                        assert record.status is (
-                            ConsentStatus.GRANTED if modelled.granted else ConsentStatus.REVOKED
-                        )
-
-    run_state_machine_as_test(
-        ConsentMachine,
-        settings=settings(max_examples=20, stateful_step_count=15, deadline=None),
-    )
 
 
 # --- read log -------------------------------------------------------------------------------------

@@ -23,8 +23,6 @@ import pytest
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from web3 import Web3
 
 from registry import errors
@@ -52,7 +50,7 @@ from registry.chain.ledger import (
 )
 from registry.settings import Settings
 from tests.conftest import ADVANCE_RATE_BPS, Stack, fp, hx
-from tests.models.ledger import EXPORTER, Model
+from tests.models.ledger import EXPORTER
 
 MATURITY = 2_000_000_000
 OTHER_EXPORTER = b"\xdd" * 32
@@ -1403,126 +1401,3 @@ def test_a_failing_call_reverts_the_whole_batch(stack: Stack) -> None:
     # The refusal is the second call's, judged after the first within the same transaction.
     assert error.details == {"id": hx(fp("INV-1")), "amount": 10, "headroom": 7}
     assert ledger.receivable(fp("INV-1")).status is ReceivableStatus.NONE
-
-
-# --- the contract against a reference model -----------------------------------------------------
-
-
-OPERATIONS = st.lists(
-    st.one_of(
-        st.tuples(
-            st.just("register"),
-            st.sampled_from(["I1", "I2", "I3"]),
-            st.lists(
-                st.sampled_from(["D1", "D2", "D3", "D4"]), min_size=1, max_size=3, unique=True
-            ),
-            st.integers(1, 200_000),
-        ),
-        st.tuples(
-            st.just("finance"),
-            st.sampled_from(["I1", "I2", "I3"]),
-            st.sampled_from("AB"),
-            st.integers(1, 150_000),
-        ),
-        st.tuples(st.just("repay"), st.sampled_from(["I1", "I2", "I3"]), st.integers(1, 150_000)),
-        st.tuples(st.just("cancel"), st.sampled_from(["I1", "I2", "I3"])),
-        st.tuples(
-            st.just("attest"),
-            st.sampled_from(["D1", "D2", "D3", "D4"]),
-            st.booleans(),
-            st.integers(1, 120_000),
-        ),
-        st.tuples(st.just("rates"), st.integers(0, BPS), st.integers(0, BPS)),
-    ),
-    min_size=1,
-    max_size=10,
-)
-
-
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(operations=OPERATIONS)
-def test_the_contract_agrees_with_a_reference_model(
-    anvil_stack: Stack, operations: list[tuple[Any, ...]]
-) -> None:
-    stack = anvil_stack
-    snapshot = stack.snapshot()
-    try:
-        _replay(stack, operations)
-    finally:
-        stack.revert(snapshot)
-
-
-def _replay(stack: Stack, operations: list[tuple[Any, ...]]) -> None:
-    """Each operation on the chain and on the shared model (tests/models/ledger.py), which must
-    agree on accepting or refusing it; the model then stands for the contract's state."""
-    model, ledger = Model(), stack.ledger
-    banks = {"A": stack.bank_a.signer, "B": stack.bank_b.signer}
-    for operation in operations:
-        kind = operation[0]
-        if kind == "register":
-            _, invoice, numbers, value = operation
-            attempt = ledger.try_register(
-                banks["A"], terms(invoice, 150_000), decls(*((n, value) for n in numbers))
-            )
-            refusal = model.register("A", invoice, 150_000, [(n, value) for n in numbers])
-            assert attempt.accepted == (refusal is None), operation
-        elif kind == "finance":
-            _, invoice, bank, amount = operation
-            if invoice not in model.receivables:
-                continue  # an unknown receivable reverts: not a financing attempt
-            attempt = ledger.try_finance(banks[bank], fp(invoice), amount)
-            refusal = model.finance(bank, invoice, amount)
-            assert attempt.accepted == (refusal is None), (operation, model)
-        elif kind == "repay":
-            _, invoice, amount = operation
-            entry = model.receivables.get(invoice)
-            if entry is None or entry[2] != "financed" or model.outstanding(invoice) < amount:
-                continue
-            holder = entry[3]
-            assert holder is not None
-            ledger.repay(banks[holder], fp(invoice), amount)
-            assert model.repay(holder, invoice, amount) is None
-        elif kind == "cancel":
-            _, invoice = operation
-            entry = model.receivables.get(invoice)
-            if entry is None or entry[2] != "registered":
-                continue
-            ledger.cancel(banks["A"], fp(invoice))
-            assert model.cancel("A", invoice) is None
-        elif kind == "attest":
-            _, number, same_exporter, value = operation
-            exporter = EXPORTER if same_exporter else OTHER_EXPORTER
-            ledger.attest_declaration(
-                stack.verifier.signer, fp(number), exporter, value, EXPORT_DATE
-            )
-            model.attest(number, exporter, value)
-        else:
-            _, first, second = operation
-            verified, unverified = max(first, second), min(first, second)
-            ledger.set_advance_rates(stack.admin.signer, verified, unverified)
-            model.verified, model.unverified = verified, unverified
-        _compare(stack, model)
-
-
-def _compare(stack: Stack, model: Model) -> None:
-    for invoice, (_, numbers, status, _) in model.receivables.items():
-        on_chain = stack.ledger.receivable(fp(invoice))
-        assert on_chain.status.name.lower() == status, invoice
-        assert on_chain.cap == model.cap(invoice), invoice
-        if status == "cancelled":
-            # Its declarations are free, and may back another invoice by now.
-            assert on_chain.outstanding == 0
-            continue
-        assert on_chain.outstanding == model.outstanding(invoice), invoice
-        assert model.drawn_within_cap(invoice), invoice
-        for number in numbers:
-            declaration = stack.ledger.declaration(fp(number))
-            standing, counted = model.counted(number)
-            assert (declaration.standing, declaration.counted_value) == (standing, counted)
-            assert declaration.outstanding == model.balance[number], number
-            assert model.drawn_within_limit(number), number
-            assert declaration.limit == model.limit(number)
