@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic.script import ScriptDirectory
 from hypothesis import HealthCheck, settings
+from sqlalchemy.engine import make_url
 
 from registry.chain.client import Chain
 from registry.chain.consents import ConsentRegistry
@@ -25,7 +29,7 @@ from registry.chain.ledger import AdvanceRates, ReceivableLedger
 from registry.chain.node import DevNode
 from registry.chain.pledges import PledgeRegistry
 from registry.credentials import DevSecrets, Institution
-from registry.db import create_schema, make_engine
+from registry.db import alembic_config, create_schema, make_engine, schema
 from registry.devstack import bootstrap
 from registry.settings import NodeKind
 
@@ -262,6 +266,19 @@ def postgres_schema_url(postgres_url: str) -> Iterator[str]:
     admin.dispose()
 
 
+def swept_on_sqlite(name: str, values: Sequence[Any], representative: Any) -> pytest.MarkDecorator:
+    """Parametrizes ``database_url`` with ``name``: every value on SQLite, ``representative`` on
+    PostgreSQL. For sweeps whose values exercise the index's logic (the same code on both
+    backends): PostgreSQL needs one case of them, not all."""
+    cases = [pytest.param("sqlite", value, id=f"sqlite-{value}") for value in values]
+    postgres = pytest.param(
+        "postgres", representative, id=f"postgres-{representative}", marks=pytest.mark.postgres
+    )
+    return pytest.mark.parametrize(
+        ("database_url", name), [*cases, postgres], indirect=["database_url"]
+    )
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest) -> str:
     """The same test against SQLite and against PostgreSQL."""
@@ -270,11 +287,50 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue("postgres_schema_url"))
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[sa.Engine]:
-    """An index database at the newest schema, on each backend of ``database_url``."""
-    engine = make_engine(database_url)
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite index migrated to head once per session, for tests to copy."""
+    path = tmp_path_factory.mktemp("migrated") / "index.db"
+    engine = make_engine(f"sqlite:///{path}")
     create_schema(engine)
+    engine.dispose()  # the last connection's close checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(scope="session")
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+@pytest.fixture
+def engine(
+    request: pytest.FixtureRequest, database_url: str, head_revision: str
+) -> Iterator[sa.Engine]:
+    """An index database at the newest schema, on each backend of ``database_url``.
+
+    Running the migrations costs a quarter of a second per database, most of it Alembic loading
+    its scripts, and some hundred tests want one: SQLite copies a file migrated once per session;
+    PostgreSQL creates the declared tables and records the head revision, which is the schema the
+    migrations make (``tests/test_migrations.py`` proves it on both backends).
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        assert url.database is not None
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), url.database)
+        engine = make_engine(database_url)
+    else:
+        engine = make_engine(database_url)
+        with engine.begin() as connection:
+            schema.metadata.create_all(connection)
+            version = sa.Table(
+                "alembic_version",
+                sa.MetaData(),
+                sa.Column("version_num", sa.String(32), primary_key=True),
+            )
+            version.create(connection)
+            connection.execute(version.insert().values(version_num=head_revision))
     yield engine
     engine.dispose()
 

@@ -200,14 +200,29 @@ def _deploy(stack: Stack) -> Registry:
     return Registry(stack, registry, registrar, operator, relayer)
 
 
-@pytest.fixture
-def reg(stack: Stack) -> Registry:
-    return _deploy(stack)
+# Deployed once per session and node, before any test's snapshot (pytest sets up session fixtures
+# first): each test starts from the registry as deployed, and its snapshot rewinds what it did.
+@pytest.fixture(scope="session")
+def anvil_consent_registry(anvil_stack: Stack) -> Registry:
+    return _deploy(anvil_stack)
+
+
+@pytest.fixture(scope="session")
+def ganache_consent_registry(ganache_stack: Stack) -> Registry:
+    return _deploy(ganache_stack)
 
 
 @pytest.fixture
-def any_reg(any_stack: Stack) -> Registry:
-    return _deploy(any_stack)
+def reg(anvil_consent_registry: Registry, stack: Stack) -> Registry:
+    assert anvil_consent_registry.stack is stack
+    return anvil_consent_registry
+
+
+@pytest.fixture
+def any_reg(
+    anvil_consent_registry: Registry, ganache_consent_registry: Registry, any_stack: Stack
+) -> Registry:
+    return anvil_consent_registry if any_stack.node.kind == "anvil" else ganache_consent_registry
 
 
 # --- typed data -----------------------------------------------------------------------------------

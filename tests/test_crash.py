@@ -59,7 +59,7 @@ from tests.conftest import TEST_RATES, schema_name
 SEED_VARIABLE = "CREDITREG_CRASH_SEED"
 # Kills per backend: PostgreSQL, where a kill races the server's commit, takes the full count; the
 # SQLite run shares the loader and the cursor rules, and needs fewer to cover them.
-KILLS = {"postgresql": 22, "sqlite": 10}
+KILLS = {"postgresql": 22, "sqlite": 6}
 SESSION_TIMEOUT = 30.0
 CHUNK_SIZE = 10
 POLL_INTERVAL = 0.05

@@ -126,14 +126,29 @@ def _deploy(stack: Stack) -> Registry:
     return Registry(stack, registry, registrar, enforcer, outsider)
 
 
-@pytest.fixture
-def reg(stack: Stack) -> Registry:
-    return _deploy(stack)
+# Deployed once per session and node, before any test's snapshot (pytest sets up session fixtures
+# first): each test starts from the registry as deployed, and its snapshot rewinds what it did.
+@pytest.fixture(scope="session")
+def anvil_pledge_registry(anvil_stack: Stack) -> Registry:
+    return _deploy(anvil_stack)
+
+
+@pytest.fixture(scope="session")
+def ganache_pledge_registry(ganache_stack: Stack) -> Registry:
+    return _deploy(ganache_stack)
 
 
 @pytest.fixture
-def any_reg(any_stack: Stack) -> Registry:
-    return _deploy(any_stack)
+def reg(anvil_pledge_registry: Registry, stack: Stack) -> Registry:
+    assert anvil_pledge_registry.stack is stack
+    return anvil_pledge_registry
+
+
+@pytest.fixture
+def any_reg(
+    anvil_pledge_registry: Registry, ganache_pledge_registry: Registry, any_stack: Stack
+) -> Registry:
+    return anvil_pledge_registry if any_stack.node.kind == "anvil" else ganache_pledge_registry
 
 
 # --- properties -----------------------------------------------------------------------------------

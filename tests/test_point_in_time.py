@@ -26,7 +26,7 @@ from registry.db.read import (
     title_as_of,
 )
 from registry.indexer import Indexer
-from tests.conftest import Stack, fp, hx
+from tests.conftest import Stack, fp, hx, swept_on_sqlite
 from tests.test_index_consents import assert_consents_match_chain, enterprise
 from tests.test_index_consents import history as consent_history
 from tests.test_index_pledges import assert_pledges_match_chain
@@ -82,7 +82,7 @@ def history(stack: Stack) -> dict[str, bytes]:
     return ids
 
 
-@pytest.mark.parametrize("chunk_size", [1, 3, 1000])
+@swept_on_sqlite("chunk_size", [1, 3, 1000], representative=1)
 def test_every_past_block_reads_as_the_contract_saw_it(
     stack: Stack, engine: sa.Engine, chunk_size: int
 ) -> None:

@@ -41,7 +41,7 @@ from registry.db import create_schema, make_engine, schema
 from registry.db.read import title_as_of
 from registry.indexer import REORG_WINDOW, Cursor, Indexer
 from registry.indexer.reorg import find_common_ancestor, remember_blocks
-from tests.conftest import Stack, fp, hx
+from tests.conftest import Stack, fp, hx, swept_on_sqlite
 from tests.conftest import _start_stack as start_stack
 from tests.index_dump import dump_database
 from tests.test_index_consents import (
@@ -283,7 +283,7 @@ def reorganize_and_reindex(
         assert_matches_chain(stack, engine, all_ids(ids), block)
 
 
-@pytest.mark.parametrize("depth", DEPTHS)
+@swept_on_sqlite("depth", DEPTHS, representative=64)
 def test_a_reorg_ends_equal_to_a_fresh_replay(
     stack: Stack, engine: sa.Engine, fresh: Callable[[], sa.Engine], depth: int
 ) -> None:
