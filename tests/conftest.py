@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -333,6 +333,21 @@ def engine(
             connection.execute(version.insert().values(version_num=head_revision))
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Callable[[], sa.Engine]]:
+    """New SQLite databases at the newest schema, for fresh replays."""
+    made: list[sa.Engine] = []
+
+    def make() -> sa.Engine:
+        made.append(make_engine(f"sqlite:///{tmp_path / f'fresh{len(made)}.db'}"))
+        create_schema(made[-1])
+        return made[-1]
+
+    yield make
+    for engine in made:
+        engine.dispose()
 
 
 def fp(label: str) -> bytes:

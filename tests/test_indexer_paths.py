@@ -27,7 +27,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,7 +38,7 @@ from web3.types import RPCEndpoint, RPCResponse
 
 from registry.chain.client import Chain
 from registry.chain.ledger import ReceivableStatus
-from registry.db import create_schema, make_engine, schema
+from registry.db import make_engine, schema
 from registry.errors import ChainError, ConfigurationError
 from registry.indexer import IndexConflict, Indexer, RawLog, Web3LogSource, read_cursor
 from tests.conftest import Stack, fp
@@ -133,21 +132,6 @@ def running(index: Indexer) -> Iterator[tuple[threading.Thread, list[BaseExcepti
         stop.set()
         thread.join(timeout=30)
     assert not thread.is_alive()
-
-
-@pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[Callable[[], sa.Engine]]:
-    """New SQLite databases, for fresh replays."""
-    made: list[sa.Engine] = []
-
-    def make() -> sa.Engine:
-        made.append(make_engine(f"sqlite:///{tmp_path / f'fresh{len(made)}.db'}"))
-        create_schema(made[-1])
-        return made[-1]
-
-    yield make
-    for engine in made:
-        engine.dispose()
 
 
 def assert_equals_fresh_replay(

@@ -72,21 +72,6 @@ from tests.test_indexer import (
 DEPTHS = [1, 2, 5, 16, 64]
 
 
-@pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[Callable[[], sa.Engine]]:
-    """New SQLite databases for fresh replays."""
-    made: list[sa.Engine] = []
-
-    def make() -> sa.Engine:
-        made.append(make_engine(f"sqlite:///{tmp_path / f'fresh{len(made)}.db'}"))
-        create_schema(made[-1])
-        return made[-1]
-
-    yield make
-    for engine in made:
-        engine.dispose()
-
-
 def normalized(engine: sa.Engine) -> dict[str, list[tuple[Any, ...]]]:
     """The index's rows without surrogate ids, timestamps and reorganization counts, sorted in
     Python (so that SQLite and PostgreSQL collations cannot differ)."""
