@@ -167,7 +167,12 @@ class CheckResponse(_Response):
     cap: int | None = Field(description="Maximum outstanding financing; null when unknown.")
     outstanding: int | None
     headroom: int | None = Field(
-        description="What the asking bank can still draw: 0 while another bank holds financing."
+        description="What the asking bank can still draw: 0 unless its institution holds the "
+        "receivable (a receivable belongs to the bank that registered it)."
+    )
+    held_by_you: bool = Field(
+        description="Whether the asking bank's institution registered, and so holds, the "
+        "receivable: only it may draw on it."
     )
     declarations: list[DeclarationCheckOut]
     as_of_block: int = Field(description="Block whose contract state the answer reflects.")

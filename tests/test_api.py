@@ -223,6 +223,7 @@ def test_duplicate_check_through_registration_and_financing(
         "cap": None,
         "outstanding": None,
         "headroom": None,
+        "held_by_you": False,
         "declarations": [
             {"number": DECL_1, "status": "unknown", "receivable_id": None},
             {"number": DECL_2, "status": "unknown", "receivable_id": None},
@@ -241,7 +242,11 @@ def test_duplicate_check_through_registration_and_financing(
     after = client.post("/v1/receivables/check", json=body, headers=key(stack, "Bank A")).json()
     assert (after["status"], after["receivable_id"]) == ("registered", rid)
     assert (after["cap"], after["outstanding"], after["headroom"]) == (CAP, 0, CAP)
+    assert after["held_by_you"] is True
     assert [d["status"] for d in after["declarations"]] == ["linked_to_this_invoice"] * 2
+    # Registered, nothing drawn yet: still Bank A's alone, nothing for Bank B to draw.
+    other = client.post("/v1/receivables/check", json=body, headers=key(stack, "Bank B")).json()
+    assert (other["status"], other["headroom"], other["held_by_you"]) == ("registered", 0, False)
 
     financed = client.post(
         f"/v1/receivables/{rid}/financings", json={"amount": 30_000}, headers=key(stack, "Bank A")
@@ -257,10 +262,11 @@ def test_duplicate_check_through_registration_and_financing(
         CAP - 30_000,
     )
     theirs = client.post("/v1/receivables/check", json=body, headers=key(stack, "Bank B")).json()
-    assert (theirs["status"], theirs["outstanding"], theirs["headroom"]) == (
+    assert (theirs["status"], theirs["outstanding"], theirs["headroom"], theirs["held_by_you"]) == (
         "financed_by_other",
         30_000,
         0,
+        False,
     )
 
     state = client.get(f"/v1/receivables/{rid}", headers=key(stack, "Bank B"))
