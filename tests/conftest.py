@@ -130,6 +130,12 @@ class Stack:
         block = self.chain.w3.eth.get_block("latest")
         return block["number"], block["hash"].to_0x_hex()
 
+    def mine_at(self, timestamp: int) -> int:
+        """Mines an empty block at ``timestamp``; returns its number."""
+        response = self.chain.w3.provider.make_request("evm_mine", [timestamp])  # type: ignore[arg-type]
+        assert "error" not in response, response
+        return self.chain.block_number()
+
     def snapshot(self) -> str:
         return str(self.chain.w3.provider.make_request("evm_snapshot", [])["result"])  # type: ignore[arg-type]
 

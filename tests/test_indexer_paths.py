@@ -43,14 +43,13 @@ from registry.errors import ChainError, ConfigurationError
 from registry.indexer import IndexConflict, Indexer, RawLog, Web3LogSource, read_cursor
 from tests.conftest import Stack, fp
 from tests.test_indexer import (
-    assert_kept_hashes_on_chain,
     chain_logs,
     dump,
     lifecycle,
     projected,
     register,
 )
-from tests.test_reorg import normalized
+from tests.test_reorg import assert_equals_fresh_replay
 
 BOGUS_HASH = "0x" + "ab" * 32
 
@@ -132,15 +131,6 @@ def running(index: Indexer) -> Iterator[tuple[threading.Thread, list[BaseExcepti
         stop.set()
         thread.join(timeout=30)
     assert not thread.is_alive()
-
-
-def assert_equals_fresh_replay(
-    stack: Stack, engine: sa.Engine, fresh: Callable[[], sa.Engine]
-) -> None:
-    replay = fresh()
-    Indexer(replay, stack.chain, stack.deployment).run_until_caught_up()
-    assert normalized(engine) == normalized(replay)
-    assert_kept_hashes_on_chain(stack, engine)
 
 
 # --- two indexers, one database --------------------------------------------------------------

@@ -1150,13 +1150,6 @@ def test_accepted_attempts_are_the_plain_operations(stack: Stack) -> None:
 # --- overdue ------------------------------------------------------------------------------------
 
 
-def mine_at(stack: Stack, timestamp: int) -> int:
-    """Mines an empty block at ``timestamp``; returns its number."""
-    response = stack.chain.w3.provider.make_request("evm_mine", [timestamp])  # type: ignore[arg-type]
-    assert "error" not in response, response
-    return stack.chain.block_number()
-
-
 def test_overdue_from_the_first_second_of_the_day_after_maturity(stack: Stack) -> None:
     """Due on its maturity's day (UTC), overdue from 00:00:00 of the next, by the block's
     timestamp; a maturity with a time of day is due all that day too."""
@@ -1168,8 +1161,8 @@ def test_overdue_from_the_first_second_of_the_day_after_maturity(stack: Stack) -
     for rid in (midnight, noon):
         stack.ledger.finance(stack.bank_a.signer, rid, 1_000)
 
-    last_second_due = mine_at(stack, due + DAY - 1)
-    first_second_after = mine_at(stack, due + DAY)
+    last_second_due = stack.mine_at(due + DAY - 1)
+    first_second_after = stack.mine_at(due + DAY)
     for rid in (midnight, noon):
         assert not stack.ledger.is_overdue(rid, last_second_due)
         assert stack.ledger.is_overdue(rid, first_second_after)

@@ -409,11 +409,6 @@ def test_financing_rules(service: ReceivableService, stack: Stack) -> None:
     assert service.repay(stack.bank_a.signer, rid, 20_000).receivable.outstanding == CAP - 20_000
 
 
-def mine_at(stack: Stack, timestamp: int) -> None:
-    response = stack.chain.w3.provider.make_request("evm_mine", [timestamp])  # type: ignore[arg-type]
-    assert "error" not in response, response
-
-
 def test_overdue_is_judged_by_the_block_not_the_servers_clock(stack: Stack) -> None:
     """Due on the maturity date, overdue from 00:00:00 UTC the next day, by the block's timestamp,
     as the contract judges it, whatever the server's clock says."""
@@ -430,9 +425,9 @@ def test_overdue_is_judged_by_the_block_not_the_servers_clock(stack: Stack) -> N
     idle = register(idle_service, stack, "INV-IDLE", (("310120260000000009", 1_000),), maturity=due)
     service.finance(stack.bank_a.signer, rid, 1_000)
 
-    mine_at(stack, midnight + DAY - 1)  # 23:59:59 on the due date
+    stack.mine_at(midnight + DAY - 1)  # 23:59:59 on the due date
     assert (service.get(rid).overdue, stack.ledger.is_overdue(ledger_id)) == (False, False)
-    mine_at(stack, midnight + DAY)  # 00:00:00 the day after
+    stack.mine_at(midnight + DAY)  # 00:00:00 the day after
     assert (service.get(rid).overdue, stack.ledger.is_overdue(ledger_id)) == (True, True)
     assert service.get(idle).overdue is False  # nothing outstanding
     assert service.repay(stack.bank_a.signer, rid, 1_000).receivable.overdue is False
