@@ -333,11 +333,12 @@ class ReceivableService:
     def get(self, receivable_id: str) -> Receivable:
         """The receivable ``receivable_id`` as the contract holds it now."""
         rid = parse_receivable_id(receivable_id)
-        block = self.ledger.chain.block_number()
+        # The head's number and time in one request: the read and the overdue rule's clock.
+        block, timestamp = self.ledger.chain.head()
         state = self.ledger.receivable(rid, block)
         if state.status is ReceivableStatus.NONE:
             raise ReceivableNotFound(f"no receivable {receivable_id} is registered", id=_hex(rid))
-        return self._view(rid, state, block)
+        return self._view(rid, state, block, timestamp)
 
     # --- writes ---------------------------------------------------------------------------------
 
@@ -513,15 +514,15 @@ class ReceivableService:
 
     def _recorded(self, rid: bytes, amount: int, result: TxResult) -> TransactionRecorded:
         # Read at the transaction's block: the state it produced, not whatever came after.
-        state = self.ledger.receivable(rid, result.block_number)
+        block = result.block_number
+        state = self.ledger.receivable(rid, block)
+        timestamp = self.ledger.chain.block_timestamp(block)
         return TransactionRecorded(
-            amount, result.tx_hash, result.block_number, self._view(rid, state, result.block_number)
+            amount, result.tx_hash, block, self._view(rid, state, block, timestamp)
         )
 
-    def _timestamp(self, block: int) -> int:
-        return self.ledger.chain.block_timestamp(block)
-
-    def _view(self, rid: bytes, state: ReceivableState, block: int) -> Receivable:
+    def _view(self, rid: bytes, state: ReceivableState, block: int, timestamp: int) -> Receivable:
+        """The receivable as read at ``block``, whose time is ``timestamp``."""
         maturity = datetime.fromtimestamp(state.maturity, UTC)
         return Receivable(
             receivable_id=_hex(rid),
@@ -537,6 +538,6 @@ class ReceivableService:
             cap=state.cap,
             outstanding=state.outstanding,
             headroom=state.headroom,
-            overdue=is_overdue(state.maturity, state.outstanding, self._timestamp(block)),
+            overdue=is_overdue(state.maturity, state.outstanding, timestamp),
             as_of_block=block,
         )

@@ -130,6 +130,11 @@ class Chain:
     def block_number(self) -> int:
         return self._rpc(lambda: self.w3.eth.block_number)
 
+    def head(self) -> tuple[int, int]:
+        """The newest block's number and timestamp, in one request."""
+        latest = self._rpc(lambda: self.w3.eth.get_block("latest"))
+        return int(latest["number"]), int(latest["timestamp"])
+
     def block_timestamp(self, block: int) -> int:
         """The timestamp (unix seconds) of ``block``: the clock every time rule is judged by."""
         return int(self._rpc(lambda: self.w3.eth.get_block(block)["timestamp"]))
