@@ -107,7 +107,7 @@ def test_an_unexpected_error_is_a_generic_500_problem_and_is_logged(
     # credentials, as an exception from deep in a library may well carry.
     secret = stack.bank_a.signer.private_key_hex
     message = f"unexpected node answer (key {secret}, node http://user:hunter2@node.internal:8545)"
-    chain = Chain(Web3(FailingProvider(stack.node.url, "eth_blockNumber", message)))
+    chain = Chain(Web3(FailingProvider(stack.node.url, "eth_getBlockByNumber", message)))
     client = client_for(build(stack, engine, chain))
     path = f"/v1/receivables/0x{'ab' * 32}"
 
