@@ -71,7 +71,7 @@ check: install
 slither: install
 	$(BIN)/python scripts/slither_check.py
 
-## Recompile contracts/ into registry/chain/artifacts (committed).
+## Recompile contracts/ into registry/artifacts (committed).
 artifacts: install
 	$(BIN)/creditreg compile
 

@@ -23,9 +23,7 @@ from api.problems import Unauthenticated
 from api.services import Services
 from registry.api_keys import Principal
 from registry.chain.client import Signer
-from registry.chain.ledger import ReceivableLedger
-from registry.credentials import Role
-from registry.devstack import CONTRACT_ROLES
+from registry.contracts.roles import Role
 from registry.errors import AccessDenied
 from registry.receivables import ReceivableService
 
@@ -39,7 +37,7 @@ __all__ = [
     "authenticate",
 ]
 
-LENDER_ON_LEDGER = CONTRACT_ROLES[ReceivableLedger.NAME][Role.LENDER]
+LENDER_ON_LEDGER = Role.LENDER.chain_role
 """The chain role a bank needs on the ledger: the one the deployment grants it."""
 
 # auto_error=False: a missing key is answered by our 401 problem, not by FastAPI's own error. The

@@ -5,7 +5,7 @@ The ``api_keys`` table says what an institution is meant to be (a bank's key say
 consortium admin grants and revokes what it may do, on chain. So before the API signs a write for a
 bank, or answers it as a bank (the duplicate check), :meth:`ChainRoles.require` asks the contract
 being written to (``hasRole``) whether the bank's account holds the role that contract checks for
-it, the one :data:`registry.devstack.CONTRACT_ROLES` grants it. A missing role is
+it, the one :data:`registry.contracts.roles.CONTRACT_ROLES` grants it. A missing role is
 :class:`~registry.errors.MissingRole` (403 ``missing-role``, naming the role and the contract),
 raised before any transaction is built, so nothing is estimated, signed or sent.
 
@@ -46,7 +46,7 @@ from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
 from sqlalchemy import Engine, func, select
 
-from registry.chain.binding import ConsortiumContract
+from registry.contracts.binding import ConsortiumContract
 from registry.db.schema import role_grants
 from registry.errors import MissingRole
 

@@ -6,15 +6,16 @@ checks (:mod:`api.roles`), and the domain service built on them. Three ways to b
 
 - :meth:`Services.from_settings` for ``creditreg serve``: node URL, deployment manifest and the
   API's secrets file from :class:`~registry.settings.Settings` (never the admin secrets file);
-- :meth:`Services.from_running` for ``creditreg up``, from what it started;
+- :func:`creditreg.system.api_for` for ``creditreg up``, from what it started, through
+  :meth:`Services.build`;
 - :meth:`Services.build` from parts, which the tests use with their own dev chain.
 
 Every way stores the institutions' API keys (hashed) in the database, so the keys in the secrets
 file are the keys that work (:func:`registry.api_keys.store_api_keys`). Signing keys stay in this
 object: ``repr`` shows addresses only. No key of the consortium admin is ever among them: the
 secrets come in as :class:`~registry.credentials.ApiSecrets`, which cannot hold one (dev secrets
-are cut down to that first), and ``from_running`` connects to the node anew rather than share the
-connection that deployed, whose signers the admin's key was one of.
+are cut down to that first), and ``up`` connects to the node anew rather than share the connection
+that deployed, whose signers the admin's key was one of.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from sqlalchemy import Engine
 from api.roles import ChainRoles
 from registry.api_keys import Principal, store_api_keys
 from registry.chain.client import Chain, Signer
-from registry.chain.ledger import ReceivableLedger
+from registry.connect import connect_deployment
+from registry.contracts.ledger import ReceivableLedger
 from registry.credentials import ApiSecrets, DevSecrets
 from registry.db import create_schema, make_engine
 from registry.errors import AccessDenied
@@ -38,7 +40,6 @@ from registry.indexer import CURSOR_NAME, read_cursor, read_state
 from registry.indexer.progress import RATE_WINDOW, Progress, read_progress
 from registry.receivables import ReceivableService
 from registry.settings import Settings
-from registry.system import Running, connect_deployment
 
 __all__ = ["HealthStatus", "IndexStatus", "Services"]
 
@@ -164,16 +165,6 @@ class Services:
             ledger,
             secrets,
             settings.confirmations,
-        )
-
-    @classmethod
-    def from_running(cls, running: Running) -> Services:
-        """Services over what ``creditreg up`` started (it owns and disposes of the engine), on a
-        connection of their own to its node."""
-        chain = Chain.connect(running.rpc_url)
-        ledger = ReceivableLedger(chain, running.deployment.address_of(ReceivableLedger.NAME))
-        return cls.build(
-            running.engine, chain, ledger, running.secrets, running.settings.confirmations
         )
 
     def signer_for(self, principal: Principal) -> Signer:

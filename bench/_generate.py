@@ -32,8 +32,8 @@ from hexbytes import HexBytes
 from web3.types import RPCEndpoint
 
 from registry.chain.client import Chain, Signer
-from registry.chain.ledger import ReceivableLedger
 from registry.chain.node import BLOCK_GAS_LIMIT
+from registry.contracts.ledger import ReceivableLedger
 
 EVENTS_PER_PAIR = 5
 GAS_FILL = 0.95

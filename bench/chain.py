@@ -16,10 +16,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from registry.chain.artifacts import load_artifact
+from registry.artifacts import load_artifact
 from registry.chain.client import Chain, Signer
-from registry.chain.ledger import AdvanceRates, DeclarationTerm, ReceivableLedger, ReceivableTerms
 from registry.chain.node import DevNode
+from registry.contracts.ledger import (
+    AdvanceRates,
+    DeclarationTerm,
+    ReceivableLedger,
+    ReceivableTerms,
+)
 from registry.credentials import DevSecrets
 from registry.devstack import bootstrap
 

@@ -50,7 +50,8 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from registry.chain.client import Chain, Signer
-from registry.chain.consents import (
+from registry.chain.node import BLOCK_GAS_LIMIT, HARDFORK, DevNode
+from registry.contracts.consents import (
     SCOPE_CREDIT_REPORT,
     Consent,
     ConsentDomain,
@@ -60,8 +61,7 @@ from registry.chain.consents import (
     sign_consent,
     sign_revocation,
 )
-from registry.chain.ledger import (
-    LENDER_ROLE,
+from registry.contracts.ledger import (
     AdvanceRates,
     DeclarationAlias,
     DeclarationTerm,
@@ -69,8 +69,8 @@ from registry.chain.ledger import (
     ReceivableLedger,
     ReceivableTerms,
 )
-from registry.chain.node import BLOCK_GAS_LIMIT, HARDFORK, DevNode
-from registry.chain.pledges import MIN_CLERK_REASON, PledgeRegistry, pledge_id
+from registry.contracts.pledges import MIN_CLERK_REASON, PledgeRegistry, pledge_id
+from registry.contracts.roles import LENDER_ROLE
 from registry.credentials import DevSecrets
 from registry.devstack import bootstrap
 from registry.errors import RegistryError

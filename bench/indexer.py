@@ -43,9 +43,9 @@ import sqlalchemy as sa
 from _generate import TXS_PER_BLOCK, EventGenerator, Stage
 
 from registry.chain.client import Chain
-from registry.chain.deploy import Deployment
-from registry.chain.ledger import AdvanceRates, ReceivableLedger
 from registry.chain.node import DevNode
+from registry.contracts.deploy import Deployment
+from registry.contracts.ledger import AdvanceRates, ReceivableLedger
 from registry.credentials import DevSecrets
 from registry.db import create_schema, make_engine
 from registry.devstack import bootstrap

@@ -27,7 +27,8 @@ from typing import Protocol
 from eth_typing import ChecksumAddress
 from sqlalchemy import Engine, and_, insert, select, update
 
-from registry.credentials import Role, hash_api_key
+from registry.contracts.roles import Role
+from registry.credentials import hash_api_key
 from registry.db.schema import api_keys
 from registry.errors import InvalidInput
 

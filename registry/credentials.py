@@ -21,7 +21,6 @@ file, and the API's file keeps every other key unchanged.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
 import os
@@ -34,6 +33,7 @@ from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 
 from registry.chain.client import Signer
+from registry.contracts.roles import Role
 from registry.errors import ConfigurationError
 from registry.fingerprint import FingerprintKeyring
 
@@ -45,25 +45,11 @@ __all__ = [
     "ApiSecrets",
     "DevSecrets",
     "Institution",
-    "Role",
     "generate_api_key",
     "hash_api_key",
 ]
 
 API_KEY_PREFIX = "crk_"
-
-
-class Role(enum.StrEnum):
-    """What an institution does: what its API key may do, and the chain role it is granted
-    (``lender``: LENDER_ROLE, ``registrar``: REGISTRAR_ROLE, ``verifier``: VERIFIER_ROLE,
-    ``enforcer``: ENFORCER_ROLE, ``operator``: OPERATOR_ROLE, ``admin``: DEFAULT_ADMIN_ROLE)."""
-
-    LENDER = "lender"
-    REGISTRAR = "registrar"
-    VERIFIER = "verifier"
-    ENFORCER = "enforcer"
-    OPERATOR = "operator"
-    ADMIN = "admin"
 
 
 DEV_INSTITUTIONS: tuple[tuple[str, Role], ...] = (

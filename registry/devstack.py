@@ -7,37 +7,21 @@ network the accounts are funded and roles granted by its operators instead; only
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 
-from registry.chain.artifacts import load_artifact
+from registry.artifacts import load_artifact
 from registry.chain.client import Chain
-from registry.chain.deploy import Deployment, deploy
-from registry.chain.ledger import AdvanceRates
-from registry.credentials import DevSecrets, Role
+from registry.contracts.deploy import Deployment, deploy
+from registry.contracts.ledger import AdvanceRates
+from registry.contracts.roles import CONTRACT_ROLES, ROLE_IDS
+from registry.credentials import DevSecrets
 from registry.errors import ConfigurationError
 
-__all__ = ["CONTRACT_ROLES", "DEV_FUNDING_WEI", "bootstrap", "fund_dev_accounts", "grant_roles"]
+__all__ = ["DEV_FUNDING_WEI", "bootstrap", "fund_dev_accounts", "grant_roles"]
 
 DEV_FUNDING_WEI = 100 * 10**18  # ganache gives each of its accounts 1,000 ether
-
-CONTRACT_ROLES: Mapping[str, Mapping[Role, str]] = {
-    # VERIFIER_ROLE applies once the ledger declares it (attested declarations); until then the
-    # ledger's ABI has no such role and customs gets nothing there.
-    "ReceivableLedger": {Role.LENDER: "LENDER_ROLE", Role.VERIFIER: "VERIFIER_ROLE"},
-    "PledgeRegistry": {
-        Role.LENDER: "LENDER_ROLE",
-        Role.REGISTRAR: "REGISTRAR_ROLE",
-        Role.ENFORCER: "ENFORCER_ROLE",
-    },
-    # Registrars bind enterprises to their accounts; the operator anchors the read log.
-    "ConsentRegistry": {Role.REGISTRAR: "REGISTRAR_ROLE", Role.OPERATOR: "OPERATOR_ROLE"},
-}
-"""Which institutions get which role on which contract: only the roles each contract checks for
-them (every contract inherits all the role constants, most of which it never uses)."""
 
 
 def fund_dev_accounts(chain: Chain, secrets: DevSecrets) -> None:
@@ -65,10 +49,10 @@ def grant_roles(chain: Chain, deployment: Deployment, secrets: DevSecrets) -> No
         address = chain.w3.to_checksum_address(deployment.address_of(name))
         contract = chain.w3.eth.contract(address=address, abi=abi)
         calls = []
-        for role, constant in roles.items():
-            if not _declares(abi, constant):
+        for role in roles:
+            if not _declares(abi, role.chain_role):
                 continue
-            role_id = keccak(text=constant)
+            role_id = ROLE_IDS[role.chain_role]
             for institution in secrets.with_role(role):
                 account = institution.signer.address
                 if not chain.call(contract.functions.hasRole(role_id, account)):

@@ -9,7 +9,7 @@ most ``ceil(log2(n))`` long.
 
 Leaves are 32-byte hashes that the caller computes. They must not be 64 bytes of anything before
 hashing, or an inner node could pass as a leaf: hash the record twice, as OpenZeppelin recommends
-(see :meth:`registry.chain.consents.ReadLogEntry.leaf`).
+(see :meth:`registry.contracts.consents.ReadLogEntry.leaf`).
 """
 
 from __future__ import annotations

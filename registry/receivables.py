@@ -47,9 +47,9 @@ from datetime import UTC, date, datetime
 
 from eth_typing import ChecksumAddress
 
-from registry.chain import ledger as chain_ledger
 from registry.chain.client import Signer, TxResult
-from registry.chain.ledger import (
+from registry.contracts import ledger as chain_ledger
+from registry.contracts.ledger import (
     MAX_KEY_ALIASES,
     Attempt,
     DeclarationTerm,

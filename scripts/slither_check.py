@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from registry.chain.compiler import CONTRACTS_DIR, PROJECT_ROOT, _standard_input, find_solc
+from registry.artifacts.compiler import CONTRACTS_DIR, PROJECT_ROOT, _standard_input, find_solc
 from registry.settings import get_settings
 
 GATING_IMPACTS = ("High", "Medium")

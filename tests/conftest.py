@@ -23,11 +23,11 @@ from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import make_url
 
 from registry.chain.client import Chain
-from registry.chain.consents import ConsentRegistry
-from registry.chain.deploy import Deployment
-from registry.chain.ledger import AdvanceRates, ReceivableLedger
 from registry.chain.node import DevNode
-from registry.chain.pledges import PledgeRegistry
+from registry.contracts.consents import ConsentRegistry
+from registry.contracts.deploy import Deployment
+from registry.contracts.ledger import AdvanceRates, ReceivableLedger
+from registry.contracts.pledges import PledgeRegistry
 from registry.credentials import DevSecrets, Institution
 from registry.db import alembic_config, create_schema, make_engine, schema
 from registry.devstack import bootstrap

@@ -26,13 +26,14 @@ from starlette.exceptions import StarletteDeprecationWarning
 from api.app import create_app
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.services import Services
+from creditreg.demo import run_demo
 from registry.api_keys import Principal, lookup, store_api_keys
 from registry.chain.client import Chain
-from registry.chain.ledger import ReceivableLedger
-from registry.credentials import DevSecrets, Role
+from registry.contracts.ledger import ReceivableLedger
+from registry.contracts.roles import Role
+from registry.credentials import DevSecrets
 from registry.db import create_schema, make_engine
 from registry.db.schema import api_keys
-from registry.demo import run_demo
 from registry.errors import ConfigurationError
 from registry.indexer import CURSOR_NAME, Cursor, write_cursor
 from registry.receivables import MAX_DECLARATIONS

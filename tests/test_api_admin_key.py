@@ -26,8 +26,8 @@ from starlette.exceptions import StarletteDeprecationWarning
 from api.app import create_app
 from api.services import Services
 from registry.chain.client import Chain, Signer
-from registry.chain.ledger import ReceivableLedger
 from registry.chain.node import free_port
+from registry.contracts.ledger import ReceivableLedger
 from registry.credentials import DevSecrets
 from registry.errors import ConfigurationError
 from registry.settings import Settings
@@ -141,7 +141,7 @@ def watch(event, args):
         os._exit(97)
 sys.addaudithook(watch)
 sys.argv = ["creditreg", "serve"]
-from registry.cli import app
+from creditreg.cli import app
 app()
 """
 

@@ -26,8 +26,9 @@ from web3.types import RPCEndpoint, RPCResponse
 from api.app import create_app
 from api.services import Services
 from registry.chain.client import Chain
-from registry.chain.ledger import ReceivableLedger
-from registry.credentials import ApiCredential, ApiSecrets, Role
+from registry.contracts.ledger import ReceivableLedger
+from registry.contracts.roles import Role
+from registry.credentials import ApiCredential, ApiSecrets
 from registry.settings import Settings
 from tests.conftest import Stack
 from tests.test_api import assert_problem, check_body, key, secrets_of

@@ -31,7 +31,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
 
-CREDITREG = [sys.executable, "-m", "registry.cli"]
+CREDITREG = [sys.executable, "-m", "creditreg"]
 
 
 def creditreg(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

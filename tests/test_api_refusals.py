@@ -26,7 +26,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from api.services import Services
-from registry.chain.ledger import ReceivableStatus, RefusalReason
+from registry.contracts.ledger import ReceivableStatus, RefusalReason
 from registry.fingerprint import CustomsDeclaration, Enterprise
 from registry.settings import Settings
 from tests.conftest import Stack

@@ -24,7 +24,8 @@ from api.app import create_app
 from api.roles import MAX_AGE_SECONDS, ChainRoles
 from api.services import Services
 from registry.chain.client import Chain
-from registry.chain.ledger import LENDER_ROLE, ReceivableLedger
+from registry.contracts.ledger import ReceivableLedger
+from registry.contracts.roles import LENDER_ROLE
 from registry.indexer import Indexer
 from registry.settings import Settings
 from tests.conftest import Stack

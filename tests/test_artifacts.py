@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.chain.artifacts import ARTIFACTS_DIR
-from registry.chain.compiler import compile_contracts, find_solc
+from registry.artifacts import ARTIFACTS_DIR
+from registry.artifacts.compiler import compile_contracts, find_solc
 from registry.settings import Settings
 
 

@@ -22,9 +22,10 @@ import sqlalchemy as sa
 from click.testing import Result
 from typer.testing import CliRunner
 
+from creditreg.cli import app
 from registry.chain.client import Signer
-from registry.chain.ledger import LENDER_ROLE, DeclarationTerm, ReceivableTerms
-from registry.cli import app
+from registry.contracts.ledger import DeclarationTerm, ReceivableTerms
+from registry.contracts.roles import LENDER_ROLE
 from registry.db import create_schema, make_engine, opened_engine
 from registry.db.schema import declarations, events, receivables
 from registry.indexer import Indexer

@@ -28,8 +28,8 @@ from registry.audit.digest import digest_index
 from registry.audit.replay import replay
 from registry.audit.report import build_report
 from registry.audit.verify import verify
-from registry.chain.ledger import DeclarationTerm
-from registry.chain.pledges import REGISTRAR_ROLE
+from registry.contracts.ledger import DeclarationTerm
+from registry.contracts.roles import REGISTRAR_ROLE
 from registry.db import create_schema, opened_engine, schema
 from registry.errors import ConfigurationError, InvalidInput
 from registry.indexer import Indexer

@@ -25,10 +25,8 @@ from hypothesis import strategies as st
 
 from registry import errors
 from registry.chain.client import Signer
-from registry.chain.consents import (
+from registry.contracts.consents import (
     CONSENT_TYPEHASH,
-    OPERATOR_ROLE,
-    REGISTRAR_ROLE,
     REVOCATION_TYPEHASH,
     SCOPE_CREDIT_REPORT,
     Binding,
@@ -51,6 +49,7 @@ from registry.chain.consents import (
     sign_consent,
     sign_revocation,
 )
+from registry.contracts.roles import OPERATOR_ROLE, REGISTRAR_ROLE
 from registry.fingerprint import Enterprise, Fingerprint
 from registry.merkle import MerkleTree, verify_proof
 from tests.conftest import Stack, hx

@@ -46,9 +46,9 @@ from sqlalchemy.engine import make_url
 
 from registry.audit.canonical import diff_dumps, dump_database
 from registry.chain.client import Chain, Signer
-from registry.chain.deploy import Deployment
-from registry.chain.ledger import DeclarationTerm, ReceivableLedger, ReceivableTerms
 from registry.chain.node import DevNode
+from registry.contracts.deploy import Deployment
+from registry.contracts.ledger import DeclarationTerm, ReceivableLedger, ReceivableTerms
 from registry.credentials import DevSecrets
 from registry.db import create_schema, make_engine, schema
 from registry.devstack import bootstrap
@@ -75,7 +75,7 @@ PROGRESS_TIMEOUT = 60.0
 # many kills land mid-catch-up depends on timing, so the summary reports it but nothing asserts it.)
 MIN_EVENTS = 1000
 MATURITY = 2_000_000_000
-CREDITREG = [sys.executable, "-m", "registry.cli", "index"]
+CREDITREG = [sys.executable, "-m", "creditreg", "index"]
 
 
 # --- the chain ---------------------------------------------------------------------------------

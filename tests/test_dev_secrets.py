@@ -11,14 +11,8 @@ from typing import Any
 
 import pytest
 
-from registry.credentials import (
-    ADMIN_NAME,
-    DEV_INSTITUTIONS,
-    AdminSecrets,
-    ApiSecrets,
-    DevSecrets,
-    Role,
-)
+from registry.contracts.roles import Role
+from registry.credentials import ADMIN_NAME, DEV_INSTITUTIONS, AdminSecrets, ApiSecrets, DevSecrets
 from registry.errors import ConfigurationError
 
 

@@ -16,13 +16,18 @@ from eth_utils.crypto import keccak
 
 from registry import errors
 from registry.chain.client import Signer
-from registry.chain.consents import OPERATOR_ROLE, institution_id
-from registry.chain.ledger import DEFAULT_ADMIN_ROLE, LENDER_ROLE
-from registry.chain.pledges import ENFORCER_ROLE, REGISTRAR_ROLE
-from registry.credentials import Role
+from registry.contracts.consents import institution_id
+from registry.contracts.roles import (
+    CONTRACT_ROLES,
+    DEFAULT_ADMIN_ROLE,
+    ENFORCER_ROLE,
+    LENDER_ROLE,
+    OPERATOR_ROLE,
+    REGISTRAR_ROLE,
+    Role,
+)
 from registry.db import create_schema, make_engine, schema
 from registry.db.read import institution_assignments_as_of, role_grants_as_of
-from registry.devstack import CONTRACT_ROLES
 from registry.indexer import Indexer
 from tests.conftest import Stack, hx
 from tests.index_dump import dump_database
@@ -170,7 +175,8 @@ def test_the_bootstrap_grants_and_the_history_of_a_grant(stack: Stack, engine: s
     }
     for name, roles in CONTRACT_ROLES.items():
         abi_names = {f.get("name") for f in contracts(stack)[stack.deployment.address_of(name)].abi}
-        for role, constant in roles.items():
+        for role in roles:
+            constant = role.chain_role
             if constant in abi_names:
                 expected |= {
                     (stack.deployment.address_of(name), constant, i.signer.address, deployer)

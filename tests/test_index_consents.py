@@ -20,8 +20,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 
 from registry import errors
-from registry.chain.consents import (
-    OPERATOR_ROLE,
+from registry.chain.views import ContractViews
+from registry.contracts.consents import (
     SCOPE_CREDIT_REPORT,
     Consent,
     ConsentStatus,
@@ -31,7 +31,7 @@ from registry.chain.consents import (
     sign_consent,
     sign_revocation,
 )
-from registry.chain.views import ContractViews
+from registry.contracts.roles import OPERATOR_ROLE
 from registry.db import schema
 from registry.db.read import (
     consent_active_as_of,

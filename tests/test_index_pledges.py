@@ -22,8 +22,9 @@ from eth_utils.crypto import keccak
 
 from registry import errors
 from registry.chain.client import Signer
-from registry.chain.pledges import ENFORCER_ROLE, PledgeStatus, PropertyStatus, RuleReason
 from registry.chain.views import ContractViews
+from registry.contracts.pledges import PledgeStatus, PropertyStatus, RuleReason
+from registry.contracts.roles import ENFORCER_ROLE
 from registry.db import schema
 from registry.db.read import (
     pledge_rejections_as_of,

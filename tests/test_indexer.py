@@ -28,10 +28,10 @@ from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 
 from registry import errors
-from registry.chain.artifacts import load_artifact
+from registry.artifacts import load_artifact
 from registry.chain.client import Signer
-from registry.chain.deploy import CONTRACT_NAMES
-from registry.chain.ledger import (
+from registry.contracts.deploy import CONTRACT_NAMES
+from registry.contracts.ledger import (
     DeclarationTerm,
     ReceivableState,
     ReceivableStatus,

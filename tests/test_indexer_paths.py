@@ -37,7 +37,7 @@ from web3 import HTTPProvider, Web3
 from web3.types import RPCEndpoint, RPCResponse
 
 from registry.chain.client import Chain
-from registry.chain.ledger import ReceivableStatus
+from registry.contracts.ledger import ReceivableStatus
 from registry.db import make_engine, schema
 from registry.errors import ChainError, ConfigurationError
 from registry.indexer import IndexConflict, Indexer, RawLog, Web3LogSource, read_cursor

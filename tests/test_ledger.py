@@ -26,14 +26,12 @@ from hexbytes import HexBytes
 from web3 import Web3
 
 from registry import errors
-from registry.chain.artifacts import ARTIFACTS_DIR
+from registry.artifacts import ARTIFACTS_DIR
 from registry.chain.client import Chain, Signer
-from registry.chain.deploy import deploy
-from registry.chain.ledger import (
-    LENDER_ROLE,
+from registry.contracts.deploy import deploy
+from registry.contracts.ledger import (
     MAX_AMOUNT,
     MAX_DECLARATIONS,
-    VERIFIER_ROLE,
     AdvanceRates,
     Attempt,
     Attestation,
@@ -48,6 +46,7 @@ from registry.chain.ledger import (
     RefusalReason,
     Standing,
 )
+from registry.contracts.roles import LENDER_ROLE, VERIFIER_ROLE
 from registry.settings import Settings
 from tests.conftest import ADVANCE_RATE_BPS, Stack, fp, hx
 from tests.models.ledger import EXPORTER

@@ -21,12 +21,9 @@ from hypothesis import strategies as st
 
 from registry import errors
 from registry.chain.client import Signer, TxResult
-from registry.chain.pledges import (
-    ENFORCER_ROLE,
-    LENDER_ROLE,
+from registry.contracts.pledges import (
     MAX_ACTIVE_PLEDGES,
     POLICY_DEFAULT_MAX_LTV_BPS,
-    REGISTRAR_ROLE,
     PledgeRegistry,
     PledgeState,
     PledgeStatus,
@@ -35,6 +32,7 @@ from registry.chain.pledges import (
     RuleReason,
     pledge_id,
 )
+from registry.contracts.roles import ENFORCER_ROLE, LENDER_ROLE, REGISTRAR_ROLE
 from tests.conftest import Stack, fp, hx
 from tests.models.pledges import PropertyModel
 

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from registry.chain.client import Signer
-from registry.chain.consents import SCOPE_CREDIT_REPORT, institution_id
+from registry.contracts.consents import SCOPE_CREDIT_REPORT, institution_id
 from registry.db import schema
 from registry.db.read import (
     consent_as_of,

@@ -19,7 +19,7 @@ from hexbytes import HexBytes
 
 from registry import errors
 from registry.chain.client import Chain, Signer
-from registry.chain.ledger import ReceivableLedger, RefusalReason
+from registry.contracts.ledger import ReceivableLedger, RefusalReason
 from registry.fingerprint import CustomsDeclaration, Enterprise, ExportInvoice
 from registry.receivables import (
     MAX_DECLARATIONS,

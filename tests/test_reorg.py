@@ -34,9 +34,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.chain.client import Signer
-from registry.chain.consents import SCOPE_CREDIT_REPORT, institution_id
-from registry.chain.ledger import ReceivableStatus
-from registry.chain.pledges import REGISTRAR_ROLE
+from registry.contracts.consents import SCOPE_CREDIT_REPORT, institution_id
+from registry.contracts.ledger import ReceivableStatus
+from registry.contracts.roles import REGISTRAR_ROLE
 from registry.db import create_schema, make_engine, schema
 from registry.db.read import title_as_of
 from registry.indexer import REORG_WINDOW, Cursor, Indexer

@@ -31,7 +31,7 @@ from typing import Any
 import api.problems
 import registry.errors
 import registry.indexer.errors
-from registry.chain.artifacts import all_abis
+from registry.artifacts import all_abis
 from registry.chain.reverts import RevertDecoder
 from registry.errors import RegistryError
 

@@ -64,9 +64,10 @@ from hypothesis.stateful import (
 )
 
 from registry import errors
-from registry.chain.binding import ConsortiumContract
 from registry.chain.client import Signer
-from registry.chain.consents import (
+from registry.chain.views import ContractViews
+from registry.contracts.binding import ConsortiumContract
+from registry.contracts.consents import (
     SCOPE_CREDIT_REPORT,
     Consent,
     ConsentStatus,
@@ -75,8 +76,7 @@ from registry.chain.consents import (
     sign_consent,
     sign_revocation,
 )
-from registry.chain.ledger import (
-    LENDER_ROLE,
+from registry.contracts.ledger import (
     DeclarationAlias,
     DeclarationTerm,
     InvoiceAlias,
@@ -84,14 +84,8 @@ from registry.chain.ledger import (
     ReceivableTerms,
     RefusalReason,
 )
-from registry.chain.pledges import (
-    ENFORCER_ROLE,
-    MIN_CLERK_REASON,
-    PledgeStatus,
-    PropertyStatus,
-    RuleReason,
-)
-from registry.chain.views import ContractViews
+from registry.contracts.pledges import MIN_CLERK_REASON, PledgeStatus, PropertyStatus, RuleReason
+from registry.contracts.roles import ENFORCER_ROLE, LENDER_ROLE
 from registry.fingerprint import Fingerprint
 from registry.overdue import SECONDS_PER_DAY, is_overdue
 from tests.conftest import Stack, fp

@@ -18,7 +18,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from api.services import Services
-from registry.chain.ledger import DeclarationTerm, ReceivableTerms
+from registry.contracts.ledger import DeclarationTerm, ReceivableTerms
 from registry.db import make_engine
 from registry.db.schema import events, indexer_progress
 from registry.indexer import Indexer

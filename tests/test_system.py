@@ -29,14 +29,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.services import Services
+from creditreg.system import api_for, running_system
 from registry.chain.node import free_port
 from registry.credentials import AdminSecrets, ApiSecrets, DevSecrets
 from registry.settings import Settings
-from registry.system import running_system
 from tests.test_api_admin_key import assert_no_admin_key
 
-CREDITREG = [sys.executable, "-m", "registry.cli"]
+CREDITREG = [sys.executable, "-m", "creditreg"]
 TCP_LISTEN = "0A"
 # Fields of /proc/<pid>/stat after the parenthesized name: state, ppid, pgrp, ..., starttime.
 STATE, PPID, PGRP, STARTTIME = 0, 1, 2, 19
@@ -288,7 +287,7 @@ def test_up_builds_the_api_without_the_admin_key(tmp_path: Path) -> None:
     settings = Settings(state_dir=tmp_path / "state", rpc_url=None, database_url=None)
 
     with running_system(settings) as system:
-        services = Services.from_running(system)
+        app = api_for(system)
         secrets = DevSecrets.load(
             settings.resolved_secrets_path, settings.resolved_admin_secrets_path
         )
@@ -298,4 +297,4 @@ def test_up_builds_the_api_without_the_admin_key(tmp_path: Path) -> None:
         # ... and kept running only the API's part, from which the API was built.
         assert isinstance(system.secrets, ApiSecrets)
         assert_no_admin_key(system, secrets)
-        assert_no_admin_key(services, secrets)
+        assert_no_admin_key(app, secrets)

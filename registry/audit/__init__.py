@@ -13,7 +13,7 @@
   anchors of a block range, from the events table;
 - :mod:`~registry.audit.render`: their Rich tables.
 
-``creditreg audit replay|verify|report|digest`` (:mod:`registry.cli`) runs them.
+``creditreg audit replay|verify|report|digest`` (:mod:`creditreg.cli`) runs them.
 """
 
 from __future__ import annotations

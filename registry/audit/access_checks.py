@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare, hex32
-from registry.chain.consents import institution_id
+from registry.contracts.consents import institution_id
 from registry.db.schema import institution_assignments, role_grants
 from registry.indexer.access import InstitutionAssigned, assignment_key, grant_key
 from registry.indexer.decode import RoleGranted, RoleRevoked

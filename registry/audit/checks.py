@@ -28,10 +28,10 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from registry.chain.artifacts import load_artifact
+from registry.artifacts import load_artifact
 from registry.chain.client import Chain
-from registry.chain.deploy import Deployment
 from registry.chain.views import ContractViews
+from registry.contracts.deploy import Deployment
 from registry.db.read import projection_as_of
 from registry.indexer.decode import Decoder, EventRecord
 from registry.indexer.extract import BlockRange, Web3LogSource, fetch_logs, next_range

@@ -4,7 +4,7 @@ against its views, at the index's block, for every key the index holds or the ch
 from __future__ import annotations
 
 from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare, hex32
-from registry.chain.consents import ConsentStatus
+from registry.contracts.consents import ConsentStatus
 from registry.db.schema import consents, enterprise_bindings, read_log_anchors
 from registry.indexer.consents import (
     ConsentGranted,

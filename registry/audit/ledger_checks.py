@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare, hex32
-from registry.chain.ledger import ReceivableStatus, Standing
-from registry.chain.values import currency_text
+from registry.contracts.ledger import ReceivableStatus, Standing
+from registry.contracts.values import currency_text
 from registry.db.schema import advance_rates, declaration_attestations, declarations, receivables
 from registry.indexer.decode import (
     DeclarationAttested,

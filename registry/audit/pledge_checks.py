@@ -4,8 +4,8 @@ against its views, at the index's block, for every key the index holds or the ch
 from __future__ import annotations
 
 from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare, hex32
-from registry.chain.pledges import PledgeStatus, PropertyStatus
-from registry.chain.values import currency_text
+from registry.contracts.pledges import PledgeStatus, PropertyStatus
+from registry.contracts.values import currency_text
 from registry.db.schema import pledges, properties, seizures
 from registry.indexer.pledges import (
     PledgeApplied,

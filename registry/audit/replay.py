@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from registry.audit.digest import IndexDigest, digest_index
 from registry.chain.client import Chain
-from registry.chain.deploy import Deployment
+from registry.contracts.deploy import Deployment
 from registry.db import create_schema
 from registry.errors import ConfigurationError
 from registry.indexer import Indexer

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from registry.chain.deploy import Deployment
-from registry.chain.ledger import RefusalReason
+from registry.contracts.deploy import Deployment
+from registry.contracts.ledger import RefusalReason
+from registry.contracts.roles import ROLE_NAMES
 from registry.db.schema import events
 from registry.errors import InvalidInput
 from registry.indexer import CURSOR_NAME, read_cursor
-from registry.indexer.access import ROLE_NAMES
 
 __all__ = ["SECTIONS", "AuditEntry", "AuditReport", "build_report"]
 

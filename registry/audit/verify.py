@@ -30,7 +30,7 @@ from registry.audit.checks import CHECKS, CheckResult, Record, VerifyContext, co
 from registry.audit.digest import IndexDigest, digest_tables
 from registry.audit.replay import ReplaySummary, ensure_fresh, replay
 from registry.chain.client import Chain
-from registry.chain.deploy import Deployment
+from registry.contracts.deploy import Deployment
 from registry.db import opened_engine
 from registry.db.schema import VERSIONED
 from registry.errors import ConfigurationError

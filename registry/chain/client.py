@@ -25,7 +25,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, Web3Exception
 from web3.types import Nonce, TxParams, Wei
 
-from registry.chain.artifacts import all_abis
+from registry.artifacts import all_abis
 from registry.chain.reverts import RevertDecoder
 from registry.errors import ChainError, RegistryError
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from eth_typing import ChecksumAddress, HexStr
-from eth_utils.crypto import keccak
 from sqlalchemy import Connection
 
+from registry.contracts.roles import ROLE_NAMES
 from registry.db.schema import institution_assignments, role_grants
 from registry.indexer.decode import (
     EventRecord,
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HANDLERS",
-    "ROLE_NAMES",
     "AccessProjections",
     "InstitutionAssigned",
     "assignment_key",
@@ -58,21 +57,6 @@ class InstitutionAssigned(EventRecord):
 register_records(InstitutionAssigned)
 
 _ZERO_HASH = HexStr("0x" + "00" * 32)
-
-ROLE_NAMES: Mapping[str, str] = {
-    _ZERO_HASH: "DEFAULT_ADMIN_ROLE",
-    **{
-        "0x" + keccak(text=name).hex(): name
-        for name in (
-            "LENDER_ROLE",
-            "REGISTRAR_ROLE",
-            "VERIFIER_ROLE",
-            "ENFORCER_ROLE",
-            "OPERATOR_ROLE",
-        )
-    },
-}
-"""The names of the roles our contracts declare, by role id (``0x``-hex)."""
 
 
 def grant_key(contract: str, role: str, account: str) -> str:

@@ -43,10 +43,10 @@ from eth_typing import ABIEvent, ChecksumAddress, HexStr
 from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.address import to_checksum_address
 
-from registry.chain.artifacts import load_artifact
-from registry.chain.deploy import Deployment
-from registry.chain.ledger import ReceivableStatus, RefusalReason, Standing
-from registry.chain.values import currency_text
+from registry.artifacts import load_artifact
+from registry.contracts.deploy import Deployment
+from registry.contracts.ledger import ReceivableStatus, RefusalReason, Standing
+from registry.contracts.values import currency_text
 from registry.errors import ChainError, ConfigurationError
 from registry.indexer.errors import UndecodableLog, UnknownEvent
 

@@ -68,7 +68,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from registry.chain.ledger import ReceivableStatus
+from registry.contracts.ledger import ReceivableStatus
 from registry.db.bulk import JSONText, insert_rows
 from registry.db.schema import declarations, events, financings, receivables
 from registry.errors import ConfigurationError

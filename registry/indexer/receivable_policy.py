@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from registry.chain.ledger import ReceivableStatus, Standing
+from registry.contracts.ledger import ReceivableStatus, Standing
 from registry.db.bulk import insert_rows
 from registry.db.schema import advance_rates, declaration_attestations, refused_attempts
 from registry.indexer.decode import (

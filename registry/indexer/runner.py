@@ -52,7 +52,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from registry.chain.client import Chain
-from registry.chain.deploy import Deployment
+from registry.contracts.deploy import Deployment
 from registry.errors import ChainError, ConfigurationError
 from registry.indexer.cursor import Cursor, read_cursor, read_state, write_cursor
 from registry.indexer.decode import Decoder, EventRecord

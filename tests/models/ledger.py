@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from registry.chain.ledger import RefusalReason, Standing
+from registry.contracts.ledger import RefusalReason, Standing
 from tests.conftest import ADVANCE_RATE_BPS
 
 EXPORTER = b"\xee" * 32

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from registry.chain.pledges import MAX_ACTIVE_PLEDGES, POLICY_DEFAULT_MAX_LTV_BPS, RuleReason
+from registry.contracts.pledges import MAX_ACTIVE_PLEDGES, POLICY_DEFAULT_MAX_LTV_BPS, RuleReason
 
 BPS = 10_000
 

@@ -1,5 +1,8 @@
 """The whole system on one machine, as ``creditreg up`` runs it: dev node, deployment, index, API.
 
+This is where the core (:mod:`registry`) and the HTTP API (:mod:`api`) are put together; neither
+imports the other's way up.
+
 On embedded defaults the chain is a fresh dev node each time, so each start deploys anew and starts
 a fresh SQLite index beside it (an index describes one deployment). The secrets files persist, so
 API keys stay the same from one run to the next.
@@ -20,30 +23,25 @@ import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
+from api.app import create_app
+from api.services import Services
 from registry.chain.client import Chain
-from registry.chain.deploy import CONTRACT_NAMES, Deployment
-from registry.chain.ledger import AdvanceRates
-from registry.chain.node import DevNode, wait_for_rpc
+from registry.chain.node import DevNode
+from registry.connect import connect_chain, deploy_or_reuse
+from registry.contracts.deploy import Deployment
+from registry.contracts.ledger import ReceivableLedger
 from registry.credentials import ApiSecrets, DevSecrets
 from registry.db import create_schema, opened_engine
-from registry.devstack import bootstrap
 from registry.errors import ConfigurationError
 from registry.indexer import Indexer
 from registry.settings import Settings
 
-__all__ = [
-    "Running",
-    "connect_chain",
-    "connect_deployment",
-    "deploy_or_reuse",
-    "run_until_signalled",
-    "running_system",
-]
+__all__ = ["Running", "api_for", "run_until_signalled", "running_system"]
 
 
 @dataclass(frozen=True)
@@ -57,57 +55,6 @@ class Running:
     deployment: Deployment
     engine: Engine
     node: DevNode | None
-
-
-def connect_chain(rpc_url: str) -> Chain:
-    wait_for_rpc(rpc_url, timeout=60)
-    return Chain.connect(rpc_url)
-
-
-def connect_deployment(settings: Settings, missing_rpc_hint: str) -> tuple[Chain, Deployment]:
-    """The configured node and the manifest's deployment on it.
-
-    Raises :class:`ConfigurationError` when no node is configured (``missing_rpc_hint`` says what
-    to do), the manifest is missing, or it describes another chain.
-    """
-    if settings.rpc_url is None:
-        raise ConfigurationError(f"set CREDITREG_RPC_URL{missing_rpc_hint}")
-    deployment = Deployment.load(settings.resolved_manifest_path)
-    chain = connect_chain(settings.rpc_url)
-    if chain.chain_id != deployment.chain_id:
-        raise ConfigurationError(
-            f"the manifest describes chain {deployment.chain_id}, the node serves "
-            f"chain {chain.chain_id}"
-        )
-    return chain, deployment
-
-
-def _deployed(chain: Chain, deployment: Deployment) -> bool:
-    """The manifest describes every contract of ours, and they exist on this chain."""
-    if deployment.chain_id != chain.chain_id or set(CONTRACT_NAMES) - set(deployment.contracts):
-        return False
-    return all(
-        len(chain.w3.eth.get_code(chain.w3.to_checksum_address(c.address))) > 0
-        for c in deployment.contracts.values()
-    )
-
-
-def deploy_or_reuse(
-    settings: Settings, chain: Chain, secrets: DevSecrets
-) -> tuple[Deployment, bool]:
-    """The manifest's deployment if it exists on this chain, else a new one (manifest rewritten).
-
-    Returns the deployment and whether it is new.
-    """
-    path = settings.resolved_manifest_path
-    if path.is_file():
-        existing = Deployment.load(path)
-        if _deployed(chain, existing):
-            return existing, False
-    rates = AdvanceRates(settings.verified_advance_rate_bps, settings.unverified_advance_rate_bps)
-    deployment = bootstrap(chain, secrets, rates)
-    deployment.save(path)
-    return deployment, True
 
 
 def _deploy(settings: Settings, chain: Chain) -> tuple[Deployment, bool, ApiSecrets]:
@@ -153,7 +100,19 @@ def running_system(settings: Settings) -> Iterator[Running]:
             node.stop()
 
 
-def run_until_signalled(system: Running, app: Any) -> None:
+def api_for(system: Running) -> FastAPI:
+    """The API over what ``up`` started (``up`` owns and disposes of the engine), on a connection
+    of its own to the node rather than the one that deployed, whose signers the admin's key was
+    one of."""
+    chain = Chain.connect(system.rpc_url)
+    ledger = ReceivableLedger(chain, system.deployment.address_of(ReceivableLedger.NAME))
+    services = Services.build(
+        system.engine, chain, ledger, system.secrets, system.settings.confirmations
+    )
+    return create_app(system.settings, services)
+
+
+def run_until_signalled(system: Running, app: FastAPI) -> None:
     """Runs the indexer and serves ``app`` until SIGINT or SIGTERM, then stops both.
 
     Both run in threads and the main thread only waits for a signal, so shutdown is one path

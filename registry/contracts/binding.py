@@ -1,8 +1,8 @@
 """What every contract binding shares: deployment, roles and institutions (ConsortiumAccess),
 batching (OpenZeppelin Multicall) and reading a contract's events from a receipt.
 
-Each contract's own binding (:mod:`~registry.chain.ledger`, :mod:`~registry.chain.pledges`,
-:mod:`~registry.chain.consents`) adds its functions and typed views on top of
+Each contract's own binding (:mod:`~registry.contracts.ledger`, :mod:`~registry.contracts.pledges`,
+:mod:`~registry.contracts.consents`) adds its functions and typed views on top of
 :class:`ConsortiumContract`.
 """
 
@@ -15,7 +15,7 @@ from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3.logs import DISCARD
 
-from registry.chain.artifacts import load_artifact
+from registry.artifacts import load_artifact
 from registry.chain.client import Chain, Signer, TxResult
 from registry.errors import ChainError
 

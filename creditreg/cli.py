@@ -1,8 +1,8 @@
 """The ``creditreg`` command line: ``up`` runs the whole system; the others run one part each.
 
-Commands import what they use inside their bodies, so ``creditreg --help`` and ``compile`` stay
-fast, and the ``registry`` package does not import the ``api`` package at module level (the API is
-built on the registry, not the other way round; only this entry point wires the two).
+Commands import what they use inside their bodies, so that ``creditreg --help`` and ``compile``
+stay fast. Like :mod:`creditreg.system`, this sits above both the core (:mod:`registry`) and the
+HTTP API (:mod:`api`): the only place that wires the two.
 """
 
 from __future__ import annotations
@@ -10,16 +10,13 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from registry.errors import ConfigurationError, RegistryError
 from registry.settings import Settings, get_settings
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["app"]
 
@@ -37,14 +34,12 @@ def _fail(error: RegistryError) -> typer.Exit:
 @app.command()
 def up() -> None:
     """Start a dev chain (unless CREDITREG_RPC_URL is set), deploy, index and serve until Ctrl-C."""
-    from api.app import create_app
-    from api.services import Services
-    from registry.system import run_until_signalled, running_system
+    from creditreg.system import api_for, run_until_signalled, running_system
 
     settings = get_settings()
     try:
         with running_system(settings) as system:
-            app_ = create_app(settings, Services.from_running(system))
+            app_ = api_for(system)
             _print_banner(system.rpc_url, settings, started_node=system.node is not None)
             run_until_signalled(system, app_)
     except RegistryError as error:
@@ -71,8 +66,8 @@ def _print_banner(rpc_url: str, settings: Settings, *, started_node: bool) -> No
 def deploy() -> None:
     """Deploy the contracts to CREDITREG_RPC_URL (funding dev keys from the node's accounts) and
     write the manifest; reuses a manifest whose contracts already exist on that chain."""
+    from registry.connect import connect_chain, deploy_or_reuse
     from registry.credentials import DevSecrets
-    from registry.system import connect_chain, deploy_or_reuse
 
     settings = get_settings()
     if settings.rpc_url is None:
@@ -97,10 +92,10 @@ def index(
     once: Annotated[bool, typer.Option(help="Catch up with the chain, then exit.")] = False,
 ) -> None:
     """Run the indexer against the manifest's deployment."""
-    from registry.chain.deploy import Deployment
+    from registry.connect import connect_chain
+    from registry.contracts.deploy import Deployment
     from registry.db import create_schema, make_engine
     from registry.indexer import Indexer
-    from registry.system import connect_chain
 
     settings = get_settings()
     if settings.rpc_url is None:
@@ -151,7 +146,7 @@ def demo(
     ] = None,
 ) -> None:
     """Play a short scenario against a running API: one shipment, two invoices, two banks."""
-    from registry.demo import run_demo
+    from creditreg.demo import run_demo
 
     settings = get_settings()
     url = api_url or f"http://{settings.api_host}:{settings.api_port}"
@@ -164,7 +159,7 @@ def demo(
 @app.command(name="compile")
 def compile_() -> None:
     """Compile contracts/ with the pinned solc and rewrite the committed artifacts."""
-    from registry.chain.compiler import compile_contracts, find_solc, write_artifacts
+    from registry.artifacts.compiler import compile_contracts, find_solc, write_artifacts
 
     settings = get_settings()
     try:
@@ -275,8 +270,8 @@ def audit_replay(
     holding any row is refused) and print its summary and digest."""
     from registry.audit.render import render_replay
     from registry.audit.replay import replay
+    from registry.connect import connect_deployment
     from registry.db import opened_engine
-    from registry.system import connect_deployment
 
     settings = get_settings()
     url = database_url or f"sqlite:///{settings.state_dir / 'replay.db'}"
@@ -305,8 +300,8 @@ def audit_verify(
     index's block; exit 1 on any difference."""
     from registry.audit.render import render_verify
     from registry.audit.verify import verify
+    from registry.connect import connect_deployment
     from registry.db import opened_engine
-    from registry.system import connect_deployment
 
     settings = get_settings()
     try:
@@ -337,7 +332,7 @@ def audit_report(
     range, from the live index's events."""
     from registry.audit.render import render_report
     from registry.audit.report import build_report
-    from registry.chain.deploy import Deployment
+    from registry.contracts.deploy import Deployment
     from registry.db import opened_engine
 
     settings = get_settings()

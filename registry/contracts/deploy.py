@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from registry.chain.artifacts import artifacts_digest
-from registry.chain.binding import deploy_contract
+from registry.artifacts import artifacts_digest
 from registry.chain.client import Chain, Signer
-from registry.chain.ledger import AdvanceRates
+from registry.contracts.binding import deploy_contract
+from registry.contracts.ledger import AdvanceRates
 from registry.errors import ConfigurationError
 
 __all__ = ["CONTRACT_NAMES", "ContractDeployment", "Deployment", "deploy"]

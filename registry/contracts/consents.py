@@ -38,10 +38,9 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 
-from registry.chain.binding import ConsortiumContract
 from registry.chain.client import Signer, TxResult
-from registry.chain.ledger import DEFAULT_ADMIN_ROLE
-from registry.chain.values import address_or_none
+from registry.contracts.binding import ConsortiumContract
+from registry.contracts.values import address_or_none
 from registry.errors import InvalidInput
 from registry.fingerprint import Fingerprint
 
@@ -50,9 +49,6 @@ __all__ = [
     "CONSENT_DOMAIN_VERSION",
     "CONSENT_TYPE",
     "CONSENT_TYPEHASH",
-    "DEFAULT_ADMIN_ROLE",
-    "OPERATOR_ROLE",
-    "REGISTRAR_ROLE",
     "REVOCATION_TYPE",
     "REVOCATION_TYPEHASH",
     "SCOPE_CREDIT_REPORT",
@@ -79,8 +75,6 @@ __all__ = [
     "sign_revocation",
 ]
 
-REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
-OPERATOR_ROLE = keccak(text="OPERATOR_ROLE")
 
 CONSENT_DOMAIN_NAME = "CreditRegistryConsent"
 CONSENT_DOMAIN_VERSION = "1"

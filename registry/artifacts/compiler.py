@@ -17,7 +17,7 @@ from typing import Any
 
 import solcx
 
-from registry.chain.artifacts import ARTIFACTS_DIR, Artifact
+from registry.artifacts import ARTIFACTS_DIR, Artifact
 from registry.errors import ConfigurationError
 
 __all__ = ["EVM_VERSION", "PROJECT_ROOT", "compile_contracts", "find_solc", "write_artifacts"]

@@ -17,20 +17,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from eth_typing import ChecksumAddress
-from eth_utils.crypto import keccak
 
-from registry.chain.binding import ConsortiumContract
 from registry.chain.client import Signer, TxResult
-from registry.chain.values import address_or_none, currency_text
+from registry.contracts.binding import ConsortiumContract
+from registry.contracts.values import address_or_none, currency_text
 from registry.errors import RegistryError
 
 __all__ = [
-    "DEFAULT_ADMIN_ROLE",
-    "LENDER_ROLE",
     "MAX_AMOUNT",
     "MAX_DECLARATIONS",
     "MAX_KEY_ALIASES",
-    "VERIFIER_ROLE",
     "AdvanceRates",
     "Attempt",
     "Attestation",
@@ -47,9 +43,6 @@ __all__ = [
     "Standing",
 ]
 
-LENDER_ROLE = keccak(text="LENDER_ROLE")
-VERIFIER_ROLE = keccak(text="VERIFIER_ROLE")
-DEFAULT_ADMIN_ROLE = bytes(32)
 ZERO_ADDRESS = "0x" + "00" * 20
 MAX_DECLARATIONS = 32
 """ReceivableLedger.MAX_DECLARATIONS."""

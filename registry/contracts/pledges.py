@@ -18,19 +18,14 @@ from eth_abi.abi import encode as abi_encode
 from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
 
-from registry.chain.binding import ConsortiumContract
 from registry.chain.client import Signer, TxResult
-from registry.chain.ledger import DEFAULT_ADMIN_ROLE, LENDER_ROLE
-from registry.chain.values import address_or_none, currency_text
+from registry.contracts.binding import ConsortiumContract
+from registry.contracts.values import address_or_none, currency_text
 
 __all__ = [
-    "DEFAULT_ADMIN_ROLE",
-    "ENFORCER_ROLE",
-    "LENDER_ROLE",
     "MAX_ACTIVE_PLEDGES",
     "MIN_CLERK_REASON",
     "POLICY_DEFAULT_MAX_LTV_BPS",
-    "REGISTRAR_ROLE",
     "Applied",
     "Decision",
     "PledgeRegistry",
@@ -44,8 +39,6 @@ __all__ = [
     "pledge_id",
 ]
 
-REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
-ENFORCER_ROLE = keccak(text="ENFORCER_ROLE")
 MAX_ACTIVE_PLEDGES = 16
 MIN_CLERK_REASON = 100
 POLICY_DEFAULT_MAX_LTV_BPS = 7000

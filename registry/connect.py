@@ -1,0 +1,70 @@
+"""Connecting to a configured deployment: the node (once it answers), the manifest's contracts on
+it, and on a dev chain the deployment itself when there is none yet.
+
+Every entry point that talks to a deployment starts here: the CLI's commands, the API's
+:meth:`~api.services.Services.from_settings` and ``creditreg up``.
+"""
+
+from __future__ import annotations
+
+from registry.chain.client import Chain
+from registry.chain.node import wait_for_rpc
+from registry.contracts.deploy import CONTRACT_NAMES, Deployment
+from registry.contracts.ledger import AdvanceRates
+from registry.credentials import DevSecrets
+from registry.devstack import bootstrap
+from registry.errors import ConfigurationError
+from registry.settings import Settings
+
+__all__ = ["connect_chain", "connect_deployment", "deploy_or_reuse"]
+
+
+def connect_chain(rpc_url: str) -> Chain:
+    wait_for_rpc(rpc_url, timeout=60)
+    return Chain.connect(rpc_url)
+
+
+def connect_deployment(settings: Settings, missing_rpc_hint: str) -> tuple[Chain, Deployment]:
+    """The configured node and the manifest's deployment on it.
+
+    Raises :class:`ConfigurationError` when no node is configured (``missing_rpc_hint`` says what
+    to do), the manifest is missing, or it describes another chain.
+    """
+    if settings.rpc_url is None:
+        raise ConfigurationError(f"set CREDITREG_RPC_URL{missing_rpc_hint}")
+    deployment = Deployment.load(settings.resolved_manifest_path)
+    chain = connect_chain(settings.rpc_url)
+    if chain.chain_id != deployment.chain_id:
+        raise ConfigurationError(
+            f"the manifest describes chain {deployment.chain_id}, the node serves "
+            f"chain {chain.chain_id}"
+        )
+    return chain, deployment
+
+
+def _deployed(chain: Chain, deployment: Deployment) -> bool:
+    """The manifest describes every contract of ours, and they exist on this chain."""
+    if deployment.chain_id != chain.chain_id or set(CONTRACT_NAMES) - set(deployment.contracts):
+        return False
+    return all(
+        len(chain.w3.eth.get_code(chain.w3.to_checksum_address(c.address))) > 0
+        for c in deployment.contracts.values()
+    )
+
+
+def deploy_or_reuse(
+    settings: Settings, chain: Chain, secrets: DevSecrets
+) -> tuple[Deployment, bool]:
+    """The manifest's deployment if it exists on this chain, else a new one (manifest rewritten).
+
+    Returns the deployment and whether it is new.
+    """
+    path = settings.resolved_manifest_path
+    if path.is_file():
+        existing = Deployment.load(path)
+        if _deployed(chain, existing):
+            return existing, False
+    rates = AdvanceRates(settings.verified_advance_rate_bps, settings.unverified_advance_rate_bps)
+    deployment = bootstrap(chain, secrets, rates)
+    deployment.save(path)
+    return deployment, True
