@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # Test processes: one per core (pytest-xdist); each has its own dev nodes and database schemas.
 TEST_WORKERS ?= auto
 
-.PHONY: install run test flake-check check slither artifacts lock bench bench-chain bench-gas bench-index clean
+.PHONY: install run test flake-check check slither artifacts lock bench bench-chain bench-gas bench-index bench-api clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -81,7 +81,7 @@ lock: $(PY_STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 ## Benchmarks: they print their figures and write bench/results/*.json.
-bench: bench-chain bench-gas bench-index
+bench: bench-chain bench-gas bench-index bench-api
 
 bench-chain: install
 	$(BIN)/python bench/chain.py
@@ -93,6 +93,10 @@ bench-gas: install
 ## Indexer replay speed and memory (SQLite, PostgreSQL) beside the raw fetch-and-decode rate.
 bench-index: install
 	$(BIN)/python bench/indexer.py
+
+## The API under load (checks and writes at 1 to 64 clients) beside the node's raw rate.
+bench-api: install
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) node_modules .creditreg .mypy_cache .ruff_cache .pytest_cache

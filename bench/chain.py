@@ -31,7 +31,7 @@ from registry.devstack import bootstrap
 RESULTS = Path(__file__).parent / "results" / "chain.json"
 
 
-def _presigned_rate(chain: Chain, signer: Signer, txs: list[dict[str, Any]]) -> dict[str, float]:
+def presigned_rate(chain: Chain, signer: Signer, txs: list[dict[str, Any]]) -> dict[str, float]:
     nonce = chain.w3.eth.get_transaction_count(signer.address, "pending")
     raw = []
     for offset, tx in enumerate(txs):
@@ -52,7 +52,7 @@ def _presigned_rate(chain: Chain, signer: Signer, txs: list[dict[str, Any]]) -> 
     }
 
 
-def _terms(i: int, tag: bytes) -> tuple[ReceivableTerms, list[DeclarationTerm]]:
+def receivable_terms(i: int, tag: bytes) -> tuple[ReceivableTerms, list[DeclarationTerm]]:
     rid = tag + i.to_bytes(31, "big")
     decl = bytes([tag[0] ^ 0xFF]) + i.to_bytes(31, "big")
     return ReceivableTerms(rid, b"\x01" * 32, 1, 100_000, "USD", 2_000_000_000), [
@@ -71,31 +71,31 @@ def run(count: int) -> dict[str, Any]:
         common = {"gas": 400_000, "gasPrice": gas_price}
 
         transfers = [{"to": secrets.deployer.address, "value": 1, **common} for _ in range(count)]
-        reference = _presigned_rate(chain, bank, transfers)
+        reference = presigned_rate(chain, bank, transfers)
 
         registrations = []
         for i in range(count):
-            terms, decls = _terms(i, b"\xa0")
+            terms, decls = receivable_terms(i, b"\xa0")
             function = ledger.contract.functions.registerReceivable(
                 (terms.id, terms.exporter, 1, terms.face_value, b"USD", terms.maturity),
                 [(d.fingerprint, d.value) for d in decls],
                 [],
             )
             registrations.append(function.build_transaction({"from": bank.address, **common}))
-        presigned_register = _presigned_rate(chain, bank, registrations)
+        presigned_register = presigned_rate(chain, bank, registrations)
         financings = [
-            ledger.contract.functions.finance(_terms(i, b"\xa0")[0].id, 50_000).build_transaction(
-                {"from": bank.address, **common}
-            )
+            ledger.contract.functions.finance(
+                receivable_terms(i, b"\xa0")[0].id, 50_000
+            ).build_transaction({"from": bank.address, **common})
             for i in range(count)
         ]
-        presigned_finance = _presigned_rate(chain, bank, financings)
+        presigned_finance = presigned_rate(chain, bank, financings)
 
         sequential = max(count // 5, 20)
         bank.next_nonce = None
         start = time.perf_counter()
         for i in range(sequential):
-            terms, decls = _terms(i, b"\xb0")
+            terms, decls = receivable_terms(i, b"\xb0")
             ledger.register(bank, terms, decls)
             ledger.finance(bank, terms.id, 50_000)
         elapsed = time.perf_counter() - start
