@@ -92,7 +92,6 @@ def run(count: int) -> dict[str, Any]:
         presigned_finance = presigned_rate(chain, bank, financings)
 
         sequential = max(count // 5, 20)
-        bank.next_nonce = None
         start = time.perf_counter()
         for i in range(sequential):
             terms, decls = receivable_terms(i, b"\xb0")

@@ -24,7 +24,9 @@ Exception tree::
     │   └── RepaymentExceedsOutstanding
     ├── ChainError                    the node misbehaved or is unreachable (503)
     │   ├── NodeStartError
-    │   └── UnknownRevert
+    │   ├── UnknownRevert
+    │   ├── TransactionDropped        sent, then forgotten by the node: nothing was done
+    │   └── TransactionReplaced       another transaction took its nonce: nothing was done
     └── ConfigurationError            settings or files are missing or inconsistent
 """
 
@@ -52,6 +54,8 @@ __all__ = [
     "ReleaseNotAuthorized",
     "RepaymentExceedsOutstanding",
     "RuleViolation",
+    "TransactionDropped",
+    "TransactionReplaced",
     "UnknownRevert",
 ]
 
@@ -173,6 +177,36 @@ class UnknownRevert(ChainError):
     """The chain reverted with data that matches no known error of our contracts."""
 
     rule = "unknown-revert"
+
+
+class TransactionDropped(ChainError):
+    """A transaction the node accepted is gone from it unmined (a reorganization dropped it, or
+    the pool evicted it): it did nothing, and the request may be sent again."""
+
+    rule = "transaction-dropped"
+
+    def __init__(self, tx_hash: str, nonce: int) -> None:
+        super().__init__(
+            f"transaction {tx_hash} (nonce {nonce}) was dropped by the node unmined; nothing was "
+            "done, send the request again",
+            tx_hash=tx_hash,
+            nonce=nonce,
+        )
+
+
+class TransactionReplaced(ChainError):
+    """Another transaction from the same account was mined with this one's nonce: this one can
+    never be, and did nothing."""
+
+    rule = "transaction-replaced"
+
+    def __init__(self, tx_hash: str, nonce: int) -> None:
+        super().__init__(
+            f"transaction {tx_hash} was replaced by another with its nonce {nonce}; nothing was "
+            "done, send the request again",
+            tx_hash=tx_hash,
+            nonce=nonce,
+        )
 
 
 class ConfigurationError(RegistryError):

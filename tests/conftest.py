@@ -142,8 +142,6 @@ class Stack:
     def revert(self, snapshot_id: str) -> None:
         response = self.chain.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
         assert response.get("result") is True, response
-        # Reverting rewinds account nonces; the signers' cached nonces must follow.
-        self.chain.forget_nonces()
 
 
 def _start_stack(kind: NodeKind) -> Stack:

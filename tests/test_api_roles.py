@@ -74,9 +74,6 @@ def api(stack: Stack, engine: sa.Engine, tmp_path: Path) -> Iterator[Api]:
     services = replace(services, roles=ChainRoles(engine, clock=lambda: now[0]))
     with TestClient(create_app(Settings(state_dir=tmp_path), services)) as client:
         yield Api(client, services, provider, now)
-    # The banks' signers may have cached nonces through this connection; the stack's revert
-    # only reaches its own.
-    chain.forget_nonces()
 
 
 def set_lender(stack: Stack, bank: str, granted: bool) -> None:

@@ -216,7 +216,6 @@ def mine_branch(stack: Stack, snapshot: str, depth: int, transactions: list[list
 
 def anvil_reorg(stack: Stack, depth: int, transactions: list[list[Any]]) -> None:
     rpc(stack, "anvil_reorg", depth, transactions)
-    stack.chain.forget_nonces()
     assert_mined(stack, transactions)
 
 

@@ -2,14 +2,15 @@
 
 A transaction is first estimated: a refusal by the contract surfaces there as a decoded
 :class:`~registry.errors.RegistryError` and nothing is sent, so a refused operation never leaves a
-failed transaction behind. Nonces are kept locally per signer (under a lock, so concurrent API
-requests by one institution queue) and re-read from the node after any send failure.
+failed transaction behind. A sent transaction is followed to its receipt: a failure is decoded the
+same way, one that ran out of gas is sent again, one the node dropped or replaced is reported as
+such. Nonces are the node's count, read under a per-signer lock (:meth:`Chain._send`).
 """
 
 from __future__ import annotations
 
 import threading
-import weakref
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -22,12 +23,12 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import ContractLogicError, Web3Exception
-from web3.types import Nonce, TxParams, Wei
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception
+from web3.types import Nonce, RPCEndpoint, TxParams, Wei
 
 from registry.artifacts import all_abis
 from registry.chain.reverts import RevertDecoder
-from registry.errors import ChainError, RegistryError
+from registry.errors import ChainError, RegistryError, TransactionDropped, TransactionReplaced
 
 __all__ = ["Chain", "Signer", "TxResult"]
 
@@ -36,9 +37,53 @@ T = TypeVar("T")
 # web3's default (0.1 s) would dominate an API call on an automining dev node, where the receipt
 # exists as soon as the send returns; on an interval-mining network it only adds cheap polls.
 RECEIPT_POLL_SECONDS = 0.01
+RECEIPT_TIMEOUT_SECONDS = 120
+# How often a transaction still waiting for its receipt is checked for having been dropped or
+# replaced: a block time or so, not every poll.
+FATE_CHECK_SECONDS = 1.0
+# Sends that may lose the race for a nonce to another process signing for the same account.
+NONCE_ATTEMPTS = 8
 # Connections kept open to one node: as many as threads that may call it at once (the API's
 # thread pool); beyond, a request opens a connection of its own and closes it after.
 _POOL_SIZE = 32
+
+
+def gas_limit(estimate: int) -> int:
+    """The gas a transaction may use, given its estimate against the state at sending.
+
+    Requests that arrive together are estimated against the same state and mined one after the
+    other, so a transaction can take a costlier path than its estimate (a recorded refusal
+    estimated, a first drawdown executed). Unused gas is not paid for, so the margin is generous:
+    a half again, and 20,000 for a few cold storage writes. A transaction that runs out all the
+    same changed nothing and is sent again (:meth:`Chain.transact`)."""
+    return estimate * 3 // 2 + 20_000
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A transaction the node accepted: what is needed to follow it."""
+
+    tx_hash: str
+    sender: ChecksumAddress
+    nonce: int
+    tx: dict[str, Any]
+
+
+def _nonce_taken(error: Exception) -> bool:
+    """Whether the node refused a transaction because its nonce is no longer free (the wording
+    of anvil, ganache, geth and Besu)."""
+    text = str(error).lower()
+    return any(
+        phrase in text
+        for phrase in (
+            "nonce too low",
+            "already known",
+            "replacement transaction underpriced",
+            "known transaction",
+            "nonce has already been used",
+            "the tx doesn't have the correct nonce",
+        )
+    )
 
 
 class Signer:
@@ -46,8 +91,8 @@ class Signer:
 
     def __init__(self, private_key: str | bytes) -> None:
         self._account: LocalAccount = Account.from_key(private_key)
+        # Serializes this process's transactions from the account: read the count, sign, send.
         self.lock = threading.Lock()
-        self.next_nonce: int | None = None
 
     @classmethod
     def generate(cls) -> Signer:
@@ -101,9 +146,7 @@ class Chain:
         self.w3 = w3
         self.decoder = RevertDecoder(all_abis() if abis is None else abis)
         self._chain_id: int | None = None
-        # Every signer whose nonce this connection has cached, so that forget_nonces reaches them
-        # all (weakly: a signer dropped by its owner is not kept alive here).
-        self._signers: weakref.WeakSet[Signer] = weakref.WeakSet()
+        self._block_gas_limit: int | None = None
 
     @classmethod
     def connect(
@@ -156,13 +199,6 @@ class Chain:
             return ChainError(f"the chain reverted without error data: {error.message}")
         return self.decoder.to_exception(bytes(HexBytes(data)))
 
-    def forget_nonces(self) -> None:
-        """Drops the nonces cached for every signer that sent through this connection, after the
-        chain moved back under them (a dev node's ``evm_revert``, a reorg that dropped our
-        transactions): the next transaction of each asks the node again."""
-        for signer in list(self._signers):
-            signer.next_nonce = None
-
     def call(self, function: Any, block: int | str = "latest") -> Any:
         """Calls a view function (a bound web3 ContractFunction)."""
         return self._rpc(lambda: function.call(block_identifier=block))
@@ -170,40 +206,143 @@ class Chain:
     def transact(self, signer: Signer, function: Any) -> TxResult:
         """Estimates, signs, sends and waits for ``function`` from ``signer``.
 
-        Raises the decoded domain error when the contract refuses: at estimation (nothing sent) or,
-        if the state changed in between, from the mined receipt, re-simulated at its block.
+        Raises the decoded domain error when the contract refuses: at estimation (nothing sent)
+        or, if the state changed in between, from the mined transaction. A transaction that ran
+        out of gas because the state changed between estimate and block changed nothing, so it is
+        estimated and sent once more; one that leaves the node unmined raises
+        :class:`~registry.errors.TransactionDropped` or
+        :class:`~registry.errors.TransactionReplaced`, never sent again blindly.
         """
         params: TxParams = {"from": signer.address, "chainId": self.chain_id}
         tx: TxParams = self._rpc(lambda: function.build_transaction(params))
-        with signer.lock:
-            if signer.next_nonce is None:
-                self._signers.add(signer)
-                signer.next_nonce = self._rpc(
-                    lambda: self.w3.eth.get_transaction_count(signer.address, "pending")
-                )
-            tx["nonce"] = Nonce(signer.next_nonce)
-            try:
-                raw = signer.sign(tx)
-                tx_hash = self._rpc(lambda: self.w3.eth.send_raw_transaction(raw))
-            except RegistryError:
-                signer.next_nonce = None
-                raise
-            signer.next_nonce += 1
-        receipt = self._rpc(
-            lambda: self.w3.eth.wait_for_transaction_receipt(
-                tx_hash, timeout=120, poll_latency=RECEIPT_POLL_SECONDS
-            )
-        )
+        tx["gas"] = self._within_block(gas_limit(int(tx["gas"])))
+        sent = self._send(signer, tx)
+        receipt = self._receipt(sent)
+        if receipt["status"] != 1 and receipt["gasUsed"] >= tx["gas"]:
+            retry: TxParams = self._rpc(lambda: function.build_transaction(params))
+            retry["gas"] = self._within_block(gas_limit(int(retry["gas"])) * 2)
+            sent = self._send(signer, retry)
+            receipt = self._receipt(sent)
         if receipt["status"] != 1:
-            replay: TxParams = {"from": signer.address, "to": tx["to"], "data": tx["data"]}
-            block = receipt["blockNumber"]
-            self._rpc(lambda: self.w3.eth.call(replay, block - 1))
-            raise ChainError(f"transaction {tx_hash.to_0x_hex()} failed without a revert reason")
+            raise self._failure(sent, receipt)
         return TxResult(
-            tx_hash=HexBytes(tx_hash).to_0x_hex(),
+            tx_hash=sent.tx_hash,
             block_number=receipt["blockNumber"],
             gas_used=receipt["gasUsed"],
         )
+
+    def _within_block(self, gas: int) -> int:
+        """``gas``, or the block's gas limit if that is less: a node refuses a transaction that
+        could not fit in a block, whatever it would really use."""
+        if self._block_gas_limit is None:
+            self._block_gas_limit = int(
+                self._rpc(lambda: self.w3.eth.get_block("latest"))["gasLimit"]
+            )
+        return min(gas, self._block_gas_limit)
+
+    def _send(self, signer: Signer, tx: TxParams) -> _Sent:
+        """Signs ``tx`` with the sender's next nonce, as the node counts them, and sends it.
+
+        The node is asked for the count every time, so that a nonce is never reused, skipped or
+        left behind a gap: not after a reorganization dropped transactions (a cached count would
+        be ahead of the chain, and the node would queue the next transaction behind the gap
+        forever), nor when another process signs for the same account. The lock makes the
+        threads of this process queue; two processes that read the same count race, and the
+        loser, refused by the node before anything was pooled, reads the count again.
+        """
+        with signer.lock:
+            for _ in range(NONCE_ATTEMPTS):
+                nonce = self._rpc(
+                    lambda: self.w3.eth.get_transaction_count(signer.address, "pending")
+                )
+                raw = signer.sign({**tx, "nonce": Nonce(nonce)})
+                try:
+                    tx_hash = self.w3.eth.send_raw_transaction(raw)
+                except (Web3Exception, ValueError) as error:
+                    if _nonce_taken(error):
+                        continue
+                    raise ChainError(f"the node refused the transaction: {error}") from error
+                except OSError as error:
+                    raise ChainError(
+                        f"node request failed: {type(error).__name__}: {error}"
+                    ) from error
+                return _Sent(HexBytes(tx_hash).to_0x_hex(), signer.address, nonce, dict(tx))
+        raise ChainError(f"no free nonce for {signer.address} after {NONCE_ATTEMPTS} attempts")
+
+    def _receipt(self, sent: _Sent) -> Any:
+        """Waits for ``sent``'s receipt; raises when the node no longer has the transaction
+        (dropped) or mined another one with its nonce (replaced)."""
+        deadline = time.monotonic() + RECEIPT_TIMEOUT_SECONDS
+        next_check = time.monotonic() + FATE_CHECK_SECONDS
+        while True:
+            receipt = self._rpc(lambda: self._receipt_or_none(sent.tx_hash))
+            if receipt is not None:
+                return receipt
+            now = time.monotonic()
+            if now >= next_check:
+                self._check_fate(sent)
+                next_check = now + FATE_CHECK_SECONDS
+            if now >= deadline:
+                raise ChainError(
+                    f"transaction {sent.tx_hash} not mined within {RECEIPT_TIMEOUT_SECONDS} s",
+                    tx_hash=sent.tx_hash,
+                )
+            time.sleep(RECEIPT_POLL_SECONDS)
+
+    def _receipt_or_none(self, tx_hash: str) -> Any:
+        try:
+            return self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    def _check_fate(self, sent: _Sent) -> None:
+        """Raises if ``sent`` can no longer be mined: another transaction has its nonce, or the
+        node has forgotten it (a reorganization or the pool dropped it)."""
+        mined = self._rpc(lambda: self.w3.eth.get_transaction_count(sent.sender, "latest"))
+        if mined > sent.nonce:
+            # The nonce is used; if by ours, its receipt is there now.
+            if self._rpc(lambda: self._receipt_or_none(sent.tx_hash)) is None:
+                raise TransactionReplaced(sent.tx_hash, sent.nonce)
+            return
+        try:
+            self.w3.eth.get_transaction(HexStr(sent.tx_hash))
+        except TransactionNotFound:
+            raise TransactionDropped(sent.tx_hash, sent.nonce) from None
+
+    def _failure(self, sent: _Sent, receipt: Any) -> RegistryError:
+        """Why a mined transaction failed, decoded like a refusal at estimation.
+
+        The transaction is simulated again where it ran: after its block's earlier transactions
+        (the node's trace of it, where the node offers one), else before and after its block."""
+        output = self._traced_output(sent.tx_hash)
+        if output is not None:
+            return self.decoder.to_exception(output)
+        replay: TxParams = {"from": sent.sender, "to": sent.tx["to"], "data": sent.tx["data"]}
+        block = int(receipt["blockNumber"])
+        for at in (block - 1, block):
+            try:
+                self._rpc(lambda at=at: self.w3.eth.call(replay, at))  # type: ignore[misc]
+            except ChainError:
+                continue
+            except RegistryError as error:
+                return error
+        return ChainError(
+            f"transaction {sent.tx_hash} failed without a revert reason", tx_hash=sent.tx_hash
+        )
+
+    def _traced_output(self, tx_hash: str) -> bytes | None:
+        """The revert data of a mined transaction from the node's call tracer (anvil, geth,
+        Besu), or None where the node has no such tracer or the transaction gave none."""
+        try:
+            trace = self.w3.provider.make_request(
+                RPCEndpoint("debug_traceTransaction"), [tx_hash, {"tracer": "callTracer"}]
+            )
+        except (Web3Exception, OSError, ValueError):
+            return None
+        output = (trace.get("result") or {}).get("output")
+        if not isinstance(output, str) or len(output) < 10:
+            return None
+        return bytes(HexBytes(output))
 
     def send_value(self, sender: ChecksumAddress, to: ChecksumAddress, wei: int) -> HexStr:
         """Sends ether from an account the node itself holds (dev nodes only: funding dev keys)."""
