@@ -34,6 +34,7 @@ from registry.connect import connect_deployment
 from registry.contracts.ledger import ReceivableLedger
 from registry.credentials import ApiSecrets, DevSecrets
 from registry.db import create_schema, make_engine
+from registry.db.locks import account_lock
 from registry.errors import AccessDenied
 from registry.fingerprint import FingerprintKeyring
 from registry.indexer import CURSOR_NAME, read_cursor, read_state
@@ -156,11 +157,15 @@ class Services:
         Raises :class:`~registry.errors.ConfigurationError` when the node URL, the manifest or the
         secrets file is missing, or the manifest describes another chain.
         """
-        chain, deployment = connect_deployment(settings, ", or run `creditreg up`")
+        engine = make_engine(settings.resolved_database_url)
+        # Workers sharing a PostgreSQL index send from each bank's account one at a time.
+        chain, deployment = connect_deployment(
+            settings, ", or run `creditreg up`", account_lock(engine)
+        )
         secrets = ApiSecrets.load(settings.resolved_secrets_path)
         ledger = ReceivableLedger(chain, deployment.address_of(ReceivableLedger.NAME))
         return cls.build(
-            make_engine(settings.resolved_database_url),
+            engine,
             chain,
             ledger,
             secrets,

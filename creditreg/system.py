@@ -37,6 +37,7 @@ from registry.contracts.deploy import Deployment
 from registry.contracts.ledger import ReceivableLedger
 from registry.credentials import ApiSecrets, DevSecrets
 from registry.db import create_schema, opened_engine
+from registry.db.locks import account_lock
 from registry.errors import ConfigurationError
 from registry.indexer import Indexer
 from registry.settings import Settings
@@ -104,7 +105,7 @@ def api_for(system: Running) -> FastAPI:
     """The API over what ``up`` started (``up`` owns and disposes of the engine), on a connection
     of its own to the node rather than the one that deployed, whose signers the admin's key was
     one of."""
-    chain = Chain.connect(system.rpc_url)
+    chain = Chain.connect(system.rpc_url, account_lock=account_lock(system.engine))
     ledger = ReceivableLedger(chain, system.deployment.address_of(ReceivableLedger.NAME))
     services = Services.build(
         system.engine, chain, ledger, system.secrets, system.settings.confirmations

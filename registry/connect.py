@@ -12,6 +12,7 @@ from registry.chain.node import wait_for_rpc
 from registry.contracts.deploy import CONTRACT_NAMES, Deployment
 from registry.contracts.ledger import AdvanceRates
 from registry.credentials import DevSecrets
+from registry.db.locks import AccountLock
 from registry.devstack import bootstrap
 from registry.errors import ConfigurationError
 from registry.settings import Settings
@@ -19,12 +20,16 @@ from registry.settings import Settings
 __all__ = ["connect_chain", "connect_deployment", "deploy_or_reuse"]
 
 
-def connect_chain(rpc_url: str) -> Chain:
+def connect_chain(rpc_url: str, account_lock: AccountLock | None = None) -> Chain:
+    """A connection to the node at ``rpc_url`` once it answers; ``account_lock`` where other
+    processes send from the same accounts (:mod:`registry.db.locks`)."""
     wait_for_rpc(rpc_url, timeout=60)
-    return Chain.connect(rpc_url)
+    return Chain.connect(rpc_url, account_lock=account_lock)
 
 
-def connect_deployment(settings: Settings, missing_rpc_hint: str) -> tuple[Chain, Deployment]:
+def connect_deployment(
+    settings: Settings, missing_rpc_hint: str, account_lock: AccountLock | None = None
+) -> tuple[Chain, Deployment]:
     """The configured node and the manifest's deployment on it.
 
     Raises :class:`ConfigurationError` when no node is configured (``missing_rpc_hint`` says what
@@ -33,7 +38,7 @@ def connect_deployment(settings: Settings, missing_rpc_hint: str) -> tuple[Chain
     if settings.rpc_url is None:
         raise ConfigurationError(f"set CREDITREG_RPC_URL{missing_rpc_hint}")
     deployment = Deployment.load(settings.resolved_manifest_path)
-    chain = connect_chain(settings.rpc_url)
+    chain = connect_chain(settings.rpc_url, account_lock)
     if chain.chain_id != deployment.chain_id:
         raise ConfigurationError(
             f"the manifest describes chain {deployment.chain_id}, the node serves "

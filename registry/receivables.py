@@ -49,6 +49,7 @@ from eth_typing import ChecksumAddress
 
 from registry.chain.client import Signer, TxResult
 from registry.contracts import ledger as chain_ledger
+from registry.contracts.binding import Call
 from registry.contracts.ledger import (
     MAX_KEY_ALIASES,
     Attempt,
@@ -360,6 +361,27 @@ class ReceivableService:
         refusal: for a declaration backing another invoice or attested for another exporter,
         ``details["field"]`` names the declaration.
         """
+        call = self.prepare_register(
+            exporter_uscc=exporter_uscc,
+            invoice_number=invoice_number,
+            currency=currency,
+            face_value=face_value,
+            maturity_date=maturity_date,
+            declarations=declarations,
+        )
+        return self.ledger.execute(signer, call)
+
+    def prepare_register(
+        self,
+        *,
+        exporter_uscc: str,
+        invoice_number: str,
+        currency: str,
+        face_value: int,
+        maturity_date: date,
+        declarations: Sequence[DeclarationInput],
+    ) -> Call[Registered]:
+        """:meth:`register`, validated and prepared, for whoever signs and sends it."""
         invoice = ExportInvoice(exporter_uscc, invoice_number, currency)
         exporter = Enterprise(invoice.exporter_uscc)
         face = _amount(face_value, "face_value")
@@ -394,12 +416,15 @@ class ReceivableService:
             DeclarationTerm(candidates[0].digest, value)
             for candidates, value in zip(declaration_candidates, values, strict=True)
         ]
-        attempt = self.ledger.try_register(signer, terms, declared, aliases)
-        if attempt.error is not None:
-            raise self._name_declaration(attempt.error, declaration_candidates)
-        return Registered(
-            invoice_fp.hex, invoice_fp.key_version, attempt.tx.tx_hash, attempt.tx.block_number
-        )
+        attempt = self.ledger.try_register_call(terms, declared, aliases)
+
+        def outcome(tx: TxResult) -> Registered:
+            registration = attempt.outcome(tx)
+            if registration.error is not None:
+                raise self._name_declaration(registration.error, declaration_candidates)
+            return Registered(invoice_fp.hex, invoice_fp.key_version, tx.tx_hash, tx.block_number)
+
+        return Call(attempt.function, outcome)
 
     def finance(self, signer: Signer, receivable_id: str, amount: int) -> TransactionRecorded:
         """Draws ``amount`` of financing on the receivable for the bank ``signer`` signs for.
@@ -408,18 +433,32 @@ class ReceivableService:
         cancelled receivable) is recorded on chain, then raised as the ledger's
         :class:`~registry.errors.RuleViolation`.
         """
+        return self.ledger.execute(signer, self.prepare_finance(receivable_id, amount))
+
+    def prepare_finance(self, receivable_id: str, amount: int) -> Call[TransactionRecorded]:
+        """:meth:`finance`, validated and prepared."""
         rid = parse_receivable_id(receivable_id)
         drawn = _amount(amount, "amount")
-        attempt: Attempt = self.ledger.try_finance(signer, rid, drawn)
-        if attempt.error is not None:
-            raise attempt.error
-        return self._recorded(rid, drawn, attempt.tx)
+        attempt = self.ledger.try_finance_call(rid, drawn)
+
+        def outcome(tx: TxResult) -> TransactionRecorded:
+            drawdown: Attempt = attempt.outcome(tx)
+            if drawdown.error is not None:
+                raise drawdown.error
+            return self._recorded(rid, drawn, tx)
+
+        return Call(attempt.function, outcome)
 
     def repay(self, signer: Signer, receivable_id: str, amount: int) -> TransactionRecorded:
         """Records repayment of ``amount`` against the bank's financing of the receivable."""
+        return self.ledger.execute(signer, self.prepare_repay(receivable_id, amount))
+
+    def prepare_repay(self, receivable_id: str, amount: int) -> Call[TransactionRecorded]:
+        """:meth:`repay`, validated and prepared."""
         rid = parse_receivable_id(receivable_id)
         repaid = _amount(amount, "amount")
-        return self._recorded(rid, repaid, self.ledger.repay(signer, rid, repaid))
+        repayment = self.ledger.repay_call(rid, repaid)
+        return Call(repayment.function, lambda tx: self._recorded(rid, repaid, tx))
 
     # --- helpers --------------------------------------------------------------------------------
 

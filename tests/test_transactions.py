@@ -27,6 +27,8 @@ from registry.contracts.ledger import (
     ReceivableStatus,
     ReceivableTerms,
 )
+from registry.db import make_engine
+from registry.db.locks import account_lock
 from tests.conftest import Stack, fp
 
 MATURITY = 2_000_000_000
@@ -203,13 +205,20 @@ def test_after_a_reorganization_the_next_nonce_is_the_chains(stack: Stack) -> No
     assert stack.chain.w3.eth.get_transaction_count(signer.address) == before + 1
 
 
-def test_two_signers_for_one_account_never_share_a_nonce(stack: Stack) -> None:
-    """Two API workers holding the same bank's key (two Signer objects, two connections, no
-    shared lock) register at once: every registration is mined, with nonces that neither
-    repeat nor skip."""
+@pytest.mark.postgres
+def test_two_workers_sending_for_one_account_never_share_a_nonce(
+    stack: Stack, postgres_schema_url: str
+) -> None:
+    """Two API workers holding the same bank's key (two Signer objects, two connections, the
+    PostgreSQL account lock between them) register at once: every registration is mined, with
+    nonces that neither repeat nor skip."""
     key = stack.bank_a.signer.private_key_hex
+    engines = [make_engine(postgres_schema_url) for _ in range(2)]
     workers = [
-        ReceivableLedger(Chain.connect(stack.node.url), stack.ledger.address) for _ in range(2)
+        ReceivableLedger(
+            Chain.connect(stack.node.url, account_lock=account_lock(engine)), stack.ledger.address
+        )
+        for engine in engines
     ]
     signers = [Signer(key), Signer(key)]
     before = stack.chain.w3.eth.get_transaction_count(signers[0].address)
@@ -219,11 +228,38 @@ def test_two_signers_for_one_account_never_share_a_nonce(stack: Stack) -> None:
         declaration = [DeclarationTerm(fp(f"worker {i}/decl"), 100_000)]
         return workers[i % 2].register(signers[i % 2], terms, declaration).tx_hash
 
-    hashes = in_threads(24, one)
+    try:
+        hashes = in_threads(24, one)
+    finally:
+        for engine in engines:
+            engine.dispose()
 
-    assert all(isinstance(h, str) for h in hashes), hashes
+    assert [h for h in hashes if not isinstance(h, str)] == []
     nonces = sorted(nonce_of(stack, h) for h in hashes)
     assert nonces == list(range(before, before + 24))
+
+
+def test_a_nonce_taken_meanwhile_is_read_again(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The count read is stale once (as when another process sent between our read and our
+    send): the node refuses the transaction before pooling it, and it goes out again with the
+    next nonce."""
+    signer = stack.bank_a.signer
+    register(stack, signer, "an earlier one")
+    counts = iter([stack.chain.w3.eth.get_transaction_count(signer.address) - 1])
+    real = stack.chain.w3.eth.get_transaction_count
+
+    def stale_once(address: Any, block: Any = "latest") -> int:
+        return next(counts, None) or real(address, block)
+
+    monkeypatch.setattr(stack.chain.w3.eth, "get_transaction_count", stale_once)
+    before = real(signer.address)
+
+    receivable = register(stack, signer, "stale count")
+
+    assert stack.ledger.receivable(receivable).status is ReceivableStatus.REGISTERED
+    assert real(signer.address) == before + 1
 
 
 def test_a_dropped_transaction_is_reported_and_did_nothing(stack: Stack) -> None:

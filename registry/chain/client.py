@@ -9,9 +9,11 @@ such. Nonces are the node's count, read under a per-signer lock (:meth:`Chain._s
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -30,7 +32,7 @@ from registry.artifacts import all_abis
 from registry.chain.reverts import RevertDecoder
 from registry.errors import ChainError, RegistryError, TransactionDropped, TransactionReplaced
 
-__all__ = ["Chain", "Signer", "TxResult"]
+__all__ = ["Chain", "OnSigned", "SentTx", "Signer", "TxResult"]
 
 T = TypeVar("T")
 
@@ -41,8 +43,9 @@ RECEIPT_TIMEOUT_SECONDS = 120
 # How often a transaction still waiting for its receipt is checked for having been dropped or
 # replaced: a block time or so, not every poll.
 FATE_CHECK_SECONDS = 1.0
-# Sends that may lose the race for a nonce to another process signing for the same account.
-NONCE_ATTEMPTS = 8
+# Sends that may lose the race for a nonce to another process signing for the same account; each
+# loss waits a random moment (up to a millisecond per loss so far) so that two racers part.
+NONCE_ATTEMPTS = 16
 # Connections kept open to one node: as many as threads that may call it at once (the API's
 # thread pool); beyond, a request opens a connection of its own and closes it after.
 _POOL_SIZE = 32
@@ -60,13 +63,23 @@ def gas_limit(estimate: int) -> int:
 
 
 @dataclass(frozen=True)
-class _Sent:
-    """A transaction the node accepted: what is needed to follow it."""
+class SentTx:
+    """A signed transaction, as it goes to the node: what is needed to follow it later, from
+    another process too (:meth:`Chain.follow`)."""
 
     tx_hash: str
     sender: ChecksumAddress
     nonce: int
-    tx: dict[str, Any]
+
+
+OnSigned = Callable[[SentTx], None]
+"""Told of each transaction after it is signed and before it is sent, so that a caller can keep
+its hash durably: a process killed after sending leaves a transaction its successor can find."""
+
+
+def _out_of_gas(receipt: Any, gas_limit: int) -> bool:
+    """A failed transaction that used all its gas: it ran out (a revert returns what is left)."""
+    return bool(receipt["status"] != 1 and receipt["gasUsed"] >= gas_limit)
 
 
 def _nonce_taken(error: Exception) -> bool:
@@ -141,16 +154,28 @@ def _session(url: str) -> requests.Session:
 class Chain:
     """A connection to one node, with the ABIs whose errors it decodes."""
 
-    def __init__(self, w3: Web3, abis: Iterable[list[dict[str, Any]]] | None = None) -> None:
-        """``abis``: whose custom errors to decode; by default every committed contract's."""
+    def __init__(
+        self,
+        w3: Web3,
+        abis: Iterable[list[dict[str, Any]]] | None = None,
+        account_lock: Callable[[str], AbstractContextManager[None]] | None = None,
+    ) -> None:
+        """``abis``: whose custom errors to decode; by default every committed contract's.
+        ``account_lock``: held around each send beside the signer's own lock, where other
+        processes send from the same accounts (:func:`registry.db.locks.account_lock`)."""
         self.w3 = w3
+        self.account_lock = account_lock
         self.decoder = RevertDecoder(all_abis() if abis is None else abis)
         self._chain_id: int | None = None
         self._block_gas_limit: int | None = None
 
     @classmethod
     def connect(
-        cls, url: str, abis: Iterable[list[dict[str, Any]]] | None = None, timeout: float = 30
+        cls,
+        url: str,
+        abis: Iterable[list[dict[str, Any]]] | None = None,
+        timeout: float = 30,
+        account_lock: Callable[[str], AbstractContextManager[None]] | None = None,
     ) -> Chain:
         w3 = Web3(
             Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}, session=_session(url))
@@ -162,7 +187,7 @@ class Chain:
         # the ENS one looks for names among arguments that are always addresses.
         w3.middleware_onion.remove("validation")
         w3.middleware_onion.remove("ens_name_to_address")
-        return cls(w3, abis)
+        return cls(w3, abis, account_lock)
 
     @property
     def chain_id(self) -> int:
@@ -203,7 +228,9 @@ class Chain:
         """Calls a view function (a bound web3 ContractFunction)."""
         return self._rpc(lambda: function.call(block_identifier=block))
 
-    def transact(self, signer: Signer, function: Any) -> TxResult:
+    def transact(
+        self, signer: Signer, function: Any, on_signed: OnSigned | None = None
+    ) -> TxResult:
         """Estimates, signs, sends and waits for ``function`` from ``signer``.
 
         Raises the decoded domain error when the contract refuses: at estimation (nothing sent)
@@ -216,13 +243,32 @@ class Chain:
         params: TxParams = {"from": signer.address, "chainId": self.chain_id}
         tx: TxParams = self._rpc(lambda: function.build_transaction(params))
         tx["gas"] = self._within_block(gas_limit(int(tx["gas"])))
-        sent = self._send(signer, tx)
+        sent = self._send(signer, tx, on_signed)
         receipt = self._receipt(sent)
-        if receipt["status"] != 1 and receipt["gasUsed"] >= tx["gas"]:
+        if _out_of_gas(receipt, int(tx["gas"])):
             retry: TxParams = self._rpc(lambda: function.build_transaction(params))
             retry["gas"] = self._within_block(gas_limit(int(retry["gas"])) * 2)
-            sent = self._send(signer, retry)
+            sent = self._send(signer, retry, on_signed)
             receipt = self._receipt(sent)
+        return self._result(sent, receipt)
+
+    def follow(self, sent: SentTx) -> TxResult | None:
+        """The result of a transaction signed earlier, perhaps by a process that died before it
+        learned it: waits while the node holds it, raises its decoded failure if it reverted.
+
+        None when it did nothing, so that the operation may be carried out again: the node
+        never had it or dropped it, another transaction took its nonce, or it ran out of gas.
+        """
+        try:
+            receipt = self._receipt(sent)
+        except (TransactionDropped, TransactionReplaced):
+            return None
+        limit = int(self._rpc(lambda: self.w3.eth.get_transaction(HexStr(sent.tx_hash)))["gas"])
+        if _out_of_gas(receipt, limit):
+            return None
+        return self._result(sent, receipt)
+
+    def _result(self, sent: SentTx, receipt: Any) -> TxResult:
         if receipt["status"] != 1:
             raise self._failure(sent, receipt)
         return TxResult(
@@ -240,24 +286,31 @@ class Chain:
             )
         return min(gas, self._block_gas_limit)
 
-    def _send(self, signer: Signer, tx: TxParams) -> _Sent:
+    def _send(self, signer: Signer, tx: TxParams, on_signed: OnSigned | None) -> SentTx:
         """Signs ``tx`` with the sender's next nonce, as the node counts them, and sends it.
 
         The node is asked for the count every time, so that a nonce is never reused, skipped or
         left behind a gap: not after a reorganization dropped transactions (a cached count would
         be ahead of the chain, and the node would queue the next transaction behind the gap
         forever), nor when another process signs for the same account. The lock makes the
-        threads of this process queue; two processes that read the same count race, and the
-        loser, refused by the node before anything was pooled, reads the count again.
+        threads of this process queue, and the account lock, where there is one, makes
+        processes queue too. Without one, two processes that read the same count race: the
+        loser, refused by the node before anything was pooled, reads the count again (or, if the
+        node pooled it and then mined the winner, is reported replaced).
         """
-        with signer.lock:
-            for _ in range(NONCE_ATTEMPTS):
+        with signer.lock, self.account_lock(signer.address) if self.account_lock else nullcontext():
+            for attempt in range(NONCE_ATTEMPTS):
+                if attempt:
+                    time.sleep(random.uniform(0, attempt / 1000))  # noqa: S311 (jitter, not a secret)
                 nonce = self._rpc(
                     lambda: self.w3.eth.get_transaction_count(signer.address, "pending")
                 )
                 raw = signer.sign({**tx, "nonce": Nonce(nonce)})
+                sent = SentTx(Web3.keccak(raw).to_0x_hex(), signer.address, nonce)
+                if on_signed is not None:
+                    on_signed(sent)
                 try:
-                    tx_hash = self.w3.eth.send_raw_transaction(raw)
+                    self.w3.eth.send_raw_transaction(raw)
                 except (Web3Exception, ValueError) as error:
                     if _nonce_taken(error):
                         continue
@@ -266,10 +319,10 @@ class Chain:
                     raise ChainError(
                         f"node request failed: {type(error).__name__}: {error}"
                     ) from error
-                return _Sent(HexBytes(tx_hash).to_0x_hex(), signer.address, nonce, dict(tx))
+                return sent
         raise ChainError(f"no free nonce for {signer.address} after {NONCE_ATTEMPTS} attempts")
 
-    def _receipt(self, sent: _Sent) -> Any:
+    def _receipt(self, sent: SentTx) -> Any:
         """Waits for ``sent``'s receipt; raises when the node no longer has the transaction
         (dropped) or mined another one with its nonce (replaced)."""
         deadline = time.monotonic() + RECEIPT_TIMEOUT_SECONDS
@@ -295,7 +348,7 @@ class Chain:
         except TransactionNotFound:
             return None
 
-    def _check_fate(self, sent: _Sent) -> None:
+    def _check_fate(self, sent: SentTx) -> None:
         """Raises if ``sent`` can no longer be mined: another transaction has its nonce, or the
         node has forgotten it (a reorganization or the pool dropped it)."""
         mined = self._rpc(lambda: self.w3.eth.get_transaction_count(sent.sender, "latest"))
@@ -309,7 +362,7 @@ class Chain:
         except TransactionNotFound:
             raise TransactionDropped(sent.tx_hash, sent.nonce) from None
 
-    def _failure(self, sent: _Sent, receipt: Any) -> RegistryError:
+    def _failure(self, sent: SentTx, receipt: Any) -> RegistryError:
         """Why a mined transaction failed, decoded like a refusal at estimation.
 
         The transaction is simulated again where it ran: after its block's earlier transactions
@@ -317,7 +370,8 @@ class Chain:
         output = self._traced_output(sent.tx_hash)
         if output is not None:
             return self.decoder.to_exception(output)
-        replay: TxParams = {"from": sent.sender, "to": sent.tx["to"], "data": sent.tx["data"]}
+        mined = self._rpc(lambda: self.w3.eth.get_transaction(HexStr(sent.tx_hash)))
+        replay: TxParams = {"from": sent.sender, "to": mined["to"], "data": mined["input"]}
         block = int(receipt["blockNumber"])
         for at in (block - 1, block):
             try:

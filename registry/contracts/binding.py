@@ -8,18 +8,36 @@ Each contract's own binding (:mod:`~registry.contracts.ledger`, :mod:`~registry.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3.logs import DISCARD
 
 from registry.artifacts import load_artifact
-from registry.chain.client import Chain, Signer, TxResult
+from registry.chain.client import Chain, OnSigned, Signer, TxResult
 from registry.errors import ChainError
 
-__all__ = ["ConsortiumContract", "deploy_contract"]
+__all__ = ["Call", "ConsortiumContract", "deploy_contract"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """A transaction ready to sign, and how to read its outcome once mined.
+
+    Preparing and sending are apart so that what is sent can be followed by whoever holds the
+    call: the process that sends it (:meth:`ConsortiumContract.execute`), or one that finds its
+    hash after the sender died and reads the same outcome from the mined transaction.
+    """
+
+    function: Any
+    """The bound web3 contract function."""
+    outcome: Callable[[TxResult], T]
+    """The operation's result from its mined transaction; raises the refusal it recorded."""
 
 
 def deploy_contract(
@@ -62,6 +80,10 @@ class ConsortiumContract:
         return address
 
     # --- transactions -------------------------------------------------------------------------
+
+    def execute(self, signer: Signer, call: Call[T], on_signed: OnSigned | None = None) -> T:
+        """Sends ``call`` from ``signer`` and returns its outcome."""
+        return call.outcome(self.chain.transact(signer, call.function, on_signed))
 
     def grant_role(self, signer: Signer, role: bytes, account: str) -> TxResult:
         return self.chain.transact(signer, self.contract.functions.grantRole(role, account))

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from eth_typing import ChecksumAddress
 
 from registry.chain.client import Signer, TxResult
-from registry.contracts.binding import ConsortiumContract
+from registry.contracts.binding import Call, ConsortiumContract
 from registry.contracts.values import address_or_none, currency_text
 from registry.errors import RegistryError
 
@@ -263,10 +263,23 @@ class ReceivableLedger(ConsortiumContract):
         aliases: Sequence[InvoiceAlias] = (),
     ) -> Attempt:
         """Registers, or records the financing rule's refusal on chain and returns it."""
+        return self.execute(signer, self.try_register_call(terms, declarations, aliases))
+
+    def try_register_call(
+        self,
+        terms: ReceivableTerms,
+        declarations: Sequence[DeclarationTerm],
+        aliases: Sequence[InvoiceAlias] = (),
+    ) -> Call[Attempt]:
+        """:meth:`try_register`, prepared."""
         function = self.contract.functions.tryRegisterReceivable(
             _terms_tuple(terms), _declaration_tuples(declarations), _alias_tuples(aliases)
         )
-        tx = self.chain.transact(signer, function)
+        return Call(function, lambda tx: self._registration_attempt(tx, terms, aliases))
+
+    def _registration_attempt(
+        self, tx: TxResult, terms: ReceivableTerms, aliases: Sequence[InvoiceAlias]
+    ) -> Attempt:
         logs = self.events(tx, "RegistrationRefused")
         if not logs:
             return Attempt(tx)
@@ -291,7 +304,15 @@ class ReceivableLedger(ConsortiumContract):
 
     def try_finance(self, signer: Signer, receivable_id: bytes, amount: int) -> Attempt:
         """Draws, or records the financing rule's refusal on chain and returns it."""
-        tx = self.chain.transact(signer, self.contract.functions.tryFinance(receivable_id, amount))
+        return self.execute(signer, self.try_finance_call(receivable_id, amount))
+
+    def try_finance_call(self, receivable_id: bytes, amount: int) -> Call[Attempt]:
+        """:meth:`try_finance`, prepared."""
+        return Call(
+            self.contract.functions.tryFinance(receivable_id, amount), self._financing_attempt
+        )
+
+    def _financing_attempt(self, tx: TxResult) -> Attempt:
         logs = self.events(tx, "FinancingRefused")
         if not logs:
             return Attempt(tx)
@@ -311,7 +332,11 @@ class ReceivableLedger(ConsortiumContract):
         return Attempt(tx, refusal, self._financing_error(refusal, tx.block_number))
 
     def repay(self, signer: Signer, receivable_id: bytes, amount: int) -> TxResult:
-        return self.chain.transact(signer, self.contract.functions.repay(receivable_id, amount))
+        return self.execute(signer, self.repay_call(receivable_id, amount))
+
+    def repay_call(self, receivable_id: bytes, amount: int) -> Call[TxResult]:
+        """:meth:`repay`, prepared."""
+        return Call(self.contract.functions.repay(receivable_id, amount), lambda tx: tx)
 
     def cancel(self, signer: Signer, receivable_id: bytes) -> TxResult:
         return self.chain.transact(signer, self.contract.functions.cancel(receivable_id))
