@@ -45,15 +45,15 @@ from registry.db.read import (
     receivables_as_of,
 )
 from registry.indexer import (
-    DEFAULT_HANDLERS,
+    CONTRACTS,
     EVENT_TYPES,
     BlockRange,
     Decoder,
     EventRecord,
     IndexConflict,
     Indexer,
+    LedgerProjections,
     Loader,
-    Projections,
     RawLog,
     ReceivableFinanced,
     ReceivableRegistered,
@@ -613,13 +613,13 @@ def test_failing_handler_leaves_neither_rows_nor_cursor(stack: Stack, engine: sa
 
     applied_before_failure: list[str | None] = []
 
-    def explode(projections: Projections, event: ReceivableFinanced) -> None:
+    def explode(projections: LedgerProjections, event: ReceivableFinanced) -> None:
         # Proof that the chunk's earlier events were applied before this one failed.
         registered = projections.receivables.get(hx(rid))
         applied_before_failure.append(None if registered is None else registered["status"])
         raise RuntimeError("handler failed mid-chunk")
 
-    loader = Loader({**DEFAULT_HANDLERS, ReceivableFinanced: explode})
+    loader = Loader(CONTRACTS, {ReceivableFinanced: explode})
     failing = indexer(stack, engine, loader=loader)
     with pytest.raises(RuntimeError, match="mid-chunk"):
         failing.step()
@@ -637,10 +637,10 @@ def test_failing_handler_on_an_empty_index_leaves_it_empty(stack: Stack, engine:
     # The first chunk holds the deployment's role grants, applied before the failing registration.
     register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
 
-    def explode(projections: Projections, event: ReceivableRegistered) -> None:
+    def explode(projections: LedgerProjections, event: ReceivableRegistered) -> None:
         raise RuntimeError("boom")
 
-    loader = Loader({**DEFAULT_HANDLERS, ReceivableRegistered: explode})
+    loader = Loader(CONTRACTS, {ReceivableRegistered: explode})
     with pytest.raises(RuntimeError, match="boom"):
         indexer(stack, engine, loader=loader).step()
     assert all(rows == [] for rows in dump(engine).values())
@@ -799,7 +799,7 @@ def test_a_log_at_an_indexed_position_with_another_hash_is_a_conflict(
 
 
 def test_unknown_topic_from_our_contract_is_an_error(stack: Stack) -> None:
-    decoder = Decoder.for_deployment(stack.deployment)
+    decoder = Decoder.for_deployment(stack.deployment, EVENT_TYPES)
     log: RawLog = {
         "address": stack.ledger.address,
         "topics": ["0x" + "12" * 32],
@@ -836,7 +836,7 @@ def test_malformed_logs_are_undecodable(stack: Stack, change: dict[str, Any], pr
         "eth_getLogs", [{"address": stack.ledger.address, "fromBlock": "latest"}]
     )["result"]
     financed = {**raw[-1]}
-    decoder = Decoder.for_deployment(stack.deployment)
+    decoder = Decoder.for_deployment(stack.deployment, EVENT_TYPES)
     assert isinstance(decoder.decode(financed), ReceivableFinanced)
     if "topics" in change:
         change = {"topics": [financed["topics"][0], *change["topics"][1:]]}
@@ -864,7 +864,7 @@ def test_recorded_logs_decode_like_live_ones(stack: Stack) -> None:
         }
         for log in live
     ]
-    decoder = Decoder.for_deployment(stack.deployment)
+    decoder = Decoder.for_deployment(stack.deployment, EVENT_TYPES)
     assert decoder.decode_all(recorded) == decoder.decode_all(live)
     repaid = decoder.decode_all(live)[-1]
     assert repaid.event == "ReceivableRepaid"

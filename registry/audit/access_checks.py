@@ -8,8 +8,13 @@ from collections import defaultdict
 from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare, hex32
 from registry.contracts.consents import institution_id
 from registry.db.schema import institution_assignments, role_grants
-from registry.indexer.access import InstitutionAssigned, assignment_key, grant_key
-from registry.indexer.decode import RoleGranted, RoleRevoked
+from registry.indexer.access import (
+    InstitutionAssigned,
+    RoleGranted,
+    RoleRevoked,
+    assignment_key,
+    grant_key,
+)
 
 __all__: list[str] = []
 

@@ -33,6 +33,7 @@ from registry.chain.client import Chain
 from registry.chain.views import ContractViews
 from registry.contracts.deploy import Deployment
 from registry.db.read import projection_as_of
+from registry.indexer.contracts import EVENT_TYPES
 from registry.indexer.decode import Decoder, EventRecord
 from registry.indexer.extract import BlockRange, Web3LogSource, fetch_logs, next_range
 
@@ -207,7 +208,7 @@ class VerifyContext:
     def logs(self) -> list[EventRecord]:
         """Every log of the deployment up to the block, decoded, in chain order (read once)."""
         if self._logs is None:
-            decoder = Decoder.for_deployment(self.deployment)
+            decoder = Decoder.for_deployment(self.deployment, EVENT_TYPES)
             source = Web3LogSource(self.chain.w3)
             records: list[EventRecord] = []
             indexed = self.deployment.deployment_block - 1

@@ -13,7 +13,7 @@ from registry.audit.checks import CheckResult, Record, VerifyContext, check, com
 from registry.contracts.ledger import ReceivableStatus, Standing
 from registry.contracts.values import currency_text
 from registry.db.schema import advance_rates, declaration_attestations, declarations, receivables
-from registry.indexer.decode import (
+from registry.indexer.ledger import (
     DeclarationAttested,
     DeclarationLinked,
     ReceivableRegistered,

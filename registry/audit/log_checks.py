@@ -12,8 +12,8 @@ from typing import Any
 
 from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare
 from registry.db.schema import events, financings, refused_attempts
-from registry.indexer.decode import (
-    EventRecord,
+from registry.indexer.decode import EventRecord
+from registry.indexer.ledger import (
     FinancingRefused,
     ReceivableFinanced,
     ReceivableRepaid,

@@ -17,34 +17,49 @@ is the record should one ever do).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from eth_typing import ChecksumAddress, HexStr
 from sqlalchemy import Connection
 
 from registry.contracts.roles import ROLE_NAMES
 from registry.db.schema import institution_assignments, role_grants
-from registry.indexer.decode import (
-    EventRecord,
-    RoleAdminChanged,
-    RoleGranted,
-    RoleRevoked,
-    register_records,
-)
+from registry.indexer.decode import EventRecord
+from registry.indexer.load import IndexedContract, event_row_only
 from registry.indexer.versioned import VersionedTable
 
-if TYPE_CHECKING:
-    from registry.indexer.load import Handler, Projections
-
 __all__ = [
-    "HANDLERS",
+    "CONTRACT",
     "AccessProjections",
     "InstitutionAssigned",
+    "RoleAdminChanged",
+    "RoleGranted",
+    "RoleRevoked",
     "assignment_key",
     "grant_key",
 ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoleGranted(EventRecord):
+    role: HexStr
+    account: ChecksumAddress
+    sender: ChecksumAddress
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoleRevoked(EventRecord):
+    role: HexStr
+    account: ChecksumAddress
+    sender: ChecksumAddress
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoleAdminChanged(EventRecord):
+    role: HexStr
+    previous_admin_role: HexStr
+    new_admin_role: HexStr
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,8 +68,6 @@ class InstitutionAssigned(EventRecord):
     institution: HexStr
     admin: ChecksumAddress
 
-
-register_records(InstitutionAssigned)
 
 _ZERO_HASH = HexStr("0x" + "00" * 32)
 
@@ -97,8 +110,8 @@ class AccessProjections:
         self.institution_assignments.write()
 
 
-def _on_role_granted(p: Projections, event: RoleGranted) -> None:
-    p.access.role_grants.put(
+def _on_role_granted(p: AccessProjections, event: RoleGranted) -> None:
+    p.role_grants.put(
         grant_key(event.contract, event.role, event.account),
         event.block_number,
         {
@@ -113,16 +126,14 @@ def _on_role_granted(p: Projections, event: RoleGranted) -> None:
     )
 
 
-def _on_role_revoked(p: Projections, event: RoleRevoked) -> None:
+def _on_role_revoked(p: AccessProjections, event: RoleRevoked) -> None:
     key = grant_key(event.contract, event.role, event.account)
-    p.access.role_grants.require(key, event, "granted")
-    p.access.role_grants.put(
-        key, event.block_number, {"status": "revoked", "revoked_by": event.sender}
-    )
+    p.role_grants.require(key, event, "granted")
+    p.role_grants.put(key, event.block_number, {"status": "revoked", "revoked_by": event.sender})
 
 
-def _on_institution_assigned(p: Projections, event: InstitutionAssigned) -> None:
-    assignments = p.access.institution_assignments
+def _on_institution_assigned(p: AccessProjections, event: InstitutionAssigned) -> None:
+    assignments = p.institution_assignments
     key = assignment_key(event.contract, event.account)
     if event.institution != _ZERO_HASH:
         assignments.put(
@@ -140,14 +151,14 @@ def _on_institution_assigned(p: Projections, event: InstitutionAssigned) -> None
     # Zero for an account that acted for itself already changes nothing but the events row.
 
 
-def _event_row_only(p: Projections, event: EventRecord) -> None:
-    """No projection: the events row is the record."""
-
-
-HANDLERS: Mapping[type[EventRecord], Handler] = {
-    InstitutionAssigned: _on_institution_assigned,
-    RoleAdminChanged: _event_row_only,
-    RoleGranted: _on_role_granted,
-    RoleRevoked: _on_role_revoked,
-}
-"""The loader's handlers of the access events."""
+CONTRACT: IndexedContract[AccessProjections] = IndexedContract(
+    name="access (every contract)",
+    projections=AccessProjections,
+    handlers={
+        InstitutionAssigned: _on_institution_assigned,
+        RoleAdminChanged: event_row_only,
+        RoleGranted: _on_role_granted,
+        RoleRevoked: _on_role_revoked,
+    },
+)
+"""The access records of every contract, each with its handler, and their working set."""

@@ -19,23 +19,21 @@ events row would be the record if it did.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_typing import ChecksumAddress, HexStr
 from sqlalchemy import Connection
 
 from registry.db.bulk import insert_rows
 from registry.db.schema import consents, enterprise_bindings, read_log_anchors
-from registry.indexer.decode import EventRecord, register_records
+from registry.indexer.decode import EventRecord
+from registry.indexer.load import IndexedContract, event_row_only
 from registry.indexer.versioned import VersionedTable
 
-if TYPE_CHECKING:
-    from registry.indexer.load import Handler, Projections
-
 __all__ = [
-    "HANDLERS",
+    "CONTRACT",
     "ConsentGranted",
     "ConsentProjections",
     "ConsentRevoked",
@@ -109,16 +107,6 @@ class EIP712DomainChanged(EventRecord):
     """Declared by OpenZeppelin's EIP712 (EIP-5267); no argument."""
 
 
-register_records(
-    ConsentGranted,
-    ConsentRevoked,
-    EIP712DomainChanged,
-    EnterpriseBound,
-    EnterpriseUnbound,
-    ReadLogAnchored,
-)
-
-
 def consent_key(enterprise: str, grantee_institution: str, scope: str) -> str:
     """The ``consents`` key: ``<enterprise>/<grantee institution>/<scope>``."""
     return f"{enterprise}/{grantee_institution}/{scope}"
@@ -166,9 +154,9 @@ class ConsentProjections:
         insert_rows(self._connection, read_log_anchors, _ANCHOR_COLUMNS, self.anchors)
 
 
-def _on_enterprise_bound(p: Projections, event: EnterpriseBound) -> None:
+def _on_enterprise_bound(p: ConsentProjections, event: EnterpriseBound) -> None:
     # A rebinding replaces every column: a new account, key version and epoch.
-    p.consent_registry.bindings.put(
+    p.bindings.put(
         event.enterprise,
         event.block_number,
         {
@@ -181,8 +169,8 @@ def _on_enterprise_bound(p: Projections, event: EnterpriseBound) -> None:
     )
 
 
-def _on_enterprise_unbound(p: Projections, event: EnterpriseUnbound) -> None:
-    bindings = p.consent_registry.bindings
+def _on_enterprise_unbound(p: ConsentProjections, event: EnterpriseUnbound) -> None:
+    bindings = p.bindings
     bindings.require(event.enterprise, event, "bound")
     bindings.put(
         event.enterprise,
@@ -209,16 +197,16 @@ def _message(event: ConsentGranted | ConsentRevoked, status: str) -> dict[str, A
     }
 
 
-def _on_consent_granted(p: Projections, event: ConsentGranted) -> None:
-    p.consent_registry.consents.put(
+def _on_consent_granted(p: ConsentProjections, event: ConsentGranted) -> None:
+    p.consents.put(
         consent_key(event.enterprise, event.grantee_institution, event.scope),
         event.block_number,
         {**_message(event, ConsentStatus.GRANTED.value), "expiry": event.expiry},
     )
 
 
-def _on_consent_revoked(p: Projections, event: ConsentRevoked) -> None:
-    table = p.consent_registry.consents
+def _on_consent_revoked(p: ConsentProjections, event: ConsentRevoked) -> None:
+    table = p.consents
     key = consent_key(event.enterprise, event.grantee_institution, event.scope)
     # A revocation may come first (it cancels a consent signed but not yet relayed): the
     # contract's expiry is then 0.
@@ -229,8 +217,8 @@ def _on_consent_revoked(p: Projections, event: ConsentRevoked) -> None:
     )
 
 
-def _on_read_log_anchored(p: Projections, event: ReadLogAnchored) -> None:
-    p.consent_registry.anchors.append(
+def _on_read_log_anchored(p: ConsentProjections, event: ReadLogAnchored) -> None:
+    p.anchors.append(
         (
             event.contract,
             event.batch_index,
@@ -245,16 +233,16 @@ def _on_read_log_anchored(p: Projections, event: ReadLogAnchored) -> None:
     )
 
 
-def _event_row_only(p: Projections, event: EventRecord) -> None:
-    """No projection: the events row is the record."""
-
-
-HANDLERS: Mapping[type[EventRecord], Handler] = {
-    ConsentGranted: _on_consent_granted,
-    ConsentRevoked: _on_consent_revoked,
-    EIP712DomainChanged: _event_row_only,
-    EnterpriseBound: _on_enterprise_bound,
-    EnterpriseUnbound: _on_enterprise_unbound,
-    ReadLogAnchored: _on_read_log_anchored,
-}
-"""The loader's handlers of the ConsentRegistry's events."""
+CONTRACT: IndexedContract[ConsentProjections] = IndexedContract(
+    name="ConsentRegistry",
+    projections=ConsentProjections,
+    handlers={
+        ConsentGranted: _on_consent_granted,
+        ConsentRevoked: _on_consent_revoked,
+        EIP712DomainChanged: event_row_only,
+        EnterpriseBound: _on_enterprise_bound,
+        EnterpriseUnbound: _on_enterprise_unbound,
+        ReadLogAnchored: _on_read_log_anchored,
+    },
+)
+"""The ConsentRegistry's records, each with its handler, and their working set."""

@@ -1,5 +1,10 @@
 """Decode: raw logs into one frozen, typed record per contract event.
 
+Generic: :class:`EventRecord`, the base of every record, and :class:`Decoder`. The records
+themselves are declared beside their contract's handlers (:mod:`~registry.indexer.ledger`,
+:mod:`~registry.indexer.pledges`, ...) and handed to the decoder by name
+(:data:`registry.indexer.contracts.EVENT_TYPES`); this module imports none of them.
+
 The decoder is built from the compiled ABIs of the deployment's contracts (topic0 -> event ABI),
 independent of web3's contract objects, so that it decodes raw JSON-RPC logs (hex strings, what
 :class:`~registry.indexer.extract.Web3LogSource` returns), recorded ones and web3's formatted ones
@@ -45,32 +50,15 @@ from eth_utils.address import to_checksum_address
 
 from registry.artifacts import load_artifact
 from registry.contracts.deploy import Deployment
-from registry.contracts.ledger import ReceivableStatus, RefusalReason, Standing
 from registry.contracts.values import currency_text
 from registry.errors import ChainError, ConfigurationError
 from registry.indexer.errors import UndecodableLog, UnknownEvent
 
 __all__ = [
-    "EVENT_TYPES",
-    "AdvanceRatesSet",
-    "DeclarationAttested",
-    "DeclarationCounted",
-    "DeclarationFinanced",
-    "DeclarationLinked",
-    "DeclarationRepaid",
     "Decoder",
     "EventRecord",
-    "FinancingRefused",
     "RawLog",
-    "ReceivableCancelled",
-    "ReceivableFinanced",
-    "ReceivableRegistered",
-    "ReceivableRepaid",
-    "RegistrationRefused",
-    "RoleAdminChanged",
-    "RoleGranted",
-    "RoleRevoked",
-    "register_records",
+    "enum_argument",
 ]
 
 RawLog = Mapping[str, Any]
@@ -132,179 +120,14 @@ class EventRecord:
         return cls(**values)
 
 
-@dataclass(frozen=True, kw_only=True)
-class ReceivableRegistered(EventRecord):
-    id: HexStr
-    registrant: ChecksumAddress
-    exporter: HexStr
-    key_version: int
-    face_value: int
-    currency: str
-    maturity: int
-    advance_rate_bps: int
-    cap: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeclarationLinked(EventRecord):
-    declaration: HexStr
-    id: HexStr
-    value: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReceivableFinanced(EventRecord):
-    id: HexStr
-    bank: ChecksumAddress
-    amount: int
-    outstanding: int
-
-
-def _enum(record: str, values: dict[str, Any], name: str, kind: type[E]) -> E:
-    """Turns the enum argument ``name`` of ``values`` into ``kind``; an unknown value makes the
-    log undecodable rather than a projection wrong."""
+def enum_argument(record: str, values: dict[str, Any], name: str, kind: type[E]) -> E:
+    """Takes the enum argument ``name`` out of ``values`` as ``kind`` (for a record's
+    :meth:`EventRecord.from_values`); an unknown value makes the log undecodable rather than a
+    projection wrong."""
     try:
         return kind(values.pop(name))
     except ValueError as error:
         raise UndecodableLog(f"{record} with an unknown {name}: {error}") from None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReceivableRepaid(EventRecord):
-    id: HexStr
-    bank: ChecksumAddress
-    amount: int
-    outstanding: int
-    status: ReceivableStatus
-
-    @classmethod
-    def from_values(cls, **values: Any) -> Self:
-        return cls(status=_enum(cls.__name__, values, "status", ReceivableStatus), **values)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReceivableCancelled(EventRecord):
-    id: HexStr
-    bank: ChecksumAddress
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeclarationCounted(EventRecord):
-    declaration: HexStr
-    id: HexStr
-    index: int
-    standing: Standing
-    counted_value: int
-
-    @classmethod
-    def from_values(cls, **values: Any) -> Self:
-        return cls(standing=_enum(cls.__name__, values, "standing", Standing), **values)
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeclarationAttested(EventRecord):
-    declaration: HexStr
-    exporter: HexStr
-    verifier: ChecksumAddress
-    value: int
-    export_date: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeclarationFinanced(EventRecord):
-    id: HexStr
-    index: int
-    amount: int
-    outstanding: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeclarationRepaid(EventRecord):
-    id: HexStr
-    index: int
-    amount: int
-    outstanding: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class AdvanceRatesSet(EventRecord):
-    verified_bps: int
-    unverified_bps: int
-    admin: ChecksumAddress
-
-
-@dataclass(frozen=True, kw_only=True)
-class RegistrationRefused(EventRecord):
-    id: HexStr
-    document: HexStr
-    institution: HexStr
-    account: ChecksumAddress
-    reason: RefusalReason
-    face_value: int
-    conflict: HexStr
-
-    @classmethod
-    def from_values(cls, **values: Any) -> Self:
-        return cls(reason=_enum(cls.__name__, values, "reason", RefusalReason), **values)
-
-
-@dataclass(frozen=True, kw_only=True)
-class FinancingRefused(EventRecord):
-    id: HexStr
-    institution: HexStr
-    account: ChecksumAddress
-    reason: RefusalReason
-    amount: int
-    headroom: int
-    financier: ChecksumAddress
-
-    @classmethod
-    def from_values(cls, **values: Any) -> Self:
-        return cls(reason=_enum(cls.__name__, values, "reason", RefusalReason), **values)
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoleGranted(EventRecord):
-    role: HexStr
-    account: ChecksumAddress
-    sender: ChecksumAddress
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoleRevoked(EventRecord):
-    role: HexStr
-    account: ChecksumAddress
-    sender: ChecksumAddress
-
-
-@dataclass(frozen=True, kw_only=True)
-class RoleAdminChanged(EventRecord):
-    role: HexStr
-    previous_admin_role: HexStr
-    new_admin_role: HexStr
-
-
-EVENT_TYPES: Mapping[str, type[EventRecord]] = {
-    cls.__name__: cls
-    for cls in (
-        AdvanceRatesSet,
-        DeclarationAttested,
-        DeclarationCounted,
-        DeclarationFinanced,
-        DeclarationLinked,
-        DeclarationRepaid,
-        FinancingRefused,
-        ReceivableCancelled,
-        ReceivableFinanced,
-        ReceivableRegistered,
-        ReceivableRepaid,
-        RegistrationRefused,
-        RoleAdminChanged,
-        RoleGranted,
-        RoleRevoked,
-    )
-}
-"""Every event the indexer knows, by Solidity name."""
 
 
 def _snake(name: str) -> str:
@@ -497,9 +320,11 @@ class _EventSpec:
         self._build: Callable[..., EventRecord] = record.from_values if custom else self._construct
 
     @classmethod
-    def from_abi(cls, event_abi: Mapping[str, Any]) -> _EventSpec:
+    def from_abi(
+        cls, event_abi: Mapping[str, Any], records: Mapping[str, type[EventRecord]]
+    ) -> _EventSpec:
         name = event_abi["name"]
-        record = EVENT_TYPES.get(name)
+        record = records.get(name)
         if record is None:
             raise ConfigurationError(
                 f"the ABI has an event {name} that the indexer has no record for"
@@ -566,11 +391,19 @@ class _EventSpec:
 class Decoder:
     """Decodes the logs of a set of contracts, each with its own ABI."""
 
-    def __init__(self, abis: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
-        """``abis`` maps each contract address to its ABI."""
+    def __init__(
+        self,
+        abis: Mapping[str, Iterable[Mapping[str, Any]]],
+        records: Mapping[str, type[EventRecord]],
+    ) -> None:
+        """``abis`` maps each contract address to its ABI, ``records`` each event's Solidity name
+        to its record class (:data:`registry.indexer.contracts.EVENT_TYPES`: every event the
+        indexer knows); an ABI event without a record is refused here."""
         self._specs: dict[ChecksumAddress, dict[bytes, _EventSpec]] = {
             to_checksum_address(address): {
-                event_abi_to_log_topic(cast(ABIEvent, dict(item))): _EventSpec.from_abi(item)
+                event_abi_to_log_topic(cast(ABIEvent, dict(item))): _EventSpec.from_abi(
+                    item, records
+                )
                 for item in abi
                 if item["type"] == "event"
             }
@@ -583,12 +416,15 @@ class Decoder:
         }
 
     @classmethod
-    def for_deployment(cls, deployment: Deployment) -> Decoder:
+    def for_deployment(
+        cls, deployment: Deployment, records: Mapping[str, type[EventRecord]]
+    ) -> Decoder:
         return cls(
             {
                 contract.address: load_artifact(name).abi
                 for name, contract in deployment.contracts.items()
-            }
+            },
+            records,
         )
 
     @property
@@ -623,18 +459,3 @@ class Decoder:
         """Decodes ``logs`` and returns them in chain order."""
         # Nodes return logs in chain order already, where sorting costs one pass.
         return sorted((self.decode(log) for log in logs), key=lambda r: r.position)
-
-
-def register_records(*records: type[EventRecord]) -> None:
-    """Adds the records of events declared in other modules (:mod:`~registry.indexer.access`,
-    :mod:`~registry.indexer.pledges`, :mod:`~registry.indexer.consents`) to :data:`EVENT_TYPES`.
-
-    Those modules call it when imported, and the package imports them, so every record is known
-    before any decoder or loader is built. (They cannot be listed above: they subclass
-    :class:`EventRecord`, so this module cannot import them.)
-    """
-    known = cast(dict[str, type[EventRecord]], EVENT_TYPES)
-    for record in records:
-        name = record.__name__
-        if known.setdefault(name, record) is not record:
-            raise ConfigurationError(f"two event records are named {name}")

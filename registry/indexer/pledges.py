@@ -28,21 +28,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_typing import ChecksumAddress, HexStr
 from sqlalchemy import Connection
 
 from registry.db.schema import pledges, properties, seizures
-from registry.indexer.decode import EventRecord, register_records
+from registry.indexer.decode import EventRecord
 from registry.indexer.errors import IndexConflict
+from registry.indexer.load import IndexedContract, event_row_only
 from registry.indexer.versioned import VersionedTable
 
-if TYPE_CHECKING:
-    from registry.indexer.load import Handler, Projections
-
 __all__ = [
-    "HANDLERS",
+    "CONTRACT",
     "AppraisalUpdated",
     "DefaultMaxLtvSet",
     "PledgeApplied",
@@ -183,8 +181,6 @@ _PROPERTY_EVENTS = (
 )
 _PLEDGE_EVENTS = (PledgeApplied, PledgeApproved, PledgeRejected, PledgeReleased)
 
-register_records(*_PROPERTY_EVENTS, DefaultMaxLtvSet)
-
 
 def headroom(values: Mapping[str, Any]) -> int:
     """The contract's ``_headroom`` of a ``properties`` row: appraisal x LTV minus the secured
@@ -253,7 +249,7 @@ def _agree(event: EventRecord, what: str, stated: int, indexed: int) -> None:
         )
 
 
-def _on_property_registered(p: Projections, event: PropertyRegistered) -> None:
+def _on_property_registered(p: PledgeProjections, event: PropertyRegistered) -> None:
     values = {
         "status": PropertyStatus.NORMAL.value,
         "registrar": event.registrar,
@@ -266,19 +262,16 @@ def _on_property_registered(p: Projections, event: PropertyRegistered) -> None:
         "seizures": 0,
         "registered_block": event.block_number,
     }
-    p.pledge_registry.properties.put(
-        event.property, event.block_number, {**values, "headroom": headroom(values)}
-    )
+    p.properties.put(event.property, event.block_number, {**values, "headroom": headroom(values)})
 
 
-def _on_appraisal_updated(p: Projections, event: AppraisalUpdated) -> None:
-    p.pledge_registry.set_property(event, event.property, appraised_value=event.appraised_value)
+def _on_appraisal_updated(p: PledgeProjections, event: AppraisalUpdated) -> None:
+    p.set_property(event, event.property, appraised_value=event.appraised_value)
 
 
-def _on_pledge_applied(p: Projections, event: PledgeApplied) -> None:
-    book = p.pledge_registry
-    book.set_property(event, event.property, applications=event.sequence)
-    book.pledges.put(
+def _on_pledge_applied(p: PledgeProjections, event: PledgeApplied) -> None:
+    p.set_property(event, event.property, applications=event.sequence)
+    p.pledges.put(
         event.pledge_id,
         event.block_number,
         {
@@ -299,30 +292,28 @@ def _on_pledge_applied(p: Projections, event: PledgeApplied) -> None:
     )
 
 
-def _on_pledge_approved(p: Projections, event: PledgeApproved) -> None:
-    book = p.pledge_registry
-    book.pledges.require(event.pledge_id, event, "applied for")
+def _on_pledge_approved(p: PledgeProjections, event: PledgeApproved) -> None:
+    p.pledges.require(event.pledge_id, event, "applied for")
     # The most junior: one more than the active pledges before it.
-    _agree(event, "rank", event.rank, len(book.active(event.property)) + 1)
-    book.pledges.put(
+    _agree(event, "rank", event.rank, len(p.active(event.property)) + 1)
+    p.pledges.put(
         event.pledge_id,
         event.block_number,
         {"status": PledgeStatus.ACTIVE.value, "rank": event.rank, "decided_by": event.registrar},
     )
-    book.set_property(event, event.property, secured_amount=event.secured_amount)
+    p.set_property(event, event.property, secured_amount=event.secured_amount)
 
 
-def _on_pledge_rejected(p: Projections, event: PledgeRejected) -> None:
-    book = p.pledge_registry
-    book.pledges.require(event.pledge_id, event, "applied for")
+def _on_pledge_rejected(p: PledgeProjections, event: PledgeRejected) -> None:
+    p.pledges.require(event.pledge_id, event, "applied for")
     # The headroom the rules judged the application against: the property's, unchanged by it.
     _agree(
         event,
         "headroom",
         event.headroom,
-        book.properties.require(event.property, event, "registered")["headroom"],
+        p.properties.require(event.property, event, "registered")["headroom"],
     )
-    book.pledges.put(
+    p.pledges.put(
         event.pledge_id,
         event.block_number,
         {
@@ -333,28 +324,26 @@ def _on_pledge_rejected(p: Projections, event: PledgeRejected) -> None:
     )
 
 
-def _on_pledge_released(p: Projections, event: PledgeReleased) -> None:
-    book = p.pledge_registry
-    book.pledges.require(event.pledge_id, event, "applied for")
-    ranks = book.active(event.property)
+def _on_pledge_released(p: PledgeProjections, event: PledgeReleased) -> None:
+    p.pledges.require(event.pledge_id, event, "applied for")
+    ranks = p.active(event.property)
     _agree(event, "rank", event.rank, ranks.get(event.pledge_id, 0))
-    book.pledges.put(
+    p.pledges.put(
         event.pledge_id,
         event.block_number,
         {"status": PledgeStatus.RELEASED.value, "rank": None, "released_by": event.released_by},
     )
     for junior, rank in ranks.items():
         if rank > event.rank:
-            book.pledges.put(junior, event.block_number, {"rank": rank - 1})
-    book.set_property(event, event.property, secured_amount=event.secured_amount)
+            p.pledges.put(junior, event.block_number, {"rank": rank - 1})
+    p.set_property(event, event.property, secured_amount=event.secured_amount)
 
 
-def _on_seizure_imposed(p: Projections, event: SeizureImposed) -> None:
-    book = p.pledge_registry
-    count = book.properties.require(event.property, event, "registered")["seizures"] + 1
+def _on_seizure_imposed(p: PledgeProjections, event: SeizureImposed) -> None:
+    count = p.properties.require(event.property, event, "registered")["seizures"] + 1
     _agree(event, "seizures", event.seizures, count)
-    book.set_property(event, event.property, status=PropertyStatus.SEIZED.value, seizures=count)
-    book.seizures.put(
+    p.set_property(event, event.property, status=PropertyStatus.SEIZED.value, seizures=count)
+    p.seizures.put(
         seizure_key(event),
         event.block_number,
         {
@@ -368,33 +357,32 @@ def _on_seizure_imposed(p: Projections, event: SeizureImposed) -> None:
     )
 
 
-def _on_seizure_lifted(p: Projections, event: SeizureLifted) -> None:
-    book = p.pledge_registry
-    book.seizures.require(seizure_key(event), event, "imposed")
-    count = book.properties.require(event.property, event, "registered")["seizures"] - 1
+def _on_seizure_lifted(p: PledgeProjections, event: SeizureLifted) -> None:
+    p.seizures.require(seizure_key(event), event, "imposed")
+    count = p.properties.require(event.property, event, "registered")["seizures"] - 1
     _agree(event, "seizures", event.seizures, count)
     status = PropertyStatus.SEIZED if count else PropertyStatus.NORMAL
-    book.set_property(event, event.property, status=status.value, seizures=count)
-    book.seizures.put(
+    p.set_property(event, event.property, status=status.value, seizures=count)
+    p.seizures.put(
         seizure_key(event),
         event.block_number,
         {"status": SeizureStatus.LIFTED.value, "lifted_by": event.enforcer},
     )
 
 
-def _event_row_only(p: Projections, event: EventRecord) -> None:
-    """No projection: the events row is the record."""
-
-
-HANDLERS: Mapping[type[EventRecord], Handler] = {
-    AppraisalUpdated: _on_appraisal_updated,
-    DefaultMaxLtvSet: _event_row_only,
-    PledgeApplied: _on_pledge_applied,
-    PledgeApproved: _on_pledge_approved,
-    PledgeRejected: _on_pledge_rejected,
-    PledgeReleased: _on_pledge_released,
-    PropertyRegistered: _on_property_registered,
-    SeizureImposed: _on_seizure_imposed,
-    SeizureLifted: _on_seizure_lifted,
-}
-"""The loader's handlers of the PledgeRegistry's events."""
+CONTRACT: IndexedContract[PledgeProjections] = IndexedContract(
+    name="PledgeRegistry",
+    projections=PledgeProjections,
+    handlers={
+        AppraisalUpdated: _on_appraisal_updated,
+        DefaultMaxLtvSet: event_row_only,
+        PledgeApplied: _on_pledge_applied,
+        PledgeApproved: _on_pledge_approved,
+        PledgeRejected: _on_pledge_rejected,
+        PledgeReleased: _on_pledge_released,
+        PropertyRegistered: _on_property_registered,
+        SeizureImposed: _on_seizure_imposed,
+        SeizureLifted: _on_seizure_lifted,
+    },
+)
+"""The PledgeRegistry's records, each with its handler, and their working set."""

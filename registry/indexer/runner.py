@@ -54,6 +54,7 @@ from sqlalchemy.exc import OperationalError
 from registry.chain.client import Chain
 from registry.contracts.deploy import Deployment
 from registry.errors import ChainError, ConfigurationError
+from registry.indexer.contracts import CONTRACTS, EVENT_TYPES
 from registry.indexer.cursor import Cursor, read_cursor, read_state, write_cursor
 from registry.indexer.decode import Decoder, EventRecord
 from registry.indexer.errors import ReorgDetected, UndecodableLog
@@ -213,8 +214,8 @@ class Indexer:
     """Indexes the deployment's contract events into the database behind ``engine``.
 
     ``log_source`` and ``loader`` are seams for tests (a node that refuses wide ranges, a handler
-    that fails); by default logs come from ``eth_getLogs`` on ``chain`` and every event has its
-    handler.
+    that fails); by default logs come from ``eth_getLogs`` on ``chain`` and every contract of
+    :data:`~registry.indexer.contracts.CONTRACTS` is indexed.
     """
 
     def __init__(
@@ -242,9 +243,9 @@ class Indexer:
         self.chunk_size = chunk_size
         self.poll_interval = poll_interval
         self.log_source: LogSource = log_source or Web3LogSource(chain.w3)
-        self.loader = loader or Loader()
+        self.loader = loader or Loader(CONTRACTS)
         self.cursor_name = cursor_name
-        self.decoder = Decoder.for_deployment(deployment)
+        self.decoder = Decoder.for_deployment(deployment, EVENT_TYPES)
         self._chain_checked = False
 
     @classmethod

@@ -1,16 +1,16 @@
 """The working set of one versioned projection for one chunk (see :mod:`registry.db.schema` for
 versions, and :mod:`registry.indexer.load` for how a chunk is read, applied and written).
 
-A module of its own so that every projection module (:mod:`~registry.indexer.pledges`,
-:mod:`~registry.indexer.consents`, ...) can use it, while :mod:`~registry.indexer.load` imports
-their handlers.
+Generic, like :mod:`~registry.indexer.load`: every contract's module
+(:mod:`~registry.indexer.ledger`, :mod:`~registry.indexer.pledges`, ...) builds its projections'
+working sets from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,10 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from registry.db.bulk import insert_rows, update_rows
+from registry.indexer.decode import EventRecord
 from registry.indexer.errors import IndexConflict
-
-if TYPE_CHECKING:
-    from registry.indexer.decode import EventRecord
 
 __all__ = ["KEY_BATCH", "VersionedTable"]
 
