@@ -4,11 +4,16 @@
   columns, values normalized across databases), as of any block; dumps and their differences;
 - :mod:`~registry.audit.digest`: one hash of the canonical index, to compare without sharing rows;
 - :mod:`~registry.audit.replay`: the whole index rebuilt from the chain into a fresh database;
-- :mod:`~registry.audit.checks`: the registry of per-projection checks and their comparer, with
-  the checks of each contract in :mod:`~registry.audit.ledger_checks`,
-  :mod:`~registry.audit.pledge_checks`, :mod:`~registry.audit.consent_checks`,
-  :mod:`~registry.audit.access_checks` and :mod:`~registry.audit.log_checks`;
+- :mod:`~registry.audit.checks`: what a per-projection check is (:class:`~.checks.Check`), what it
+  reads (:class:`~.checks.VerifyContext`) and the comparer; imports no module of checks;
+- one module of checks per contract, each listing its own as ``CHECKS``:
+  :mod:`~registry.audit.ledger_checks` (the ReceivableLedger's views),
+  :mod:`~registry.audit.pledge_checks` (the PledgeRegistry's), :mod:`~registry.audit.consent_checks`
+  (the ConsentRegistry's), :mod:`~registry.audit.access_checks` (every contract's roles and
+  institutions) and :mod:`~registry.audit.log_checks` (the rows that record events, against the
+  logs);
 - :mod:`~registry.audit.verify`: live index, replay and contract views compared record by record;
+  its :data:`~.verify.CHECKS` lists those modules, the one place where a check joins;
 - :mod:`~registry.audit.report`: refused attempts, seizures, role changes, consents and read-log
   anchors of a block range, from the events table;
 - :mod:`~registry.audit.render`: their Rich tables.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare, hex32
+from registry.audit.checks import Check, CheckResult, Record, VerifyContext, check, compare, hex32
 from registry.contracts.consents import institution_id
 from registry.db.schema import institution_assignments, role_grants
 from registry.indexer.access import (
@@ -16,7 +16,7 @@ from registry.indexer.access import (
     grant_key,
 )
 
-__all__: list[str] = []
+__all__ = ["CHECKS"]
 
 
 def _names(context: VerifyContext) -> dict[str, str]:
@@ -91,3 +91,7 @@ def _assignments(context: VerifyContext) -> CheckResult:
         for key, (_, account) in pairs.items()
     }
     return compare("institution_assignments", "*", "chain", index, witness)
+
+
+CHECKS: tuple[Check, ...] = (_role_grants, _assignments)
+"""This module's checks, in the order the verification runs them."""

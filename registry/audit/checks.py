@@ -1,11 +1,12 @@
 """The verification's checks: one per projection, each comparing the live index with a witness.
 
 A check is a function of a :class:`VerifyContext` that returns a :class:`CheckResult`: how many
-records it compared and every :class:`Difference` it found, naming the record and the field. It is
-registered with :func:`check` under the projection it covers and the contract whose views (or
-logs) it reads, so that a contract's projections bring their own comparer: adding a projection
-means adding a module of checks (see :mod:`registry.audit.ledger_checks` for the shape) and
-importing it in :data:`registry.audit.verify.CHECK_MODULES`.
+records it compared and every :class:`Difference` it found, naming the record and the field.
+:func:`check` makes it a :class:`Check`, naming the projection it covers and the contract whose
+views (or logs) it reads, so that a contract's projections bring their own comparer: adding a
+projection means adding a check to its contract's module of checks (``CHECKS``, see
+:mod:`registry.audit.ledger_checks` for the shape), and a new module of checks joins the list in
+:data:`registry.audit.verify.CHECKS`. Nothing registers itself on import.
 
 Witnesses (:attr:`Check.source`):
 
@@ -38,13 +39,13 @@ from registry.indexer.decode import Decoder, EventRecord
 from registry.indexer.extract import BlockRange, Web3LogSource, fetch_logs, next_range
 
 __all__ = [
-    "CHECKS",
     "Check",
     "CheckResult",
     "Difference",
     "Record",
     "VerifyContext",
     "check",
+    "checks_by_name",
     "compare",
     "hex32",
 ]
@@ -232,7 +233,7 @@ CheckFunction = Callable[[VerifyContext], CheckResult]
 
 @dataclass(frozen=True)
 class Check:
-    """A registered check: the projection (its table) it covers, the contract it reads, how."""
+    """A check: the projection (its table) it covers, the contract it reads, how."""
 
     name: str
     table: str
@@ -256,23 +257,25 @@ class Check:
         return self.run(context)
 
 
-CHECKS: dict[str, Check] = {}
-"""Every registered check, by name."""
-
-
 def check(
     name: str, *, table: str | None = None, contract: str, source: str
-) -> Callable[[CheckFunction], CheckFunction]:
-    """Registers a check of projection ``name`` (table ``table``, by default the same name)
-    reading ``contract`` ("*": every contract of the deployment) through ``source``."""
+) -> Callable[[CheckFunction], Check]:
+    """Makes a function the :class:`Check` of projection ``name`` (table ``table``, by default the
+    same name) reading ``contract`` ("*": every contract of the deployment) through ``source``."""
 
-    def register(function: CheckFunction) -> CheckFunction:
-        if name in CHECKS:
-            raise ValueError(f"two checks named {name}")
-        CHECKS[name] = Check(name, table or name, contract, source, function)
-        return function
+    def make(function: CheckFunction) -> Check:
+        return Check(name, table or name, contract, source, function)
 
-    return register
+    return make
+
+
+def checks_by_name(*checks: Check) -> dict[str, Check]:
+    """``checks`` by name, in their order; two of one name are refused."""
+    found: dict[str, Check] = {}
+    for one in checks:
+        if found.setdefault(one.name, one) is not one:
+            raise ValueError(f"two checks named {one.name}")
+    return found
 
 
 def keyed(rows: Iterable[Mapping[str, Any]], key: str) -> dict[str, Mapping[str, Any]]:

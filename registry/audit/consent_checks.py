@@ -3,7 +3,7 @@ against its views, at the index's block, for every key the index holds or the ch
 
 from __future__ import annotations
 
-from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare, hex32
+from registry.audit.checks import Check, CheckResult, Record, VerifyContext, check, compare, hex32
 from registry.contracts.consents import ConsentStatus
 from registry.db.schema import consents, enterprise_bindings, read_log_anchors
 from registry.indexer.consents import (
@@ -13,7 +13,7 @@ from registry.indexer.consents import (
     consent_key,
 )
 
-__all__: list[str] = []
+__all__ = ["CHECKS"]
 
 CONSENTS = "ConsentRegistry"
 
@@ -84,3 +84,7 @@ def _anchors(context: VerifyContext) -> CheckResult:
         for i, (root, first, last) in enumerate(batches)
     }
     return compare("read_log_anchors", CONSENTS, "chain", index, witness)
+
+
+CHECKS: tuple[Check, ...] = (_bindings, _consents, _anchors)
+"""This module's checks, in the order the verification runs them."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare, hex32
+from registry.audit.checks import Check, CheckResult, Record, VerifyContext, check, compare, hex32
 from registry.contracts.ledger import ReceivableStatus, Standing
 from registry.contracts.values import currency_text
 from registry.db.schema import advance_rates, declaration_attestations, declarations, receivables
@@ -19,7 +19,7 @@ from registry.indexer.ledger import (
     ReceivableRegistered,
 )
 
-__all__: list[str] = []
+__all__ = ["CHECKS"]
 
 LEDGER = "ReceivableLedger"
 
@@ -138,3 +138,7 @@ def _advance_rates(context: VerifyContext) -> CheckResult:
         address: {"verified_bps": verified, "unverified_bps": unverified}
     }
     return compare("advance_rates", LEDGER, "chain", indexed, witness)
+
+
+CHECKS: tuple[Check, ...] = (_receivables, _declarations, _attestations, _advance_rates)
+"""This module's checks, in the order the verification runs them."""

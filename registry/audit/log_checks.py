@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare
+from registry.audit.checks import Check, CheckResult, Record, VerifyContext, check, compare
 from registry.db.schema import events, financings, refused_attempts
 from registry.indexer.decode import EventRecord
 from registry.indexer.ledger import (
@@ -20,7 +20,7 @@ from registry.indexer.ledger import (
     RegistrationRefused,
 )
 
-__all__: list[str] = []
+__all__ = ["CHECKS"]
 
 LEDGER = "ReceivableLedger"
 _ZERO_HASH = "0x" + "00" * 32
@@ -117,3 +117,7 @@ def _refused_attempts(context: VerifyContext) -> CheckResult:
             }
     indexed = _by_place(context.appended(refused_attempts), "refused_attempts")
     return compare("refused_attempts", LEDGER, "logs", indexed, witness)
+
+
+CHECKS: tuple[Check, ...] = (_events, _financings, _refused_attempts)
+"""This module's checks, in the order the verification runs them."""

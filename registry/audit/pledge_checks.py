@@ -3,7 +3,7 @@ against its views, at the index's block, for every key the index holds or the ch
 
 from __future__ import annotations
 
-from registry.audit.checks import CheckResult, Record, VerifyContext, check, compare, hex32
+from registry.audit.checks import Check, CheckResult, Record, VerifyContext, check, compare, hex32
 from registry.contracts.pledges import PledgeStatus, PropertyStatus
 from registry.contracts.values import currency_text
 from registry.db.schema import pledges, properties, seizures
@@ -15,7 +15,7 @@ from registry.indexer.pledges import (
     seizure_key,
 )
 
-__all__: list[str] = []
+__all__ = ["CHECKS"]
 
 PLEDGES = "PledgeRegistry"
 
@@ -108,3 +108,7 @@ def _pledges(context: VerifyContext) -> CheckResult:
         for key, row in indexed.items()
     }
     return compare("pledges", PLEDGES, "chain", index, witness)
+
+
+CHECKS: tuple[Check, ...] = (_properties, _seizures, _pledges)
+"""This module's checks, in the order the verification runs them."""

@@ -7,7 +7,7 @@ difference; a cursor the chain no longer has is refused: run the indexer first):
    given) and the live index are compared table by table, as of that block, on every row of every
    table whose rows come from the chain (:func:`registry.audit.canonical.index_tables`), rows
    paired by their key so that a difference names the record and the field;
-2. every registered check (:mod:`registry.audit.checks`) compares a projection with the
+2. every check of :data:`CHECKS` (:mod:`registry.audit.checks`) compares a projection with the
    contracts' views or the chain's logs, for every key either side names;
 3. both digests (:mod:`registry.audit.digest`) are computed as of the block.
 
@@ -17,7 +17,6 @@ differ; :attr:`VerifyReport.ok` is false on any difference.
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,8 +24,16 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from registry.audit import access_checks, consent_checks, ledger_checks, log_checks, pledge_checks
 from registry.audit.canonical import CanonicalTable, index_tables
-from registry.audit.checks import CHECKS, CheckResult, Record, VerifyContext, compare
+from registry.audit.checks import (
+    Check,
+    CheckResult,
+    Record,
+    VerifyContext,
+    checks_by_name,
+    compare,
+)
 from registry.audit.digest import IndexDigest, digest_tables
 from registry.audit.replay import ReplaySummary, ensure_fresh, replay
 from registry.chain.client import Chain
@@ -36,19 +43,17 @@ from registry.db.schema import VERSIONED
 from registry.errors import ConfigurationError
 from registry.indexer import CURSOR_NAME, block_hash, read_cursor
 
-__all__ = ["CHECK_MODULES", "VerifyReport", "compare_indexes", "verify"]
+__all__ = ["CHECKS", "VerifyReport", "compare_indexes", "verify"]
 
-CHECK_MODULES = (
-    "registry.audit.log_checks",
-    "registry.audit.ledger_checks",
-    "registry.audit.pledge_checks",
-    "registry.audit.consent_checks",
-    "registry.audit.access_checks",
+CHECKS: Mapping[str, Check] = checks_by_name(
+    *log_checks.CHECKS,
+    *ledger_checks.CHECKS,
+    *pledge_checks.CHECKS,
+    *consent_checks.CHECKS,
+    *access_checks.CHECKS,
 )
-"""The modules whose checks the verification runs (each registers its own when imported)."""
-
-for _module in CHECK_MODULES:
-    importlib.import_module(_module)
+"""Every check the verification runs, by name, in this order: each contract's module of checks
+listed here, the one place where a check joins the verification."""
 
 REPLAY = "replay"
 
