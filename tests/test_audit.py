@@ -24,16 +24,16 @@ from typer.testing import CliRunner
 
 from creditreg.cli import app
 from registry.chain.client import Signer
-from registry.contracts.ledger import DeclarationTerm, ReceivableTerms
+from registry.contracts.ledger import DeclarationTerm
 from registry.contracts.roles import LENDER_ROLE
 from registry.db import create_schema, make_engine, opened_engine
 from registry.db.schema import declarations, events, receivables
 from registry.indexer import Indexer
 from registry.settings import get_settings
 from tests.conftest import Stack, fp, hx
+from tests.helpers import terms
 from tests.test_index_access import everything
 
-MATURITY = 2_000_000_000
 EXPORTER = b"\xee" * 32
 CHAIN_CHECKS = {
     "receivables",
@@ -50,10 +50,6 @@ CHAIN_CHECKS = {
     "institution_assignments",
 }
 LOG_CHECKS = {"events", "financings", "refused_attempts"}
-
-
-def terms(invoice: str, face_value: int = 100_000) -> ReceivableTerms:
-    return ReceivableTerms(fp(invoice), EXPORTER, 1, face_value, "USD", MATURITY)
 
 
 def ledger_history(stack: Stack) -> None:

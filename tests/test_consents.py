@@ -1,7 +1,7 @@
 """ConsentRegistry: enterprise bindings, relayed EIP-712 consents and the anchored read log.
 
-Each test deploys a fresh registry on the session node (the snapshot taken around the test undoes
-it). Each refusal is checked for its decoded domain error, its rule, and for leaving the chain
+The tests act on the stack's own registry (the snapshot taken around each test undoes what it
+did). Each refusal is checked for its decoded domain error, its rule, and for leaving the chain
 unchanged (no block mined, the head's hash as before): the binding estimates first, so a refused
 operation sends nothing.
 
@@ -11,9 +11,8 @@ account with no role and no relation to the enterprise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from eth_account import Account
@@ -53,8 +52,8 @@ from registry.contracts.roles import OPERATOR_ROLE, REGISTRAR_ROLE
 from registry.fingerprint import Enterprise, Fingerprint
 from registry.merkle import MerkleTree, verify_proof
 from tests.conftest import Stack, hx
+from tests.helpers import Deployed
 
-FUNDING_WEI = 10**18
 DAY = 86_400
 BANK_A = keccak(text="institution: Bank A")
 BANK_B = keccak(text="institution: Bank B")
@@ -63,25 +62,14 @@ USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
+hashes = st.binary(min_size=32, max_size=32)
+
 
 def uscc(serial: int) -> str:
     """A valid USCC (check digit computed): a Fuzhou company with registration number ``serial``."""
     body = f"91350100{serial:09d}"
     total = sum(USCC_CHARSET.index(c) * w for c, w in zip(body, USCC_WEIGHTS, strict=True))
     return body + USCC_CHARSET[(31 - total % 31) % 31]
-
-
-def stub_wallet_init_code(accepts: bool) -> str:
-    """Creation code of an ERC-1271 wallet stub that accepts (returns the magic value for) every
-    signature, or refuses every one (returns zero)."""
-    # PUSH4 0x1626ba7e PUSH1 0xe0 SHL PUSH1 0 MSTORE PUSH1 0x20 PUSH1 0 RETURN: magic << 224
-    accept = "631626ba7e60e01b60005260206000f3"
-    # PUSH1 0x20 PUSH1 0 RETURN: 32 zero bytes
-    refuse = "60206000f3"
-    runtime = accept if accepts else refuse
-    size = f"{len(runtime) // 2:02x}"
-    # PUSH1 size PUSH1 12 PUSH1 0 CODECOPY PUSH1 size PUSH1 0 RETURN, then the runtime
-    return f"0x60{size}600c60003960{size}6000f3{runtime}"
 
 
 @dataclass
@@ -101,19 +89,27 @@ class EnterpriseKey:
 
 
 @dataclass
-class Registry:
-    """A freshly deployed ConsentRegistry with one account per role and an unrelated relayer."""
+class Registry(Deployed[ConsentRegistry]):
+    """The stack's ConsentRegistry with one account per role, the registry center's clerk
+    (registrar) and the API operator, and customs as the relayer: it holds no role on this
+    contract and has no relation to any enterprise."""
 
-    stack: Stack
-    registry: ConsentRegistry
-    registrar: Signer
-    operator: Signer
-    relayer: Signer
+    # Every rule the consent registry refuses by is a rule violation, never a not-found or an
+    # access rule: violated() expects that category.
+    rule_error: ClassVar[type[errors.RegistryError]] = errors.RuleViolation
     serial: int = 0
 
     @property
-    def admin(self) -> Signer:
-        return self.stack.secrets.deployer
+    def registrar(self) -> Signer:
+        return self.stack.registrar.signer
+
+    @property
+    def operator(self) -> Signer:
+        return self.stack.operator.signer
+
+    @property
+    def relayer(self) -> Signer:
+        return self.stack.verifier.signer
 
     @property
     def domain(self) -> ConsentDomain:
@@ -127,14 +123,6 @@ class Registry:
         provider = self.stack.chain.w3.provider
         provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
         provider.make_request("evm_mine", [])  # type: ignore[arg-type]
-
-    def new_signer(self, role: bytes | None = None) -> Signer:
-        signer = Signer.generate()
-        chain = self.stack.chain
-        chain.send_value(chain.w3.eth.accounts[0], signer.address, FUNDING_WEI)
-        if role is not None:
-            self.registry.grant_role(self.admin, role, signer.address)
-        return signer
 
     def enterprise(self, bind: bool = True) -> EnterpriseKey:
         self.serial += 1
@@ -168,60 +156,28 @@ class Registry:
     def active(self, who: EnterpriseKey, grantee: bytes = BANK_A) -> bool:
         return self.registry.is_consent_active(who.fp, grantee, SCOPE_CREDIT_REPORT)
 
-    def refused(
-        self, error: type[errors.RegistryError], rule: str, action: Callable[[], object]
-    ) -> Any:
-        """Runs ``action``, expects ``error`` under ``rule``, and checks that the chain is as it
-        was: no block mined, the head's hash (which commits to the state) unchanged."""
-        before = self.stack.tip()
-        with pytest.raises(error) as raised:
-            action()
-        assert raised.value.rule == rule, raised.value
-        assert self.stack.tip() == before
-        return raised.value
 
-    def violated(self, rule: str, action: Callable[[], object]) -> dict[str, Any]:
-        """Like :meth:`refused` for a contract rule; returns the decoded error arguments."""
-        details: dict[str, Any] = self.refused(errors.RuleViolation, rule, action).details
-        return details
-
-
-def _deploy(stack: Stack) -> Registry:
-    chain = stack.chain
-    deployer = stack.secrets.deployer
-    registry = ConsentRegistry.deploy(chain, deployer)
-    signers = [Signer.generate() for _ in range(3)]
-    for signer in signers:
-        chain.send_value(chain.w3.eth.accounts[0], signer.address, FUNDING_WEI)
-    registrar, operator, relayer = signers
-    registry.grant_role(deployer, REGISTRAR_ROLE, registrar.address)
-    registry.grant_role(deployer, OPERATOR_ROLE, operator.address)
-    return Registry(stack, registry, registrar, operator, relayer)
-
-
-# Deployed once per session and node, before any test's snapshot (pytest sets up session fixtures
-# first): each test starts from the registry as deployed, and its snapshot rewinds what it did.
-@pytest.fixture(scope="session")
-def anvil_consent_registry(anvil_stack: Stack) -> Registry:
-    return _deploy(anvil_stack)
-
-
-@pytest.fixture(scope="session")
-def ganache_consent_registry(ganache_stack: Stack) -> Registry:
-    return _deploy(ganache_stack)
+@pytest.fixture
+def reg(stack: Stack) -> Registry:
+    return Registry(stack, stack.consents)
 
 
 @pytest.fixture
-def reg(anvil_consent_registry: Registry, stack: Stack) -> Registry:
-    assert anvil_consent_registry.stack is stack
-    return anvil_consent_registry
+def any_reg(any_stack: Stack) -> Registry:
+    return Registry(any_stack, any_stack.consents)
 
 
-@pytest.fixture
-def any_reg(
-    anvil_consent_registry: Registry, ganache_consent_registry: Registry, any_stack: Stack
-) -> Registry:
-    return anvil_consent_registry if any_stack.node.kind == "anvil" else ganache_consent_registry
+def stub_wallet_init_code(accepts: bool) -> str:
+    """Creation code of an ERC-1271 wallet stub that accepts (returns the magic value for) every
+    signature, or refuses every one (returns zero)."""
+    # PUSH4 0x1626ba7e PUSH1 0xe0 SHL PUSH1 0 MSTORE PUSH1 0x20 PUSH1 0 RETURN: magic << 224
+    accept = "631626ba7e60e01b60005260206000f3"
+    # PUSH1 0x20 PUSH1 0 RETURN: 32 zero bytes
+    refuse = "60206000f3"
+    runtime = accept if accepts else refuse
+    size = f"{len(runtime) // 2:02x}"
+    # PUSH1 size PUSH1 12 PUSH1 0 CODECOPY PUSH1 size PUSH1 0 RETURN, then the runtime
+    return f"0x60{size}600c60003960{size}6000f3{runtime}"
 
 
 # --- typed data -----------------------------------------------------------------------------------
@@ -296,7 +252,6 @@ def eip191_digest(typed_data: dict[str, Any]) -> bytes:
 
 
 enterprise_keys = st.integers(min_value=1, max_value=SECP256K1_N - 1)
-hashes = st.binary(min_size=32, max_size=32)
 nonzero_hashes = hashes.filter(lambda value: value != bytes(32))
 
 

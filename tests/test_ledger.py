@@ -49,56 +49,13 @@ from registry.contracts.ledger import (
 from registry.contracts.roles import LENDER_ROLE, VERIFIER_ROLE
 from registry.settings import Settings
 from tests.conftest import ADVANCE_RATE_BPS, Stack, fp, hx
+from tests.helpers import MATURITY, decls, funded, refused, register, terms, violated
 from tests.models.ledger import EXPORTER
 
-MATURITY = 2_000_000_000
 OTHER_EXPORTER = b"\xdd" * 32
 EXPORT_DATE = 1_700_000_000
 BPS = 10_000
 DAY = 86_400
-
-
-def terms(
-    invoice: str, face_value: int = 100_000, exporter: bytes = EXPORTER, maturity: int = MATURITY
-) -> ReceivableTerms:
-    return ReceivableTerms(fp(invoice), exporter, 1, face_value, "USD", maturity)
-
-
-def decls(*declarations: tuple[str, int]) -> list[DeclarationTerm]:
-    return [DeclarationTerm(fp(number), value) for number, value in declarations]
-
-
-def register(
-    stack: Stack,
-    signer: Signer,
-    invoice: str,
-    *declarations: tuple[str, int],
-    face_value: int = 100_000,
-    maturity: int = MATURITY,
-) -> bytes:
-    stack.ledger.register(
-        signer, terms(invoice, face_value, maturity=maturity), decls(*declarations)
-    )
-    return fp(invoice)
-
-
-def refused(
-    stack: Stack, error: type[errors.RegistryError], rule: str, action: Callable[[], object]
-) -> errors.RegistryError:
-    """Runs ``action``, expects ``error`` under ``rule``, and checks that the chain is as it was:
-    no block mined, and the head's hash (which commits to the whole state) unchanged."""
-    before = stack.tip()
-    with pytest.raises(error) as raised:
-        action()
-    assert raised.value.rule == rule, raised.value
-    assert stack.tip() == before
-    return raised.value
-
-
-def violated(stack: Stack, rule: str, action: Callable[[], object]) -> dict[str, Any]:
-    """Like :func:`refused` for any ledger rule; returns the decoded error's details."""
-    details: dict[str, Any] = refused(stack, errors.RegistryError, rule, action).details
-    return details
 
 
 def only_log(stack: Stack, attempt: Attempt) -> str:
@@ -112,15 +69,6 @@ def only_log(stack: Stack, attempt: Attempt) -> str:
         if e["type"] == "event"
     }
     return names[bytes(log["topics"][0])]
-
-
-def funded(stack: Stack, *roles: bytes) -> Signer:
-    """A new account with ether and ``roles`` on the ledger."""
-    signer = Signer.generate()
-    stack.chain.send_value(stack.chain.w3.eth.accounts[0], signer.address, 10**18)
-    for role in roles:
-        stack.ledger.grant_role(stack.admin.signer, role, signer.address)
-    return signer
 
 
 def state(stack: Stack, ids: list[bytes], declarations: list[bytes]) -> tuple[Any, ...]:
@@ -727,7 +675,7 @@ def test_accounts_of_one_bank_act_as_the_same_bank(stack: Stack) -> None:
     ledger = stack.ledger
     a1, b = stack.bank_a.signer, stack.bank_b.signer
     bank_a = ledger.institution_of(a1.address)
-    a2 = funded(stack, LENDER_ROLE)
+    a2 = funded(stack, LENDER_ROLE, on=stack.ledger)
     tx = ledger.assign_institution(stack.admin.signer, a2.address, bank_a)
     assert ledger.events(tx, "InstitutionAssigned") == [
         {"account": a2.address, "institution": bank_a, "admin": stack.admin.signer.address}
@@ -756,7 +704,7 @@ def test_an_account_moved_to_another_bank_does_not_carry_the_claim(stack: Stack)
     ledger, admin = stack.ledger, stack.admin.signer
     a, b = stack.bank_a.signer, stack.bank_b.signer
     bank_a, bank_b = ledger.institution_of(a.address), ledger.institution_of(b.address)
-    z = funded(stack, LENDER_ROLE)
+    z = funded(stack, LENDER_ROLE, on=stack.ledger)
     ledger.assign_institution(admin, z.address, bank_a)
     rid = register(stack, z, "INV-1", ("D1", 100_000))
     ledger.finance(z, rid, 10_000)

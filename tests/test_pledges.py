@@ -1,7 +1,7 @@
 """PledgeRegistry's rules, exercised through the typed binding against real nodes.
 
-Each test deploys a fresh registry on the session node (the snapshot taken around the test undoes
-it). Each refusal is checked for its decoded domain error, its rule, and for leaving the chain
+The tests act on the stack's own registry (the snapshot taken around each test undoes what it
+did). Each refusal is checked for its decoded domain error, its rule, and for leaving the chain
 unchanged (no block mined, the head's hash as before): the binding estimates first, so a refused
 operation sends nothing. The exception is
 ``decidePledge``, whose point is to record the refusal: there, exactly one block is mined and the
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
 import pytest
 from eth_utils.crypto import keccak
@@ -34,28 +33,31 @@ from registry.contracts.pledges import (
 )
 from registry.contracts.roles import ENFORCER_ROLE, LENDER_ROLE, REGISTRAR_ROLE
 from tests.conftest import Stack, fp, hx
+from tests.helpers import MATURITY, Deployed
 from tests.models.pledges import PropertyModel
 
-MATURITY = 2_000_000_000
 VALUE = 1_000_000  # appraised value; at the default 70% LTV the cap is 700,000
 CAP = VALUE * POLICY_DEFAULT_MAX_LTV_BPS // 10_000
 CASE = keccak(text="court case 2026-17")
-FUNDING_WEI = 10**18
 
 
 @dataclass
-class Registry:
-    """A freshly deployed PledgeRegistry with one account per role."""
-
-    stack: Stack
-    registry: PledgeRegistry
-    registrar: Signer
-    enforcer: Signer
-    outsider: Signer
+class Registry(Deployed[PledgeRegistry]):
+    """The stack's PledgeRegistry with one account per role: the registry center's clerk
+    (registrar), the court (enforcer), the two banks (lenders), and customs as the outsider, which
+    holds no role on this contract."""
 
     @property
-    def admin(self) -> Signer:
-        return self.stack.secrets.deployer
+    def registrar(self) -> Signer:
+        return self.stack.registrar.signer
+
+    @property
+    def enforcer(self) -> Signer:
+        return self.stack.enforcer.signer
+
+    @property
+    def outsider(self) -> Signer:
+        return self.stack.verifier.signer
 
     @property
     def bank_a(self) -> Signer:
@@ -64,15 +66,6 @@ class Registry:
     @property
     def bank_b(self) -> Signer:
         return self.stack.bank_b.signer
-
-    def new_signer(self, role: bytes | None = None) -> Signer:
-        signer = Signer.generate()
-        self.stack.chain.send_value(
-            self.stack.chain.w3.eth.accounts[0], signer.address, FUNDING_WEI
-        )
-        if role is not None:
-            self.registry.grant_role(self.admin, role, signer.address)
-        return signer
 
     def register(self, label: str, value: int = VALUE, ltv_bps: int = 0) -> bytes:
         self.registry.register_property(self.registrar, fp(label), 1, value, "CNY", ltv_bps)
@@ -90,63 +83,15 @@ class Registry:
     def ranks(self, prop: bytes) -> list[tuple[bytes, int]]:
         return [(p.pledge_id, p.rank) for p in self.registry.title(prop).pledges]
 
-    def refused(
-        self, error: type[errors.RegistryError], rule: str, action: Callable[[], object]
-    ) -> Any:
-        """Runs ``action``, expects ``error`` under ``rule``, and checks that the chain is as it
-        was: no block mined, the head's hash (which commits to the state) unchanged."""
-        before = self.stack.tip()
-        with pytest.raises(error) as raised:
-            action()
-        assert raised.value.rule == rule, raised.value
-        assert self.stack.tip() == before
-        return raised.value
 
-    def violated(self, rule: str, action: Callable[[], object]) -> dict[str, Any]:
-        """Like :meth:`refused` for a contract rule (of any category: not-found and access rules
-        included); returns the decoded error arguments."""
-        details: dict[str, Any] = self.refused(errors.RegistryError, rule, action).details
-        return details
-
-
-def _deploy(stack: Stack) -> Registry:
-    chain = stack.chain
-    deployer = stack.secrets.deployer
-    registry = PledgeRegistry.deploy(chain, deployer)
-    signers = [Signer.generate() for _ in range(3)]
-    for signer in signers:
-        chain.send_value(chain.w3.eth.accounts[0], signer.address, FUNDING_WEI)
-    registrar, enforcer, outsider = signers
-    registry.grant_role(deployer, REGISTRAR_ROLE, registrar.address)
-    registry.grant_role(deployer, ENFORCER_ROLE, enforcer.address)
-    for bank in (stack.bank_a, stack.bank_b):
-        registry.grant_role(deployer, LENDER_ROLE, bank.signer.address)
-    return Registry(stack, registry, registrar, enforcer, outsider)
-
-
-# Deployed once per session and node, before any test's snapshot (pytest sets up session fixtures
-# first): each test starts from the registry as deployed, and its snapshot rewinds what it did.
-@pytest.fixture(scope="session")
-def anvil_pledge_registry(anvil_stack: Stack) -> Registry:
-    return _deploy(anvil_stack)
-
-
-@pytest.fixture(scope="session")
-def ganache_pledge_registry(ganache_stack: Stack) -> Registry:
-    return _deploy(ganache_stack)
+@pytest.fixture
+def reg(stack: Stack) -> Registry:
+    return Registry(stack, stack.pledges)
 
 
 @pytest.fixture
-def reg(anvil_pledge_registry: Registry, stack: Stack) -> Registry:
-    assert anvil_pledge_registry.stack is stack
-    return anvil_pledge_registry
-
-
-@pytest.fixture
-def any_reg(
-    anvil_pledge_registry: Registry, ganache_pledge_registry: Registry, any_stack: Stack
-) -> Registry:
-    return anvil_pledge_registry if any_stack.node.kind == "anvil" else ganache_pledge_registry
+def any_reg(any_stack: Stack) -> Registry:
+    return Registry(any_stack, any_stack.pledges)
 
 
 # --- properties -----------------------------------------------------------------------------------

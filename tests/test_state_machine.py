@@ -63,7 +63,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from registry import errors
 from registry.chain.client import Signer
 from registry.chain.views import ContractViews
 from registry.contracts.binding import ConsortiumContract
@@ -89,6 +88,7 @@ from registry.contracts.roles import ENFORCER_ROLE, LENDER_ROLE
 from registry.fingerprint import Fingerprint
 from registry.overdue import SECONDS_PER_DAY, is_overdue
 from tests.conftest import Stack, fp
+from tests.helpers import funded, violated
 from tests.models.consents import ConsentModel
 from tests.models.ledger import EXPORTER, Model
 from tests.models.pledges import PropertyModel
@@ -155,9 +155,7 @@ class Actors:
 
 
 def _funded(stack: Stack, label: str) -> Signer:
-    signer = Signer(derived_key(label))
-    stack.chain.send_value(stack.chain.w3.eth.accounts[0], signer.address, 10**18)
-    return signer
+    return funded(stack, signer=Signer(derived_key(label)))
 
 
 def _actors(stack: Stack) -> Actors:
@@ -204,19 +202,11 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
         """The latest block's timestamp: the clock the views are judged by."""
         return int(stack.chain.w3.eth.get_block("latest")["timestamp"])
 
-    def refused(rule_name: str, action: Callable[[], object]) -> None:
-        """``action`` must revert with the domain error of ``rule_name`` and mine nothing."""
-        head = stack.chain.block_number()
-        with pytest.raises(errors.RegistryError) as raised:
-            action()
-        assert raised.value.rule == rule_name, raised.value
-        assert stack.chain.block_number() == head
-
     def expect(rule_name: str | None, action: Callable[[], object]) -> None:
         if rule_name is None:
             action()
         else:
-            refused(rule_name, action)
+            violated(stack, rule_name, action)
 
     def only_log_is_the_refusal(tx_hash: str) -> None:
         receipt = stack.chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
@@ -344,7 +334,7 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
                     outsider, outsider.address, grantees["A"]
                 ),
             }
-            refused("missing-role", calls[operation])
+            violated(stack, "missing-role", calls[operation])
 
         # --- receivables ------------------------------------------------------------------
 
@@ -381,7 +371,9 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
                 if older < v
             ]
             if not self.lender[("ledger", bank.name)]:
-                refused("missing-role", lambda: ledger.try_register(bank.signer, terms, declared))
+                violated(
+                    stack, "missing-role", lambda: ledger.try_register(bank.signer, terms, declared)
+                )
                 return
             expected = self.ledger.register(
                 self.bank_of(bank), invoice, FACE_VALUE, [(n, value) for n in numbers]
@@ -416,10 +408,10 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             rid = self.receivable_id(invoice)
             draw = ledger.finance if reverting else ledger.try_finance
             if not self.lender[("ledger", bank.name)]:
-                refused("missing-role", lambda: draw(bank.signer, rid, amount))
+                violated(stack, "missing-role", lambda: draw(bank.signer, rid, amount))
                 return
             if invoice not in self.ledger.receivables:
-                refused("receivable-not-found", lambda: draw(bank.signer, rid, amount))
+                violated(stack, "receivable-not-found", lambda: draw(bank.signer, rid, amount))
                 return
             expected = self.ledger.finance(self.bank_of(bank), invoice, amount)
             if reverting:
@@ -455,7 +447,7 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
                 for i, a in zip(invoices, amounts, strict=True)
             ]
             if not self.lender[("ledger", bank.name)]:
-                refused("missing-role", lambda: ledger.multicall(bank.signer, calls))
+                violated(stack, "missing-role", lambda: ledger.multicall(bank.signer, calls))
                 return
             trial = copy.deepcopy(self.ledger)
             first = None
@@ -481,7 +473,7 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             amount = max(1, outstanding * share // 90)
             rid = self.receivable_id(invoice)
             if not self.lender[("ledger", bank.name)]:
-                refused("missing-role", lambda: ledger.repay(bank.signer, rid, amount))
+                violated(stack, "missing-role", lambda: ledger.repay(bank.signer, rid, amount))
                 return
             expected = self.ledger.repay(self.bank_of(bank), invoice, amount)
             expect(expected, lambda: ledger.repay(bank.signer, rid, amount))
@@ -490,7 +482,7 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
         def cancel(self, bank: Bank, invoice: str) -> None:
             rid = self.receivable_id(invoice)
             if not self.lender[("ledger", bank.name)]:
-                refused("missing-role", lambda: ledger.cancel(bank.signer, rid))
+                violated(stack, "missing-role", lambda: ledger.cancel(bank.signer, rid))
                 return
             expected = self.ledger.cancel(self.bank_of(bank), invoice)
             expect(expected, lambda: ledger.cancel(bank.signer, rid))
@@ -558,11 +550,11 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
                 return pledges.apply(bank.signer, fp(label), amount, "CNY", MATURITY).pledge_id
 
             if not self.lender[("pledges", bank.name)]:
-                refused("missing-role", application)
+                violated(stack, "missing-role", application)
                 return
             # Accepted even on a seized property or beyond headroom: the approval decides.
             if label not in self.properties:
-                refused("property-not-found", application)
+                violated(stack, "property-not-found", application)
                 return
             pid = application()
             self.properties[label].pending[pid] = amount
@@ -642,7 +634,9 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             model = self.properties.get(label)
             signer = courts[court]
             if model is None:
-                refused("property-not-found", lambda: pledges.seize(signer, fp(label), case))
+                violated(
+                    stack, "property-not-found", lambda: pledges.seize(signer, fp(label), case)
+                )
                 return
             expected = model.seize(case, court)
             expect(expected, lambda: pledges.seize(signer, fp(label), case))
@@ -657,7 +651,9 @@ def test_all_contracts_agree_with_the_reference_models(stack: Stack) -> None:
             model = self.properties.get(label)
             signer = admin if by == "admin" else courts[by]
             if model is None:
-                refused("property-not-found", lambda: pledges.unseize(signer, fp(label), case))
+                violated(
+                    stack, "property-not-found", lambda: pledges.unseize(signer, fp(label), case)
+                )
                 return
             expected = model.unseize(case, by, admin=by == "admin")
             expect(expected, lambda: pledges.unseize(signer, fp(label), case))

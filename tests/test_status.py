@@ -18,25 +18,17 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from api.app import create_app
 from api.services import Services
-from registry.contracts.ledger import DeclarationTerm, ReceivableTerms
 from registry.db import make_engine
 from registry.db.schema import events, indexer_progress
 from registry.indexer import Indexer
 from registry.indexer.progress import RATE_WINDOW
 from registry.settings import Settings
-from tests.conftest import Stack, fp
+from tests.conftest import Stack
+from tests.helpers import register
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
-
-MATURITY = 2_000_000_000
-EXPORTER = b"\xee" * 32
-
-
-def register(stack: Stack, invoice: str, declaration: str) -> None:
-    terms = ReceivableTerms(fp(invoice), EXPORTER, 1, 100_000, "USD", MATURITY)
-    stack.ledger.register(stack.bank_a.signer, terms, [DeclarationTerm(fp(declaration), 50_000)])
 
 
 @pytest.fixture
@@ -78,8 +70,8 @@ def test_status_and_metrics_after_indexing_real_events(
         0.0,
     )
 
-    register(stack, "INV-1", "D1")
-    register(stack, "INV-2", "D2")
+    register(stack, stack.bank_a.signer, "INV-1", ("D1", 50_000))
+    register(stack, stack.bank_a.signer, "INV-2", ("D2", 50_000))
     # Small chunks: several steps, so the histogram and the totals add up over steps.
     Indexer(services.engine, stack.chain, stack.deployment, chunk_size=3).run_until_caught_up()
     head = stack.chain.block_number()
@@ -167,7 +159,7 @@ def test_each_app_has_its_own_metrics(services: Services, tmp_path: Path) -> Non
 def test_lag_when_the_chain_moves_ahead(
     stack: Stack, services: Services, client: TestClient
 ) -> None:
-    register(stack, "INV-1", "D1")
+    register(stack, stack.bank_a.signer, "INV-1", ("D1", 50_000))
     Indexer(services.engine, stack.chain, stack.deployment).run_until_caught_up()
     indexed = stack.chain.block_number()
     for _ in range(3):
@@ -192,18 +184,18 @@ def test_reorg_count_after_a_real_reorg(
 ) -> None:
     """The old branch registers one receivable; the chain is rewound (anvil snapshot/revert) and
     a longer branch registers two others."""
-    register(stack, "INV-0", "D0")
+    register(stack, stack.bank_a.signer, "INV-0", ("D0", 50_000))
     index = Indexer(services.engine, stack.chain, stack.deployment)
     index.run_until_caught_up()
     fork = stack.chain.block_number()
     snapshot = stack.snapshot()
-    register(stack, "INV-OLD", "D-OLD")
+    register(stack, stack.bank_a.signer, "INV-OLD", ("D-OLD", 50_000))
     index.run_until_caught_up()
     old_head = stack.chain.block_number()
 
     stack.revert(snapshot)
-    register(stack, "INV-NEW-1", "D-NEW-1")
-    register(stack, "INV-NEW-2", "D-NEW-2")
+    register(stack, stack.bank_a.signer, "INV-NEW-1", ("D-NEW-1", 50_000))
+    register(stack, stack.bank_a.signer, "INV-NEW-2", ("D-NEW-2", 50_000))
     index.run_until_caught_up()
 
     status = client.get("/v1/index/status").json()
