@@ -14,7 +14,7 @@ under another rule. The rules the code can raise are enumerated here from the co
   assigned a literal, or a parameter of the function given a literal by its callers.
 
 A rule counts as named when a string literal equal to it appears in a test module
-(``tests/test_*.py``) other than this one. Rules no test can trigger from the outside sit in
+(``tests/**/test_*.py``) other than this one. Rules no test can trigger from the outside sit in
 :data:`UNREACHABLE`, each with its reason; an entry whose rule the code no longer raises, or that a
 test names after all, fails the test too, so the list cannot rot.
 """
@@ -220,9 +220,9 @@ def raised_rules() -> dict[str, str]:
 
 
 def named_rules() -> set[str]:
-    """Every string literal of the test modules but this one."""
+    """Every string literal of the test modules but this one, in tests/ and its packages."""
     named: set[str] = set()
-    for path in sorted(TESTS.glob("test_*.py")):
+    for path in sorted(TESTS.rglob("test_*.py")):
         if path.resolve() == Path(__file__).resolve():
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
