@@ -35,8 +35,9 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.services import IndexStatus, Services
+from api.services import Services
 from registry.errors import ChainError
+from registry.indexer import IndexStatus
 from registry.indexer.progress import STEP_BUCKETS
 
 __all__ = [

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from eth_typing import ChecksumAddress
 from sqlalchemy import Engine
@@ -37,12 +37,11 @@ from registry.db import create_schema, make_engine
 from registry.db.locks import account_lock
 from registry.errors import AccessDenied
 from registry.fingerprint import FingerprintKeyring
-from registry.indexer import CURSOR_NAME, read_cursor, read_state
-from registry.indexer.progress import RATE_WINDOW, Progress, read_progress
+from registry.indexer import CURSOR_NAME, IndexStatus, read_cursor, read_index_status
 from registry.receivables import ReceivableService
 from registry.settings import Settings
 
-__all__ = ["HealthStatus", "IndexStatus", "Services"]
+__all__ = ["HealthStatus", "Services"]
 
 
 @dataclass(frozen=True)
@@ -52,58 +51,6 @@ class HealthStatus:
     head_block: int
     indexed_block: int | None
     ledger_address: ChecksumAddress
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite gives back naive datetimes; the index writes them in UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class IndexStatus:
-    """Where the index stands against the chain, and how fast it is indexing (read from the
-    index database, so the indexer may run in another process)."""
-
-    head: int
-    confirmations: int
-    indexed_block: int | None
-    """None before the first chunk is indexed."""
-    indexed_hash: str | None
-    reorgs: int
-    last_reorg_depth: int | None
-    last_reorg_at: datetime | None
-    progress: Progress
-
-    @property
-    def safe_head(self) -> int:
-        return self.head - self.confirmations
-
-    @property
-    def lag(self) -> int | None:
-        """Blocks between the chain's head and the last block indexed."""
-        return None if self.indexed_block is None else max(self.head - self.indexed_block, 0)
-
-    @property
-    def caught_up(self) -> bool:
-        return self.indexed_block is not None and self.indexed_block >= self.safe_head
-
-    @property
-    def events_indexed(self) -> int:
-        return self.progress.events_total
-
-    @property
-    def events_per_second(self) -> float:
-        return self.progress.events_per_second
-
-    @property
-    def rate_window_seconds(self) -> float:
-        return RATE_WINDOW.total_seconds()
-
-    @property
-    def last_step_at(self) -> datetime | None:
-        return self.progress.last_step_at
 
 
 @dataclass(frozen=True, repr=False)
@@ -197,17 +144,4 @@ class Services:
     def index_status(self, now: datetime | None = None) -> IndexStatus:
         """The index against the chain's head; the rate as of ``now`` (this clock by default).
         Raises ChainError when the node is unreachable."""
-        with self.engine.connect() as connection:
-            state = read_state(connection, CURSOR_NAME)
-            progress = read_progress(connection, CURSOR_NAME, now)
-        head = self.chain.block_number()
-        return IndexStatus(
-            head=head,
-            confirmations=self.confirmations,
-            indexed_block=None if state is None else state.cursor.block_number,
-            indexed_hash=None if state is None else state.cursor.block_hash,
-            reorgs=0 if state is None else state.reorgs,
-            last_reorg_depth=None if state is None else state.last_reorg_depth,
-            last_reorg_at=None if state is None else _utc(state.last_reorg_at),
-            progress=progress,
-        )
+        return read_index_status(self.engine, self.chain, confirmations=self.confirmations, now=now)

@@ -110,7 +110,10 @@ def index(
         )
         if once:
             indexer.run_until_caught_up()
-            console.print(f"indexed up to block {indexer.status().indexed_block}")
+            indexed = indexer.status().indexed_block
+            # Nothing indexed yet (the safe head short of the deployment): the block before it.
+            block = deployment.deployment_block - 1 if indexed is None else indexed
+            console.print(f"indexed up to block {block}")
             return
         stop = threading.Event()
         try:

@@ -348,12 +348,12 @@ def test_run_forever_follows_reorganizations(
             snapshot = stack.snapshot()
             old_branch(stack, 3)
             head = stack.chain.block_number()
-            wait_for(lambda head=head: index.status().indexed_block >= head)
+            wait_for(lambda head=head: (index.status().indexed_block or 0) >= head)
             sign = Presigner(stack, fork)
             new = [[sign.call(stack.bank_a.signer, "repay", ids["keep"], reorg * 1_000), 1]]
             mine_branch(stack, snapshot, 3, new)
             wait_for(lambda reorg=reorg: index.status().reorgs == reorg)
-            wait_for(lambda head=head: index.status().indexed_block >= head)
+            wait_for(lambda head=head: (index.status().indexed_block or 0) >= head)
     finally:
         stop.set()
         thread.join(timeout=30)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ServicesDep
 from api.models import Problem
-from api.services import IndexStatus
+from registry.indexer import IndexStatus
 
 __all__ = ["IndexStatusOut", "router"]
 

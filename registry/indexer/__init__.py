@@ -28,6 +28,8 @@ Around them:
 - :mod:`~registry.indexer.cursor`: the last indexed block and its hash, moved with the rows;
 - :mod:`~registry.indexer.reorg`: kept block hashes, the common ancestor, the rollback;
 - :mod:`~registry.indexer.progress`: events and step times per chunk, for the status and metrics;
+- :mod:`~registry.indexer.status`: :class:`IndexStatus`, where the index stands, read from the
+  database and the node by any process (the indexer, the API);
 - :mod:`~registry.indexer.runner`: :class:`Indexer`, the loop that ties them together, given
   :data:`CONTRACTS`.
 
@@ -59,7 +61,14 @@ from registry.indexer.consents import (
     ReadLogAnchored,
 )
 from registry.indexer.contracts import CONTRACTS, EVENT_TYPES
-from registry.indexer.cursor import Cursor, IndexerState, read_cursor, read_state, write_cursor
+from registry.indexer.cursor import (
+    CURSOR_NAME,
+    Cursor,
+    IndexerState,
+    read_cursor,
+    read_state,
+    write_cursor,
+)
 from registry.indexer.decode import Decoder, EventRecord, RawLog
 from registry.indexer.errors import IndexConflict, ReorgDetected, UndecodableLog, UnknownEvent
 from registry.indexer.extract import (
@@ -100,7 +109,8 @@ from registry.indexer.pledges import (
     SeizureLifted,
 )
 from registry.indexer.reorg import REORG_WINDOW, Rollback
-from registry.indexer.runner import CURSOR_NAME, Indexer, IndexerStatus, StepResult
+from registry.indexer.runner import Indexer, StepResult
+from registry.indexer.status import IndexStatus, read_index_status
 from registry.indexer.versioned import VersionedTable
 
 __all__ = [
@@ -130,10 +140,10 @@ __all__ = [
     "FinancingRefused",
     "Handler",
     "IndexConflict",
+    "IndexStatus",
     "IndexedContract",
     "Indexer",
     "IndexerState",
-    "IndexerStatus",
     "InstitutionAssigned",
     "LedgerProjections",
     "Loader",
@@ -168,6 +178,7 @@ __all__ = [
     "fetch_logs",
     "next_range",
     "read_cursor",
+    "read_index_status",
     "read_state",
     "status_name",
     "write_cursor",

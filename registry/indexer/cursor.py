@@ -23,7 +23,10 @@ from sqlalchemy import Connection, func, insert, select, update
 from registry.db.schema import indexer_cursor
 from registry.indexer.errors import IndexConflict
 
-__all__ = ["Cursor", "IndexerState", "read_cursor", "read_state", "write_cursor"]
+__all__ = ["CURSOR_NAME", "Cursor", "IndexerState", "read_cursor", "read_state", "write_cursor"]
+
+CURSOR_NAME = "ledger"
+"""The name of the deployment's indexer's cursor row (every reader of the index asks for it)."""
 
 
 @dataclass(frozen=True)

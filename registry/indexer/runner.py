@@ -55,7 +55,7 @@ from registry.chain.client import Chain
 from registry.contracts.deploy import Deployment
 from registry.errors import ChainError, ConfigurationError
 from registry.indexer.contracts import CONTRACTS, EVENT_TYPES
-from registry.indexer.cursor import Cursor, read_cursor, read_state, write_cursor
+from registry.indexer.cursor import CURSOR_NAME, Cursor, read_cursor, write_cursor
 from registry.indexer.decode import Decoder, EventRecord
 from registry.indexer.errors import ReorgDetected, UndecodableLog
 from registry.indexer.extract import (
@@ -67,13 +67,12 @@ from registry.indexer.extract import (
     next_range,
 )
 from registry.indexer.load import Loader
-from registry.indexer.progress import read_progress, record_step
+from registry.indexer.progress import record_step
 from registry.indexer.reorg import Rollback, find_common_ancestor, remember_blocks, roll_back
+from registry.indexer.status import IndexStatus, read_index_status
 from registry.settings import Settings
 
-__all__ = ["CURSOR_NAME", "Indexer", "IndexerStatus", "StepResult"]
-
-CURSOR_NAME = "ledger"
+__all__ = ["Indexer", "StepResult"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,31 +104,6 @@ def _collector_paused() -> Iterator[None]:
             _pauses -= 1
             if _pauses == 0 and _collector_was_enabled:
                 gc.enable()
-
-
-@dataclass(frozen=True)
-class IndexerStatus:
-    """Where the index stands against the chain."""
-
-    head: int
-    safe_head: int
-    indexed_block: int
-    """The last block indexed; the block before the deployment on an empty index."""
-    indexed_hash: HexStr | None
-    lag: int
-    """Blocks between the chain's head and the last block indexed."""
-    reorgs: int = 0
-    """Reorganizations the index rolled back since it was created."""
-    last_reorg_depth: int | None = None
-    """Blocks the last rollback un-indexed; None before any."""
-    events_indexed: int = 0
-    """Events loaded since the index was created (see :mod:`registry.indexer.progress`)."""
-    events_per_second: float = 0.0
-    """The indexing rate over the recent window (see :mod:`registry.indexer.progress`)."""
-
-    @property
-    def caught_up(self) -> bool:
-        return self.indexed_block >= self.safe_head
 
 
 @dataclass(frozen=True)
@@ -393,24 +367,14 @@ class Indexer:
                 if result.caught_up:
                     stop.wait(self.poll_interval)
 
-    def status(self, now: datetime | None = None) -> IndexerStatus:
+    def status(self, now: datetime | None = None) -> IndexStatus:
         """Where the index stands; the rate as of ``now`` (this clock by default)."""
-        with self.engine.connect() as connection:
-            state = read_state(connection, self.cursor_name)
-            progress = read_progress(connection, self.cursor_name, now)
-        cursor = None if state is None else state.cursor
-        head = self.chain.block_number()
-        indexed = self._indexed_block(cursor)
-        return IndexerStatus(
-            head=head,
-            safe_head=head - self.confirmations,
-            indexed_block=indexed,
-            indexed_hash=None if cursor is None else cursor.block_hash,
-            lag=max(head - indexed, 0),
-            reorgs=0 if state is None else state.reorgs,
-            last_reorg_depth=None if state is None else state.last_reorg_depth,
-            events_indexed=progress.events_total,
-            events_per_second=progress.events_per_second,
+        return read_index_status(
+            self.engine,
+            self.chain,
+            confirmations=self.confirmations,
+            cursor_name=self.cursor_name,
+            now=now,
         )
 
     def _indexed_block(self, cursor: Cursor | None) -> int:
