@@ -29,7 +29,6 @@ from hexbytes import HexBytes
 
 from registry import errors
 from registry.artifacts import load_artifact
-from registry.chain.client import Signer
 from registry.contracts.deploy import CONTRACT_NAMES
 from registry.contracts.ledger import (
     DeclarationTerm,
@@ -65,6 +64,7 @@ from registry.indexer import (
     next_range,
 )
 from tests.conftest import ADVANCE_RATE_BPS, Stack, fp, hx
+from tests.helpers import register
 
 MATURITY = 2_000_000_000
 EXPORTER = b"\xee" * 32
@@ -86,20 +86,6 @@ VOLATILE = {"id", "updated_at"}
 # ... and those that depend on the index's history (a live index that rolled back reorganizations,
 # compared with a fresh replay).
 HISTORY = {"reorgs", "last_reorg_depth", "last_reorg_at"}
-
-
-def register(
-    stack: Stack,
-    signer: Signer,
-    invoice: str,
-    *declarations: tuple[str, int],
-    face_value: int = 100_000,
-    maturity: int = MATURITY,
-) -> bytes:
-    terms = ReceivableTerms(fp(invoice), EXPORTER, 1, face_value, "USD", maturity)
-    decls = [DeclarationTerm(fp(number), value) for number, value in declarations]
-    stack.ledger.register(signer, terms, decls)
-    return fp(invoice)
 
 
 def sqlite_engine(path: Path) -> sa.Engine:
