@@ -109,7 +109,10 @@ def _phase_replay(
     if sqlite_file is not None:
         with engine.connect() as connection:
             cache_pages = connection.exec_driver_sql("PRAGMA cache_size").scalar()
-    indexer = Indexer(engine, chain, deployment, confirmations=0, chunk_size=chunk_size)
+    # A process that only indexes, as under `creditreg index`: the collector paused per chunk.
+    indexer = Indexer(
+        engine, chain, deployment, confirmations=0, chunk_size=chunk_size, pause_gc=True
+    )
     head = chain.block_number()
     baseline = _peak_rss_mb()
     profiler = cProfile.Profile() if profile else None

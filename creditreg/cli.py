@@ -105,8 +105,10 @@ def index(
         deployment = Deployment.load(settings.resolved_manifest_path)
         engine = make_engine(settings.resolved_database_url)
         create_schema(engine)
+        # This process only indexes, so the indexer may pause the garbage collector (process-wide)
+        # while it holds a chunk; not under `creditreg up`, which serves the API in its process.
         indexer = Indexer.from_settings(
-            engine, connect_chain(settings.rpc_url), deployment, settings
+            engine, connect_chain(settings.rpc_url), deployment, settings, pause_gc=True
         )
         if once:
             indexer.run_until_caught_up()

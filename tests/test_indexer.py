@@ -11,6 +11,7 @@ Reorganizations are tested in ``test_reorg.py``, reads as of past blocks in
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import sys
 import threading
@@ -630,6 +631,28 @@ def test_failing_handler_on_an_empty_index_leaves_it_empty(stack: Stack, engine:
     with pytest.raises(RuntimeError, match="boom"):
         indexer(stack, engine, loader=loader).step()
     assert all(rows == [] for rows in dump(engine).values())
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_only_pause_gc_touches_the_garbage_collector(stack: Stack, engine: sa.Engine) -> None:
+    """The pause is process-wide: off by default (``creditreg up`` serves the API in the
+    indexer's process), on only where asked (``creditreg index``), and undone after the chunk."""
+    register(stack, stack.bank_a.signer, "INV-1", ("D1", 90_000))
+    seen: list[bool] = []
+
+    def watch(projections: LedgerProjections, event: ReceivableRegistered) -> None:
+        seen.append(gc.isenabled())
+
+    loader = Loader(CONTRACTS, {ReceivableRegistered: watch})
+    assert gc.isenabled()
+    indexer(stack, engine, loader=loader).run_until_caught_up()
+    assert seen == [True]
+    assert gc.isenabled()
+
+    register(stack, stack.bank_a.signer, "INV-2", ("D2", 90_000))
+    indexer(stack, engine, loader=loader, pause_gc=True).run_until_caught_up()
+    assert seen == [True, False]
+    assert gc.isenabled()
 
 
 class NarrowNode:

@@ -37,7 +37,7 @@ Reading the projections, now or as of a past block, is :mod:`registry.db.read`.
 
 Typical use (what ``creditreg index`` does)::
 
-    indexer = Indexer.from_settings(engine, chain, deployment, settings)
+    indexer = Indexer.from_settings(engine, chain, deployment, settings, pause_gc=True)
     indexer.run_until_caught_up()      # or run_forever(stop_event)
     indexer.status().indexed_block
 """

@@ -15,8 +15,11 @@ what lets a replay overlap the node's and the database's time, see :class:`_Read
 Speed: a replay is CPU-bound in this process (Python and SQLite share the GIL), so the costs were
 cut where they were: logs fetched raw, without web3's formatters (:mod:`~.extract`); decoded by
 slicing ABI words (:mod:`~.decode`); applied in memory and written in bulk (:mod:`~.load`,
-:mod:`registry.db.bulk`); Python's cyclic garbage collector paused while a chunk is in hand
-(:func:`_collector_paused`); the next chunk read while the current one is written.
+:mod:`registry.db.bulk`); the next chunk read while the current one is written. With
+``pause_gc`` (off by default), Python's cyclic garbage collector is paused too while a chunk is in
+hand (:func:`_collector_paused`). That pause is process-wide, so only a process that does nothing
+but index turns it on (``creditreg index``, the benchmark); under ``creditreg up`` the API runs in
+the indexer's process, and it stays off.
 
 Reorganizations (Ponder's way, see :mod:`registry.indexer.reorg`): before each step the cursor's
 hash is compared with the chain's hash of that block. On a mismatch the index is rolled back, in one
@@ -189,7 +192,9 @@ class Indexer:
 
     ``log_source`` and ``loader`` are seams for tests (a node that refuses wide ranges, a handler
     that fails); by default logs come from ``eth_getLogs`` on ``chain`` and every contract of
-    :data:`~registry.indexer.contracts.CONTRACTS` is indexed.
+    :data:`~registry.indexer.contracts.CONTRACTS` is indexed. ``pause_gc`` pauses the garbage
+    collector, process-wide, while a chunk is in hand (see the module docstring): only for a
+    process that does nothing but index.
     """
 
     def __init__(
@@ -204,6 +209,7 @@ class Indexer:
         log_source: LogSource | None = None,
         loader: Loader | None = None,
         cursor_name: str = CURSOR_NAME,
+        pause_gc: bool = False,
     ) -> None:
         if confirmations < 0 or chunk_size < 1 or poll_interval <= 0:
             raise ConfigurationError(
@@ -219,12 +225,19 @@ class Indexer:
         self.log_source: LogSource = log_source or Web3LogSource(chain.w3)
         self.loader = loader or Loader(CONTRACTS)
         self.cursor_name = cursor_name
+        self.pause_gc = pause_gc
         self.decoder = Decoder.for_deployment(deployment, EVENT_TYPES)
         self._chain_checked = False
 
     @classmethod
     def from_settings(
-        cls, engine: Engine, chain: Chain, deployment: Deployment, settings: Settings
+        cls,
+        engine: Engine,
+        chain: Chain,
+        deployment: Deployment,
+        settings: Settings,
+        *,
+        pause_gc: bool = False,
     ) -> Indexer:
         return cls(
             engine,
@@ -233,6 +246,7 @@ class Indexer:
             confirmations=settings.confirmations,
             chunk_size=settings.index_chunk_size,
             poll_interval=settings.poll_interval,
+            pause_gc=pause_gc,
         )
 
     def step(self) -> int:
@@ -276,7 +290,7 @@ class Indexer:
         # The end block unchanged after the reads means the blocks under it are unchanged too.
         if self._hash_of(block_range.end) != end_hash:
             raise ChainError(f"the chain changed while blocks {block_range} were read; retry")
-        with _collector_paused():
+        with self._chunk_in_hand():
             records = self.decoder.decode_all(logs)
         del logs  # the records replace the raw logs
         blocks = self._blocks(records, block_range, end_hash)
@@ -292,7 +306,7 @@ class Indexer:
             )
         end = Cursor(chunk.block_range.end, chunk.end_hash)
         started = time.monotonic()
-        with _collector_paused(), self.engine.begin() as connection:
+        with self._chunk_in_hand(), self.engine.begin() as connection:
             loaded = self.loader.load(connection, chunk.records, chunk.block_range)
             remember_blocks(connection, chunk.blocks, indexed, end.block_number)
             write_cursor(connection, self.cursor_name, cursor, end)
@@ -376,6 +390,10 @@ class Indexer:
             cursor_name=self.cursor_name,
             now=now,
         )
+
+    def _chunk_in_hand(self) -> contextlib.AbstractContextManager[None]:
+        """Around decoding or writing a chunk: the collector paused if ``pause_gc``."""
+        return _collector_paused() if self.pause_gc else contextlib.nullcontext()
 
     def _indexed_block(self, cursor: Cursor | None) -> int:
         return self.deployment.deployment_block - 1 if cursor is None else cursor.block_number
