@@ -8,6 +8,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ConsortiumAccess} from "./ConsortiumAccess.sol";
 import {IConsentRegistry} from "./IConsentRegistry.sol";
+import {NonceBitmap, NonceBitmapLib} from "./libraries/NonceBitmapLib.sol";
 
 /// @title ConsentRegistry
 /// @notice Enterprise bindings, signed credit-report consents and the anchored read log (see
@@ -47,8 +48,8 @@ contract ConsentRegistry is IConsentRegistry, ConsortiumAccess, EIP712, Multical
     mapping(bytes32 enterprise => Binding) private _bindings;
     mapping(bytes32 enterprise => mapping(uint32 epoch => address)) private _accountAt;
     mapping(address account => bytes32 enterprise) private _enterpriseOf;
-    /// @dev Used nonces: bit (nonce & 0xff) of word (nonce >> 8).
-    mapping(bytes32 enterprise => mapping(uint256 word => uint256 bits)) private _usedNonces;
+    /// @dev Used nonces, 256 to a bitmap (see {NonceBitmapLib}).
+    mapping(bytes32 enterprise => mapping(uint256 word => NonceBitmap bits)) private _usedNonces;
     mapping(bytes32 enterprise => mapping(bytes32 grantee => mapping(bytes32 scope => StoredConsent))) private
         _consents;
     ReadLogBatch[] private _readLog;
@@ -211,7 +212,7 @@ contract ConsentRegistry is IConsentRegistry, ConsortiumAccess, EIP712, Multical
 
     /// @inheritdoc IConsentRegistry
     function isNonceUsed(bytes32 enterprise, uint256 nonce) external view returns (bool) {
-        return _usedNonces[enterprise][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+        return _usedNonces[enterprise][NonceBitmapLib.wordOf(nonce)].isUsed(nonce);
     }
 
     /// @inheritdoc IConsentRegistry
@@ -322,13 +323,13 @@ contract ConsentRegistry is IConsentRegistry, ConsortiumAccess, EIP712, Multical
     function _useNonce(bytes32 enterprise, bytes32 grantee, bytes32 scope, uint256 nonce, StoredConsent storage stored)
         private
     {
-        uint256 bit = 1 << (nonce & 0xff);
-        uint256 bits = _usedNonces[enterprise][nonce >> 8];
-        if (bits & bit != 0) revert ConsentNonceUsed(enterprise, nonce);
+        uint256 word = NonceBitmapLib.wordOf(nonce);
+        NonceBitmap bits = _usedNonces[enterprise][word];
+        if (bits.isUsed(nonce)) revert ConsentNonceUsed(enterprise, nonce);
         if (stored.status != ConsentStatus.None && nonce <= stored.nonce) {
             revert ConsentSuperseded(enterprise, grantee, scope, nonce, stored.nonce);
         }
-        _usedNonces[enterprise][nonce >> 8] = bits | bit;
+        _usedNonces[enterprise][word] = bits.withUsed(nonce);
     }
 
     function _consentStructHash(Consent calldata consent) private pure returns (bytes32) {

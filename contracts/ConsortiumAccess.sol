@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessRecord, AccessRecordLib} from "./libraries/AccessRecordLib.sol";
 
 /// @title ConsortiumAccess
 /// @notice The consortium's roles, and the institutions behind accounts. An institution (a bank, a
@@ -11,11 +12,12 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 /// institution needs no setup.
 ///
 /// Roles behave exactly as OpenZeppelin's {AccessControl} (same functions, errors and events), but
-/// membership in the six roles below is kept in one packed record per account instead of one slot
-/// per (role, account): every operation starts with a role check, whose cold read (2,100 gas) then
-/// also tells whether the account was assigned an institution (most act for themselves and need
-/// no second read) and gives the account's number, a short handle the ledger packs beside a
-/// receivable's amounts. Other roles (an admin may grant any bytes32) use AccessControl's storage.
+/// membership in the six roles below is kept in one packed record per account ({AccessRecordLib})
+/// instead of one slot per (role, account): every operation starts with a role check, whose cold
+/// read (2,100 gas) then also tells whether the account was assigned an institution (most act for
+/// themselves and need no second read) and gives the account's number, a short handle the ledger
+/// packs beside a receivable's amounts. Other roles (an admin may grant any bytes32) use
+/// AccessControl's storage.
 abstract contract ConsortiumAccess is AccessControl {
     /// @notice Banks: register and finance documents, apply for and release pledges.
     bytes32 public constant LENDER_ROLE = keccak256("LENDER_ROLE");
@@ -29,15 +31,10 @@ abstract contract ConsortiumAccess is AccessControl {
     /// @notice The API operator: anchors read-log roots.
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
 
-    /// @dev Record bit 8: `_institutionOf` holds the account's institution; clear, it acts for itself.
-    uint256 private constant _ASSIGNED = 1 << 8;
-    /// @dev Record bits 16-47: the account's number, given on its first role grant and again whenever
-    /// it changes institution; never reused.
-    uint256 private constant _NUMBER_SHIFT = 16;
-
+    /// @dev Read only for an account whose record says it was assigned.
     mapping(address account => bytes32 institution) private _institutionOf;
-    /// @dev Bits 0-5: the roles above and DEFAULT_ADMIN_ROLE (see {_roleBit}).
-    mapping(address account => uint256 record) private _records;
+    /// @dev The six roles above, the assigned flag and the number (see {AccessRecordLib}).
+    mapping(address account => AccessRecord record) private _records;
     mapping(uint256 number => address account) private _numberedAccounts;
     /// @dev Numbers given so far (2**32 - 1 at most: a grant beyond would revert).
     uint32 private _numbered;
@@ -58,11 +55,11 @@ abstract contract ConsortiumAccess is AccessControl {
     /// last drawer) stops recognising it for the institution it left. Claims stay with
     /// institutions; an account moved elsewhere does not carry them along.
     function assignInstitution(address account, bytes32 institution) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        uint256 record = _records[account];
+        AccessRecord record = _records[account];
         bytes32 current = _institutionIn(record, account);
         _institutionOf[account] = institution;
-        record = institution == bytes32(0) ? record & ~_ASSIGNED : record | _ASSIGNED;
-        if (_numberIn(record) != 0 && _institutionIn(record, account) != current) {
+        record = record.withAssigned(institution != bytes32(0));
+        if (record.number() != 0 && _institutionIn(record, account) != current) {
             record = _renumbered(record, account);
         }
         _records[account] = record;
@@ -77,32 +74,26 @@ abstract contract ConsortiumAccess is AccessControl {
     /// @notice Whether `account` holds `role` (OpenZeppelin {AccessControl-hasRole}).
     function hasRole(bytes32 role, address account) public view virtual override returns (bool) {
         uint256 bit = _roleBit(role);
-        return bit == 0 ? super.hasRole(role, account) : _records[account] & bit != 0;
+        return bit == 0 ? super.hasRole(role, account) : _records[account].holds(bit);
     }
 
     /// @dev The institution of `account`, whose record is `record`: read again only when assigned.
-    function _institutionIn(uint256 record, address account) internal view returns (bytes32) {
-        return record & _ASSIGNED == 0 ? bytes32(uint256(uint160(account))) : _institutionOf[account];
+    function _institutionIn(AccessRecord record, address account) internal view returns (bytes32) {
+        return record.actsForItself() ? bytes32(uint256(uint160(account))) : _institutionOf[account];
     }
 
     /// @dev The packed record of `account` (read warm after its role check).
-    function _recordOf(address account) internal view returns (uint256) {
+    function _recordOf(address account) internal view returns (AccessRecord) {
         return _records[account];
     }
 
     /// @dev Whether the account whose record is `record` holds `role`, one of the six roles above
     /// (what {hasRole} answers, for a caller whose record is already read).
-    function _holds(uint256 record, bytes32 role) internal pure returns (bool) {
-        return record & _roleBit(role) != 0;
+    function _holds(AccessRecord record, bytes32 role) internal pure returns (bool) {
+        return record.holds(_roleBit(role));
     }
 
-    /// @dev The number in `record`: non-zero for every account ever granted one of the six roles. The
-    /// same number means the same account, acting for the same institution since it was read.
-    function _numberIn(uint256 record) internal pure returns (uint32) {
-        return uint32(record >> _NUMBER_SHIFT);
-    }
-
-    /// @dev The account numbered `number`.
+    /// @dev The account numbered `number` (see {AccessRecordLib-number}).
     function _accountNumbered(uint32 number) internal view returns (address) {
         return _numberedAccounts[number];
     }
@@ -112,10 +103,10 @@ abstract contract ConsortiumAccess is AccessControl {
     function _grantRole(bytes32 role, address account) internal virtual override returns (bool) {
         uint256 bit = _roleBit(role);
         if (bit == 0) return super._grantRole(role, account);
-        uint256 record = _records[account];
-        if (record & bit != 0) return false;
-        record |= bit;
-        if (_numberIn(record) == 0) record = _renumbered(record, account);
+        AccessRecord record = _records[account];
+        if (record.holds(bit)) return false;
+        record = record.withRole(bit);
+        if (record.number() == 0) record = _renumbered(record, account);
         _records[account] = record;
         emit RoleGranted(role, account, _msgSender());
         return true;
@@ -126,30 +117,30 @@ abstract contract ConsortiumAccess is AccessControl {
     function _revokeRole(bytes32 role, address account) internal virtual override returns (bool) {
         uint256 bit = _roleBit(role);
         if (bit == 0) return super._revokeRole(role, account);
-        uint256 record = _records[account];
-        if (record & bit == 0) return false;
-        _records[account] = record & ~bit;
+        AccessRecord record = _records[account];
+        if (!record.holds(bit)) return false;
+        _records[account] = record.withoutRole(bit);
         emit RoleRevoked(role, account, _msgSender());
         return true;
     }
 
     /// @dev `record` of `account` with a number never given before (2**32 - 1 at most: beyond, it
     /// reverts on overflow).
-    function _renumbered(uint256 record, address account) private returns (uint256) {
+    function _renumbered(AccessRecord record, address account) private returns (AccessRecord) {
         uint32 number = ++_numbered;
         _numberedAccounts[number] = account;
-        return (record & ~(uint256(type(uint32).max) << _NUMBER_SHIFT)) | (uint256(number) << _NUMBER_SHIFT);
+        return record.withNumber(number);
     }
 
-    /// @dev The record bit of `role`, zero for a role kept in AccessControl's storage. The most
+    /// @dev The record flag of `role`, zero for a role kept in AccessControl's storage. The most
     /// checked roles come first.
     function _roleBit(bytes32 role) private pure returns (uint256) {
-        if (role == LENDER_ROLE) return 1 << 1;
-        if (role == REGISTRAR_ROLE) return 1 << 2;
-        if (role == DEFAULT_ADMIN_ROLE) return 1 << 0;
-        if (role == VERIFIER_ROLE) return 1 << 3;
-        if (role == ENFORCER_ROLE) return 1 << 4;
-        if (role == OPERATOR_ROLE) return 1 << 5;
+        if (role == LENDER_ROLE) return AccessRecordLib.LENDER;
+        if (role == REGISTRAR_ROLE) return AccessRecordLib.REGISTRAR;
+        if (role == DEFAULT_ADMIN_ROLE) return AccessRecordLib.DEFAULT_ADMIN;
+        if (role == VERIFIER_ROLE) return AccessRecordLib.VERIFIER;
+        if (role == ENFORCER_ROLE) return AccessRecordLib.ENFORCER;
+        if (role == OPERATOR_ROLE) return AccessRecordLib.OPERATOR;
         return 0;
     }
 }

@@ -3,6 +3,8 @@ pragma solidity ^0.8.28;
 
 import {ConsortiumAccess} from "./ConsortiumAccess.sol";
 import {IReceivableLedger} from "./IReceivableLedger.sol";
+import {DeclarationBalance, DeclarationBalanceLib} from "./libraries/DeclarationBalanceLib.sol";
+import {RateTable, RateTableLib} from "./libraries/RateTableLib.sol";
 
 /// @title DeclarationBook
 /// @notice The customs-declaration half of {ReceivableLedger}: which invoice each declaration backs,
@@ -21,19 +23,7 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     /// in use at once (see Key rotation in {IReceivableLedger}).
     uint256 public constant MAX_KEY_ALIASES = 4;
 
-    uint256 internal constant _BPS = 10_000;
-    /// @dev A balance word: counted value in bits 0-95, outstanding financing in bits 96-191,
-    /// standing in bits 192-199.
-    uint256 private constant _AMOUNT_MASK = type(uint96).max;
-    uint256 private constant _OUTSTANDING_SHIFT = 96;
-    uint256 private constant _STANDING_SHIFT = 192;
-    /// @dev A rate table (see {_rateTable}): the rate of standing s in bits 14 s to 14 s + 13
-    /// (Unverified is 0, Verified 1; ExporterMismatch, 2, finds zero). Rates are at most 10,000,
-    /// below 2**14.
-    uint256 private constant _RATE_BITS = 14;
-    uint256 private constant _RATE_MASK = 0x3fff;
-    /// @dev A value no rate table takes (each rate is at most 10,000): marks a cached cap stale.
-    uint256 internal constant _NO_RATES = 0xfffffff;
+    uint256 internal constant _BPS = RateTableLib.BPS;
 
     /// @dev The policy: one slot, read by every drawdown.
     struct Rates {
@@ -62,10 +52,10 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     /// @dev Fixed-size lists: no length slot to write; the receivable stores the count.
     mapping(bytes32 id => bytes32[MAX_DECLARATIONS]) private _declarationsOf;
     /// @dev A declaration's balance, stored by (receivable, index): the one slot a drawdown or a
-    /// repayment reads and writes per declaration. One word, packed by hand (see {_balanceWord})
-    /// rather than as a struct, so that a drawdown reads it once and writes it once: Solidity
-    /// copies a struct field by field, re-reading the slot for each member it assigns.
-    mapping(bytes32 id => uint256[MAX_DECLARATIONS]) private _balances;
+    /// repayment reads and writes per declaration. One word packed by hand ({DeclarationBalanceLib})
+    /// rather than a struct, so that a drawdown reads it once and writes it once: Solidity copies a
+    /// struct field by field, re-reading the slot for each member it assigns.
+    mapping(bytes32 id => DeclarationBalance[MAX_DECLARATIONS]) private _balances;
 
     /// @param admin Account granted DEFAULT_ADMIN_ROLE.
     /// @param verifiedBps Initial verified advance rate.
@@ -103,8 +93,8 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
         if (link.receivable != bytes32(0)) {
             (Standing standing, uint96 counted) =
                 _count(link.declaredValue, exporter, uint96(value), _exporterOf(link.receivable));
-            uint256[MAX_DECLARATIONS] storage balances = _balances[link.receivable];
-            balances[link.index] = _balanceWord(counted, _outstandingIn(balances[link.index]), standing);
+            DeclarationBalance[MAX_DECLARATIONS] storage balances = _balances[link.receivable];
+            balances[link.index] = balances[link.index].withCount(counted, standing);
             _recounted(link.receivable);
             emit DeclarationCounted(linked, link.receivable, link.index, standing, counted);
         }
@@ -119,13 +109,13 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     function getDeclaration(bytes32 declaration) external view returns (DeclarationState memory state) {
         Link memory link = _links[declaration];
         if (link.receivable == bytes32(0)) return state;
-        uint256 balance = _balances[link.receivable][link.index];
+        DeclarationBalance balance = _balances[link.receivable][link.index];
         state.receivable = link.receivable;
-        state.standing = Standing(balance >> _STANDING_SHIFT);
+        state.standing = balance.standing();
         state.declaredValue = link.declaredValue;
-        state.countedValue = balance & _AMOUNT_MASK;
-        state.limit = _limitOf(balance, _ratesInForce());
-        state.outstanding = _outstandingIn(balance);
+        state.countedValue = balance.counted();
+        state.limit = balance.limitUnder(_ratesInForce());
+        state.outstanding = balance.outstanding();
     }
 
     /// @inheritdoc IReceivableLedger
@@ -151,10 +141,12 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     /// @dev A declaration of receivable `id` counts anew: its cap changed.
     function _recounted(bytes32 id) internal virtual;
 
-    /// @dev The advance rates in force as a table indexed by standing (see {_rateTable}).
-    function _ratesInForce() internal view returns (uint256) {
+    /// @dev The advance rates in force as a table indexed by standing: a drawdown looks a
+    /// declaration's rate up with a shift instead of a branch per declaration, and the table also
+    /// identifies the policy a receivable's cached cap was computed under.
+    function _ratesInForce() internal view returns (RateTable) {
         Rates storage rates = _rates;
-        return _rateTable(rates.verifiedBps, rates.unverifiedBps);
+        return RateTableLib.fromRates(rates.verifiedBps, rates.unverifiedBps);
     }
 
     /// @dev Refuses a zero amount and one too large to store.
@@ -254,7 +246,7 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
         bytes32 id,
         Declaration[] calldata declarations,
         bytes32 exporter,
-        uint256 rates,
+        RateTable rates,
         InvoiceAlias[] calldata aliases
     ) internal returns (uint256 limits, uint256 declared) {
         for (uint256 i; i < declarations.length; ++i) {
@@ -263,9 +255,11 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
             (Standing standing, uint96 counted) = _countAt(i, declaration, uint96(value), exporter, aliases);
             // At most 32 terms below 2**96 each: no overflow.
             unchecked {
-                limits += _link(declaration, id, i, value, _balanceWord(counted, 0, standing), rates);
+                limits += _link(declaration, id, i, value, DeclarationBalanceLib.counting(counted, standing), rates);
                 declared += value;
             }
+            // Here, where the standing and the counted value are at hand, not read back from the balance.
+            emit DeclarationCounted(declaration, id, i, standing, counted);
         }
     }
 
@@ -285,13 +279,17 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
         return _count(value, attested, attestation.value, invoiceExporter);
     }
 
-    /// @dev Links a declaration that the rules found free to `id` at `index`, with its balance word
+    /// @dev Links a declaration that the rules found free to `id` at `index`, with its balance
     /// `balance` (counted value and standing, nothing outstanding); returns its limit. Emits
-    /// {DeclarationLinked} and {DeclarationCounted}.
-    function _link(bytes32 declaration, bytes32 id, uint256 index, uint256 value, uint256 balance, uint256 rates)
-        private
-        returns (uint256 limit)
-    {
+    /// {DeclarationLinked}.
+    function _link(
+        bytes32 declaration,
+        bytes32 id,
+        uint256 index,
+        uint256 value,
+        DeclarationBalance balance,
+        RateTable rates
+    ) private returns (uint256 limit) {
         // Every declaration was free when checked, so one linked to `id` already came earlier in
         // this very call.
         if (_links[declaration].receivable == id) revert DeclarationDuplicated(declaration);
@@ -299,8 +297,7 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
         _balances[id][index] = balance;
         _declarationsOf[id][index] = declaration;
         emit DeclarationLinked(declaration, id, value);
-        emit DeclarationCounted(declaration, id, index, Standing(balance >> _STANDING_SHIFT), balance & _AMOUNT_MASK);
-        return _limitOf(balance, rates);
+        return balance.limitUnder(rates);
     }
 
     /// @dev Frees the first `count` declarations of `id`. Their balances stay behind unread: a
@@ -313,12 +310,12 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     }
 
     /// @dev The sum of the limits of the first `count` declarations of `id`.
-    function _limits(bytes32 id, uint256 count, uint256 rates) internal view returns (uint256 total) {
-        uint256[MAX_DECLARATIONS] storage balances = _balances[id];
+    function _limits(bytes32 id, uint256 count, RateTable rates) internal view returns (uint256 total) {
+        DeclarationBalance[MAX_DECLARATIONS] storage balances = _balances[id];
         for (uint256 i; i < count;) {
             // At most 32 terms below 2**96 each: no overflow.
             unchecked {
-                total += _limitOf(balances[i], rates);
+                total += balances[i].limitUnder(rates);
                 ++i;
             }
         }
@@ -329,18 +326,18 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     /// the declarations' rooms (cap <= sum of limits, outstanding = sum of balances, and each room
     /// max(limit - balance, 0) >= limit - balance), so the whole amount finds room. Emits one
     /// {DeclarationFinanced} per declaration allocated to.
-    function _fill(bytes32 id, uint256 amount, uint256 rates) internal {
-        uint256[MAX_DECLARATIONS] storage balances = _balances[id];
+    function _fill(bytes32 id, uint256 amount, RateTable rates) internal {
+        DeclarationBalance[MAX_DECLARATIONS] storage balances = _balances[id];
         for (uint256 i; amount != 0;) {
-            uint256 balance = balances[i];
-            uint256 limit = _limitOf(balance, rates);
-            uint256 outstanding = _outstandingIn(balance);
+            DeclarationBalance balance = balances[i];
+            uint256 limit = balance.limitUnder(rates);
+            uint256 outstanding = balance.outstanding();
             unchecked {
                 if (limit > outstanding) {
                     uint256 take = limit - outstanding < amount ? limit - outstanding : amount;
                     amount -= take;
                     outstanding += take; // <= limit <= counted value < 2**96
-                    balances[i] = _withOutstanding(balance, outstanding);
+                    balances[i] = balance.withOutstanding(outstanding);
                     emit DeclarationFinanced(id, i, take, outstanding);
                 }
                 ++i;
@@ -352,17 +349,17 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     /// balances) from the declarations of `id`, last first. Emits one {DeclarationRepaid} per
     /// declaration released.
     function _release(bytes32 id, uint256 count, uint256 amount) internal {
-        uint256[MAX_DECLARATIONS] storage balances = _balances[id];
+        DeclarationBalance[MAX_DECLARATIONS] storage balances = _balances[id];
         for (uint256 i = count; i != 0 && amount != 0;) {
             unchecked {
                 --i;
-                uint256 balance = balances[i];
-                uint256 outstanding = _outstandingIn(balance);
+                DeclarationBalance balance = balances[i];
+                uint256 outstanding = balance.outstanding();
                 if (outstanding != 0) {
                     uint256 take = outstanding < amount ? outstanding : amount;
                     amount -= take;
                     outstanding -= take;
-                    balances[i] = _withOutstanding(balance, outstanding);
+                    balances[i] = balance.withOutstanding(outstanding);
                     emit DeclarationRepaid(id, i, take, outstanding);
                 }
             }
@@ -388,42 +385,6 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     {
         if (attested != exporter) return (Standing.ExporterMismatch, 0);
         return (Standing.Verified, value < declared ? value : declared);
-    }
-
-    /// @dev The balance word of a declaration (see `_balances`).
-    function _balanceWord(uint256 counted, uint256 outstanding, Standing standing) private pure returns (uint256) {
-        return counted | (outstanding << _OUTSTANDING_SHIFT) | (uint256(standing) << _STANDING_SHIFT);
-    }
-
-    /// @dev The outstanding financing in a balance word.
-    function _outstandingIn(uint256 balance) private pure returns (uint256) {
-        return (balance >> _OUTSTANDING_SHIFT) & _AMOUNT_MASK;
-    }
-
-    /// @dev `balance` with its outstanding financing replaced by `outstanding` (below 2**96).
-    function _withOutstanding(uint256 balance, uint256 outstanding) private pure returns (uint256) {
-        return (balance & ~(_AMOUNT_MASK << _OUTSTANDING_SHIFT)) | (outstanding << _OUTSTANDING_SHIFT);
-    }
-
-    /// @dev The advance rate of each standing, 14 bits apiece in `Standing` order: unverified,
-    /// verified, and zero for an exporter mismatch. A drawdown looks a declaration's rate up with
-    /// a shift instead of a branch per declaration; the table (28 bits) also identifies the
-    /// policy a receivable's cached cap was computed under.
-    function _rateTable(uint256 verifiedBps, uint256 unverifiedBps) private pure returns (uint256) {
-        return unverifiedBps | (verifiedBps << _RATE_BITS);
-    }
-
-    /// @dev The verified rate in a rate table (see {_rateTable}).
-    function _verifiedRateIn(uint256 rates) internal pure returns (uint256) {
-        return rates >> _RATE_BITS;
-    }
-
-    /// @dev Counted value x the rate of the declaration's standing (`rates`: see {_rateTable}).
-    function _limitOf(uint256 balance, uint256 rates) private pure returns (uint256) {
-        unchecked {
-            uint256 rate = (rates >> ((balance >> _STANDING_SHIFT) * _RATE_BITS)) & _RATE_MASK;
-            return ((balance & _AMOUNT_MASK) * rate) / _BPS; // below 2**96 x 2**14
-        }
     }
 
     function _setAdvanceRates(uint16 verifiedBps, uint16 unverifiedBps, address admin) private {

@@ -4,6 +4,9 @@ pragma solidity ^0.8.28;
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {DeclarationBook} from "./DeclarationBook.sol";
 import {IReceivableLedger} from "./IReceivableLedger.sol";
+import {AccessRecord} from "./libraries/AccessRecordLib.sol";
+import {RateTable} from "./libraries/RateTableLib.sol";
+import {ReceivableHead} from "./libraries/ReceivableHeadLib.sol";
 
 /// @title ReceivableLedger
 /// @notice Export receivables, the customs declarations behind them and the financing drawn on them.
@@ -14,26 +17,20 @@ import {IReceivableLedger} from "./IReceivableLedger.sol";
 contract ReceivableLedger is DeclarationBook, Multicall {
     /// @dev `head` is what a drawdown or a repayment reads and writes of the receivable itself, in
     /// one word: a cold read costs 2,100 gas, and the floor of an operation counts only what it
-    /// writes. Packed by hand (Solidity would copy a struct member by member, re-reading the slot):
+    /// writes. Packed by hand (Solidity would copy a struct member by member, re-reading the slot),
+    /// its layout in {ReceivableHeadLib}: status, financier, the cached cap and outstanding.
     ///
-    /// - bits 0-3, status: None, Registered, Settled or Cancelled (Financed is derived from a
-    ///   non-zero outstanding);
-    /// - bits 4-35, financier: the number ({ConsortiumAccess}) of the account of the last drawdown,
-    ///   shown only while something is outstanding; registration sets it to the registrant's. A
-    ///   number rather than the address is what lets the amounts share the word. The same number
-    ///   means the same account still acting for the institution holding the receivable (an
-    ///   account changing institution is renumbered), so it may draw and repay without reading
-    ///   `institution`;
-    /// - bits 36-63 and 64-159, the cap and the rate table it was computed under (see
-    ///   {DeclarationBook-_rateTable}): the cap is the same as long as the policy is, until an
-    ///   attestation recounts a declaration (which marks it stale). A drawdown under the same
-    ///   policy then reads only the declarations it fills, not all of them to sum their limits;
-    /// - bits 160-255, outstanding.
+    /// The financier is shown only while something is outstanding. The same number there means the
+    /// same account still acting for the institution holding the receivable (an account changing
+    /// institution is renumbered), so it may draw and repay without reading `institution`. The cap
+    /// is the same as long as the policy is, until an attestation recounts a declaration (which
+    /// marks it stale): a drawdown under the same policy then reads only the declarations it fills,
+    /// not all of them to sum their limits.
     ///
     /// The other slots are never read by a drawdown under an unchanged policy, by the last drawer.
     /// `institution` is the registrant's, fixed at registration: who draws, repays and may cancel.
     struct Stored {
-        uint256 head;
+        ReceivableHead head;
         address registrant;
         uint96 declaredValue;
         uint96 faceValue;
@@ -44,14 +41,6 @@ contract ReceivableLedger is DeclarationBook, Multicall {
         bytes32 exporter;
         bytes32 institution;
     }
-
-    uint256 private constant _STATUS_MASK = 0xf;
-    uint256 private constant _FINANCIER_SHIFT = 4;
-    uint256 private constant _CAP_RATES_SHIFT = 36;
-    uint256 private constant _CAP_SHIFT = 64;
-    uint256 private constant _HEAD_OUTSTANDING_SHIFT = 160;
-    /// @dev Bits 36-159 of `head`: the cached cap and its rate table.
-    uint256 private constant _CACHE_MASK = ((1 << 160) - 1) ^ ((1 << 36) - 1);
 
     mapping(bytes32 id => Stored) private _receivables;
 
@@ -98,8 +87,8 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// @inheritdoc IReceivableLedger
     function finance(bytes32 id, uint256 amount) external onlyRole(LENDER_ROLE) {
         Stored storage receivable = _receivables[id];
-        uint256 head = receivable.head;
-        (Refusal refusal, uint256 room, uint256 rates, uint256 cap) = _checkFinancing(receivable, id, head, amount);
+        ReceivableHead head = receivable.head;
+        (Refusal refusal, uint256 room, RateTable rates, uint256 cap) = _checkFinancing(receivable, id, head, amount);
         if (refusal != Refusal.None) {
             if (refusal == Refusal.ReceivableNotActive) revert ReceivableNotActive(id, Status.Cancelled);
             if (refusal == Refusal.ReceivableHeldByOtherBank) revert ReceivableHeldByOtherBank(id, receivable.institution);
@@ -111,10 +100,10 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// @inheritdoc IReceivableLedger
     function tryFinance(bytes32 id, uint256 amount) external onlyRole(LENDER_ROLE) returns (bool financed) {
         Stored storage receivable = _receivables[id];
-        uint256 head = receivable.head;
-        (Refusal refusal, uint256 room, uint256 rates, uint256 cap) = _checkFinancing(receivable, id, head, amount);
+        ReceivableHead head = receivable.head;
+        (Refusal refusal, uint256 room, RateTable rates, uint256 cap) = _checkFinancing(receivable, id, head, amount);
         if (refusal != Refusal.None) {
-            address financier = _outstandingOf(head) == 0 ? address(0) : _accountNumbered(_financierIn(head));
+            address financier = head.outstanding() == 0 ? address(0) : _accountNumbered(head.financier());
             emit FinancingRefused(id, institutionOf(msg.sender), msg.sender, refusal, amount, room, financier);
             return false;
         }
@@ -125,10 +114,10 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// @inheritdoc IReceivableLedger
     function repay(bytes32 id, uint256 amount) external onlyRole(LENDER_ROLE) {
         Stored storage receivable = _receivables[id];
-        uint256 head = receivable.head;
-        Status status = _statusIn(head);
+        ReceivableHead head = receivable.head;
+        Status status = head.status();
         if (status == Status.None) revert ReceivableNotFound(id);
-        uint256 outstanding = _outstandingOf(head);
+        uint256 outstanding = head.outstanding();
         if (outstanding == 0) revert ReceivableNotActive(id, status);
         if (!_actsFor(receivable, head)) revert ReceivableHeldByOtherBank(id, receivable.institution);
         if (amount == 0) revert ZeroAmount();
@@ -140,22 +129,22 @@ contract ReceivableLedger is DeclarationBook, Multicall {
         }
         // Settled at zero; the receivable stays its registrant's, who may finance it again.
         if (outstanding == 0) status = Status.Settled;
-        receivable.head = _withPosition(head, status, _financierIn(head), outstanding);
+        receivable.head = head.withPosition(status, head.financier(), outstanding);
         emit ReceivableRepaid(id, msg.sender, amount, outstanding, outstanding == 0 ? status : Status.Financed);
     }
 
     /// @inheritdoc IReceivableLedger
     function cancel(bytes32 id) external onlyRole(LENDER_ROLE) {
         Stored storage receivable = _receivables[id];
-        uint256 head = receivable.head;
-        Status status = _statusIn(head);
+        ReceivableHead head = receivable.head;
+        Status status = head.status();
         if (status == Status.None) revert ReceivableNotFound(id);
         // Never financed: still Registered (a settled one is Settled) and nothing outstanding.
-        uint256 outstanding = _outstandingOf(head);
+        uint256 outstanding = head.outstanding();
         if (status != Status.Registered || outstanding != 0 || receivable.institution != institutionOf(msg.sender)) {
             revert ReceivableNotCancellable(id, outstanding != 0 ? Status.Financed : status);
         }
-        receivable.head = _withPosition(head, Status.Cancelled, _financierIn(head), 0);
+        receivable.head = head.withPosition(Status.Cancelled, head.financier(), 0);
         _unlinkAll(id, receivable.declarationCount);
         emit ReceivableCancelled(id, msg.sender);
     }
@@ -163,14 +152,14 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// @inheritdoc IReceivableLedger
     function getReceivable(bytes32 id) external view returns (Receivable memory view_) {
         Stored storage receivable = _receivables[id];
-        uint256 head = receivable.head;
-        uint256 outstanding = _outstandingOf(head);
-        view_.status = outstanding != 0 ? Status.Financed : _statusIn(head);
+        ReceivableHead head = receivable.head;
+        uint256 outstanding = head.outstanding();
+        view_.status = outstanding != 0 ? Status.Financed : head.status();
         view_.keyVersion = receivable.keyVersion;
         view_.currency = receivable.currency;
         view_.maturity = receivable.maturity;
         view_.registrant = receivable.registrant;
-        view_.financier = outstanding != 0 ? _accountNumbered(_financierIn(head)) : address(0);
+        view_.financier = outstanding != 0 ? _accountNumbered(head.financier()) : address(0);
         view_.exporter = receivable.exporter;
         view_.faceValue = receivable.faceValue;
         view_.declaredValue = receivable.declaredValue;
@@ -191,8 +180,8 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// @inheritdoc IReceivableLedger
     function headroom(bytes32 id) external view returns (uint256) {
         Stored storage receivable = _receivables[id];
-        uint256 head = receivable.head;
-        return _roomOf(_liveCapOf(receivable, id, head), _outstandingOf(head));
+        ReceivableHead head = receivable.head;
+        return _roomOf(_liveCapOf(receivable, id, head), head.outstanding());
     }
 
     /// @inheritdoc IReceivableLedger
@@ -200,7 +189,7 @@ contract ReceivableLedger is DeclarationBook, Multicall {
         Stored storage receivable = _receivables[id];
         // Due on the day of its maturity (UTC), overdue from the first second of the next day:
         // the same day arithmetic as the index, the API and reports.
-        return _outstandingOf(receivable.head) != 0 && block.timestamp / 1 days > receivable.maturity / 1 days;
+        return receivable.head.outstanding() != 0 && block.timestamp / 1 days > receivable.maturity / 1 days;
     }
 
     function _exporterOf(bytes32 id) internal view override returns (bytes32) {
@@ -210,7 +199,7 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// @dev Marks the cached cap of `id` stale: the next drawdown sums the limits again.
     function _recounted(bytes32 id) internal override {
         Stored storage receivable = _receivables[id];
-        receivable.head |= _NO_RATES << _CAP_RATES_SHIFT;
+        receivable.head = receivable.head.withStaleCap();
     }
 
     /// @dev Reverts on malformed input; returns the financing rule the registration breaks, if any,
@@ -249,7 +238,7 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// A cancelled receivable may be registered again (a corrected presentation of the invoice).
     function _holderOf(bytes32 id) private view returns (bytes32) {
         Stored storage receivable = _receivables[id];
-        Status status = _statusIn(receivable.head);
+        Status status = receivable.head.status();
         return status == Status.None || status == Status.Cancelled ? bytes32(0) : receivable.institution;
     }
 
@@ -258,7 +247,7 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     function _register(Terms calldata terms, Declaration[] calldata declarations, InvoiceAlias[] calldata aliases)
         private
     {
-        uint256 rates = _ratesInForce();
+        RateTable rates = _ratesInForce();
         (uint256 limits, uint256 declared) = _linkAll(terms.id, declarations, terms.exporter, rates, aliases);
         _store(terms, declarations.length, rates, limits, declared);
     }
@@ -266,16 +255,16 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// @dev Stores the receivable of a registration whose `count` declarations were linked, their
     /// limits under `rates` adding up to `limits` and their declared values to `declared`. Emits
     /// {ReceivableRegistered}.
-    function _store(Terms calldata terms, uint256 count, uint256 rates, uint256 limits, uint256 declared) private {
+    function _store(Terms calldata terms, uint256 count, RateTable rates, uint256 limits, uint256 declared) private {
         bytes32 id = terms.id;
         uint256 cap;
         unchecked {
-            cap = (terms.faceValue * _verifiedRateIn(rates)) / _BPS; // below 2**96 x 2**14
+            cap = (terms.faceValue * rates.verifiedRate()) / _BPS; // below 2**96 x 2**14
         }
         if (limits < cap) cap = limits;
-        uint256 record = _recordOf(msg.sender);
+        AccessRecord record = _recordOf(msg.sender);
         _receivables[id] = Stored({
-            head: _withPosition(_withCap(0, rates, cap), Status.Registered, _numberIn(record), 0),
+            head: ReceivableHead.wrap(0).withCap(rates, cap).withPosition(Status.Registered, record.number(), 0),
             registrant: msg.sender,
             declaredValue: uint96(declared),
             faceValue: uint96(terms.faceValue),
@@ -294,7 +283,7 @@ contract ReceivableLedger is DeclarationBook, Multicall {
             terms.faceValue,
             terms.currency,
             terms.maturity,
-            uint16(_verifiedRateIn(rates)),
+            uint16(rates.verifiedRate()),
             cap
         );
     }
@@ -302,17 +291,17 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// @dev Reverts on an unknown receivable or a zero amount; returns the financing rule the
     /// drawdown breaks, if any, the headroom it was judged against, and the policy and the cap
     /// (what {_draw} needs).
-    function _checkFinancing(Stored storage receivable, bytes32 id, uint256 head, uint256 amount)
+    function _checkFinancing(Stored storage receivable, bytes32 id, ReceivableHead head, uint256 amount)
         private
         view
-        returns (Refusal, uint256 room, uint256 rates, uint256 cap)
+        returns (Refusal, uint256 room, RateTable rates, uint256 cap)
     {
-        Status status = _statusIn(head);
+        Status status = head.status();
         if (status == Status.None) revert ReceivableNotFound(id);
         if (amount == 0) revert ZeroAmount();
-        if (status == Status.Cancelled) return (Refusal.ReceivableNotActive, 0, 0, 0);
-        if (!_actsFor(receivable, head)) return (Refusal.ReceivableHeldByOtherBank, 0, 0, 0);
-        uint256 outstanding = _outstandingOf(head);
+        if (status == Status.Cancelled) return (Refusal.ReceivableNotActive, 0, RateTable.wrap(0), 0);
+        if (!_actsFor(receivable, head)) return (Refusal.ReceivableHeldByOtherBank, 0, RateTable.wrap(0), 0);
+        uint256 outstanding = head.outstanding();
         rates = _ratesInForce();
         cap = _capOf(receivable, id, head, rates);
         room = _roomOf(cap, outstanding);
@@ -321,17 +310,22 @@ contract ReceivableLedger is DeclarationBook, Multicall {
 
     /// @dev Draws an accepted `amount` under `rates`, `cap` being the cap under them. Emits the
     /// declarations' events, then {ReceivableFinanced}.
-    function _draw(Stored storage receivable, bytes32 id, uint256 head, uint256 amount, uint256 rates, uint256 cap)
-        private
-    {
+    function _draw(
+        Stored storage receivable,
+        bytes32 id,
+        ReceivableHead head,
+        uint256 amount,
+        RateTable rates,
+        uint256 cap
+    ) private {
         _fill(id, amount, rates);
         // The drawer acts for the holding institution (checked): its number may stand for it.
-        uint32 drawer = _numberIn(_recordOf(msg.sender));
-        uint256 outstanding = _outstandingOf(head);
+        uint32 drawer = _recordOf(msg.sender).number();
+        uint256 outstanding = head.outstanding();
         unchecked {
             outstanding += amount; // <= cap <= face value < 2**96
         }
-        receivable.head = _withPosition(_withCap(head, rates, cap), _statusIn(head), drawer, outstanding);
+        receivable.head = head.withCap(rates, cap).withPosition(head.status(), drawer, outstanding);
         emit ReceivableFinanced(id, msg.sender, amount, outstanding);
     }
 
@@ -339,28 +333,28 @@ contract ReceivableLedger is DeclarationBook, Multicall {
     /// `head`: the account numbered there (the last drawer, or the registrant) does without a
     /// lookup, since a number changes with the account's institution; any other is compared by
     /// institution.
-    function _actsFor(Stored storage receivable, uint256 head) private view returns (bool) {
-        uint256 record = _recordOf(msg.sender);
-        return _numberIn(record) == _financierIn(head) || _institutionIn(record, msg.sender) == receivable.institution;
+    function _actsFor(Stored storage receivable, ReceivableHead head) private view returns (bool) {
+        AccessRecord record = _recordOf(msg.sender);
+        return record.number() == head.financier() || _institutionIn(record, msg.sender) == receivable.institution;
     }
 
     /// @dev The cap of a receivable, zero unless live (registered, financed or settled).
-    function _liveCapOf(Stored storage receivable, bytes32 id, uint256 head) private view returns (uint256) {
-        Status status = _statusIn(head);
+    function _liveCapOf(Stored storage receivable, bytes32 id, ReceivableHead head) private view returns (uint256) {
+        Status status = head.status();
         if (status == Status.None || status == Status.Cancelled) return 0;
         return _capOf(receivable, id, head, _ratesInForce());
     }
 
     /// @dev The cap of a live receivable under `rates`: min(face value x verified rate, sum of the
     /// declarations' limits), from `head` when it was cached under the same rates.
-    function _capOf(Stored storage receivable, bytes32 id, uint256 head, uint256 rates)
+    function _capOf(Stored storage receivable, bytes32 id, ReceivableHead head, RateTable rates)
         private
         view
         returns (uint256 cap)
     {
-        if (((head >> _CAP_RATES_SHIFT) & _NO_RATES) == rates) return uint96(head >> _CAP_SHIFT);
+        if (head.isCapCachedUnder(rates)) return head.cachedCap();
         unchecked {
-            cap = (uint256(receivable.faceValue) * _verifiedRateIn(rates)) / _BPS; // below 2**96 x 2**14
+            cap = (uint256(receivable.faceValue) * rates.verifiedRate()) / _BPS; // below 2**96 x 2**14
         }
         uint256 total = _limits(id, receivable.declarationCount, rates);
         if (total < cap) cap = total;
@@ -368,32 +362,5 @@ contract ReceivableLedger is DeclarationBook, Multicall {
 
     function _roomOf(uint256 cap, uint256 outstanding) private pure returns (uint256) {
         return cap > outstanding ? cap - outstanding : 0;
-    }
-
-    /// @dev `head` with its status, financier and outstanding replaced (the cached cap kept).
-    function _withPosition(uint256 head, Status status, uint32 financier, uint256 outstanding)
-        private
-        pure
-        returns (uint256)
-    {
-        return (head & _CACHE_MASK) | uint256(status) | (uint256(financier) << _FINANCIER_SHIFT)
-            | (outstanding << _HEAD_OUTSTANDING_SHIFT);
-    }
-
-    /// @dev `head` with `cap` cached under `rates` (status, financier and outstanding kept).
-    function _withCap(uint256 head, uint256 rates, uint256 cap) private pure returns (uint256) {
-        return (head & ~_CACHE_MASK) | (rates << _CAP_RATES_SHIFT) | (cap << _CAP_SHIFT);
-    }
-
-    function _statusIn(uint256 head) private pure returns (Status) {
-        return Status(head & _STATUS_MASK);
-    }
-
-    function _financierIn(uint256 head) private pure returns (uint32) {
-        return uint32(head >> _FINANCIER_SHIFT);
-    }
-
-    function _outstandingOf(uint256 head) private pure returns (uint256) {
-        return head >> _HEAD_OUTSTANDING_SHIFT;
     }
 }
