@@ -37,6 +37,7 @@ from registry.errors import (
     InvalidInput,
     NotFound,
     RegistryError,
+    RequestInFlight,
     RuleViolation,
 )
 
@@ -83,6 +84,7 @@ _STATUS_BY_CATEGORY: tuple[tuple[type[RegistryError], int], ...] = (
     (AccessDenied, 403),
     (NotFound, 404),
     (RuleViolation, 409),
+    (RequestInFlight, 409),
     (ChainError, 503),
 )
 
@@ -152,12 +154,14 @@ def problem_for(request: Request, exc: RegistryError) -> JSONResponse:
     field = exc.field if isinstance(exc, InvalidInput) else details.get("field")
     details.pop("field", None)
     detail = exc.message
-    if status >= 500:
+    if status >= 500 and not exc.public:
         # The message may name the node's URL (and any credentials in it): log it, do not send it.
         logger.error("%s %s failed: %s: %s", request.method, request.url.path, exc.rule, detail)
         detail = "the registry could not complete the request; try again later"
         details = {}
     headers = {"WWW-Authenticate": 'APIKey header="X-API-Key"'} if status == 401 else None
+    if "retry_after" in details:
+        headers = {"Retry-After": str(details["retry_after"])}
     return problem_response(
         request,
         status=status,

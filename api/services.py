@@ -28,6 +28,7 @@ from eth_typing import ChecksumAddress
 from sqlalchemy import Engine
 
 from api.roles import ChainRoles
+from api.writes import Writes
 from registry.api_keys import Principal, store_api_keys
 from registry.chain.client import Chain, Signer
 from registry.connect import connect_deployment
@@ -37,6 +38,8 @@ from registry.db import create_schema, make_engine
 from registry.db.locks import account_lock
 from registry.errors import AccessDenied
 from registry.fingerprint import FingerprintKeyring
+from registry.idempotency import IdempotencyStore
+from registry.index_watch import IndexWatch
 from registry.indexer import CURSOR_NAME, IndexStatus, read_cursor, read_index_status
 from registry.receivables import ReceivableService
 from registry.settings import Settings
@@ -65,6 +68,7 @@ class Services:
     signers: Mapping[str, Signer]
     receivables: ReceivableService
     roles: ChainRoles
+    writes: Writes
     confirmations: int = 0
     """Blocks the indexer stays behind the head (the index's safe head is head minus these)."""
 
@@ -79,6 +83,7 @@ class Services:
         ledger: ReceivableLedger,
         secrets: ApiSecrets | DevSecrets,
         confirmations: int = 0,
+        write_index_timeout: float = 30.0,
     ) -> Services:
         """Services over existing parts; creates the index schema if missing and stores the
         institutions' API keys. Dev secrets are cut down to the API's part first, so that even a
@@ -94,6 +99,9 @@ class Services:
             signers={i.name: i.signer for i in api_secrets.institutions},
             receivables=ReceivableService(ledger, api_secrets.keyring),
             roles=ChainRoles(engine),
+            writes=Writes(
+                IdempotencyStore(engine), IndexWatch(engine), index_timeout=write_index_timeout
+            ),
             confirmations=confirmations,
         )
 
@@ -117,6 +125,7 @@ class Services:
             ledger,
             secrets,
             settings.confirmations,
+            settings.write_index_timeout,
         )
 
     def signer_for(self, principal: Principal) -> Signer:

@@ -107,8 +107,14 @@ def api_for(system: Running) -> FastAPI:
     one of."""
     chain = Chain.connect(system.rpc_url, account_lock=account_lock(system.engine))
     ledger = ReceivableLedger(chain, system.deployment.address_of(ReceivableLedger.NAME))
+    settings = system.settings
     services = Services.build(
-        system.engine, chain, ledger, system.secrets, system.settings.confirmations
+        system.engine,
+        chain,
+        ledger,
+        system.secrets,
+        settings.confirmations,
+        settings.write_index_timeout,
     )
     return create_app(system.settings, services)
 

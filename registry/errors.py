@@ -22,11 +22,13 @@ Exception tree::
     │   ├── FinancingExceedsCap
     │   ├── ReceivableHeldByOtherBank
     │   └── RepaymentExceedsOutstanding
+    ├── RequestInFlight               the same Idempotency-Key is being answered (409)
     ├── ChainError                    the node misbehaved or is unreachable (503)
     │   ├── NodeStartError
     │   ├── UnknownRevert
     │   ├── TransactionDropped        sent, then forgotten by the node: nothing was done
-    │   └── TransactionReplaced       another transaction took its nonce: nothing was done
+    │   ├── TransactionReplaced       another transaction took its nonce: nothing was done
+    │   └── IndexBehind               written, but the index has not reached its block yet
     └── ConfigurationError            settings or files are missing or inconsistent
 """
 
@@ -41,6 +43,7 @@ __all__ = [
     "DeclarationExporterMismatch",
     "DeclarationLinkedToOtherInvoice",
     "FinancingExceedsCap",
+    "IndexBehind",
     "InvalidInput",
     "MissingRole",
     "NodeStartError",
@@ -53,6 +56,7 @@ __all__ = [
     "RegistryError",
     "ReleaseNotAuthorized",
     "RepaymentExceedsOutstanding",
+    "RequestInFlight",
     "RuleViolation",
     "TransactionDropped",
     "TransactionReplaced",
@@ -64,10 +68,13 @@ class RegistryError(Exception):
     """Root of every error this package raises.
 
     ``rule`` is a stable, machine-readable name of the rule that was broken (it becomes the
-    problem type); ``details`` holds the values that explain the refusal.
+    problem type); ``details`` holds the values that explain the refusal. ``public``: whether
+    the message and details may reach a client when the error is the server's side (a 5xx):
+    most such errors may name the node's URL and are only logged.
     """
 
     rule: str = "registry-error"
+    public: bool = False
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -184,6 +191,7 @@ class TransactionDropped(ChainError):
     the pool evicted it): it did nothing, and the request may be sent again."""
 
     rule = "transaction-dropped"
+    public = True
 
     def __init__(self, tx_hash: str, nonce: int) -> None:
         super().__init__(
@@ -199,6 +207,7 @@ class TransactionReplaced(ChainError):
     never be, and did nothing."""
 
     rule = "transaction-replaced"
+    public = True
 
     def __init__(self, tx_hash: str, nonce: int) -> None:
         super().__init__(
@@ -206,6 +215,39 @@ class TransactionReplaced(ChainError):
             "done, send the request again",
             tx_hash=tx_hash,
             nonce=nonce,
+        )
+
+
+class IndexBehind(ChainError):
+    """A write is on chain, but the index has not reached its block within the wait: the next
+    read might not show it yet. Sent again with the same Idempotency-Key, the request is answered
+    once the index has."""
+
+    rule = "index-behind"
+    public = True
+
+    def __init__(self, tx_hash: str, block_number: int, indexed_block: int | None) -> None:
+        super().__init__(
+            f"transaction {tx_hash} is in block {block_number}, which the index has not reached "
+            f"yet (it is at {indexed_block}); send the request again with the same "
+            "Idempotency-Key for the answer once it has",
+            tx_hash=tx_hash,
+            block_number=block_number,
+            indexed_block=indexed_block,
+        )
+
+
+class RequestInFlight(RegistryError):
+    """A request with this Idempotency-Key is still being answered (by another connection, or a
+    worker that has not finished); the retry may come again."""
+
+    rule = "idempotency-key-in-flight"
+
+    def __init__(self, key: str, retry_after: int) -> None:
+        super().__init__(
+            f"the request with Idempotency-Key {key!r} is still being answered; send it again "
+            f"in {retry_after} s",
+            retry_after=retry_after,
         )
 
 

@@ -65,11 +65,22 @@ class Settings(BaseSettings):
     confirmations: int = Field(
         default=0, ge=0, description="Blocks the indexer stays behind the head (0 on a dev chain)."
     )
+    write_index_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a write waits for the index to reach its block before it is "
+        "answered 503 index-behind (the same request with the same Idempotency-Key then gets "
+        "the answer once the index is there).",
+    )
     index_chunk_size: int = Field(
         default=2000, ge=1, description="Blocks per eth_getLogs request of the indexer."
     )
     poll_interval: float = Field(
-        default=0.5, gt=0, description="Seconds between indexer polls when it has caught up."
+        # A write's answer waits for the index (read your writes), so the indexer looks for new
+        # blocks often: one eth_blockNumber per poll.
+        default=0.05,
+        gt=0,
+        description="Seconds between indexer polls when it has caught up.",
     )
     verified_advance_rate_bps: int = Field(
         # SPEC's example policy: attested declarations finance at 90%, others at 50%.

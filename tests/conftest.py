@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from registry.contracts.pledges import PledgeRegistry
 from registry.credentials import DevSecrets, Institution
 from registry.db import alembic_config, create_schema, make_engine, schema
 from registry.devstack import bootstrap
+from registry.indexer import Indexer
 from registry.settings import NodeKind
 
 # The state machine's profiles (tests/test_state_machine.py). Not named "ci": Hypothesis loads a
@@ -142,6 +145,22 @@ class Stack:
     def revert(self, snapshot_id: str) -> None:
         response = self.chain.w3.provider.make_request("evm_revert", [snapshot_id])  # type: ignore[arg-type]
         assert response.get("result") is True, response
+
+
+@contextmanager
+def indexing(stack: Stack, engine: sa.Engine) -> Iterator[Indexer]:
+    """An indexer of ``stack``'s deployment into ``engine``, running in a thread for the block's
+    duration: what the API's writes wait for before they answer (read your writes)."""
+    indexer = Indexer(engine, stack.chain, stack.deployment, poll_interval=0.01)
+    stop = threading.Event()
+    thread = threading.Thread(target=indexer.run_forever, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield indexer
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "the indexer did not stop"
 
 
 def _start_stack(kind: NodeKind) -> Stack:

@@ -38,7 +38,7 @@ from registry.errors import ConfigurationError
 from registry.indexer import CURSOR_NAME, Cursor, write_cursor
 from registry.receivables import MAX_DECLARATIONS
 from registry.settings import Settings
-from tests.conftest import ADVANCE_RATE_BPS, Stack
+from tests.conftest import ADVANCE_RATE_BPS, Stack, indexing
 from tests.serving import serving
 
 # Starlette now prefers the httpx2 package for its TestClient and warns once, at import, when it
@@ -82,7 +82,8 @@ def client(services: Services, stack: Stack, tmp_path: Path) -> Iterator[TestCli
         response.read()
         bodies.append(response.text + repr(dict(response.headers)))
 
-    with TestClient(create_app(Settings(state_dir=tmp_path), services)) as test_client:
+    app = create_app(Settings(state_dir=tmp_path), services)
+    with indexing(stack, services.engine), TestClient(app) as test_client:
         test_client.event_hooks = {"request": [], "response": [record]}
         yield test_client
 
@@ -158,9 +159,9 @@ def assert_problem(
 # --- health and documentation ------------------------------------------------------------------
 
 
-def test_health_reports_chain_and_index(
-    client: TestClient, stack: Stack, services: Services
-) -> None:
+def test_health_reports_chain_and_index(stack: Stack, services: Services, tmp_path: Path) -> None:
+    # No indexer runs here: the test moves the index's cursor itself.
+    client = TestClient(create_app(Settings(state_dir=tmp_path), services))
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json() == {
@@ -665,15 +666,16 @@ def test_unreachable_chain_is_a_503_problem_without_the_node_url(
 
 
 @pytest.fixture
-def served(services: Services, tmp_path: Path) -> Iterator[str]:
-    """The app behind uvicorn on a free port, as ``creditreg serve`` runs it; yields its URL."""
-    with serving(create_app(Settings(state_dir=tmp_path), services)) as server:
+def served(services: Services, stack: Stack, tmp_path: Path) -> Iterator[str]:
+    """The app behind uvicorn on a free port, as ``creditreg serve`` runs it, with its indexer;
+    yields its URL."""
+    app = create_app(Settings(state_dir=tmp_path), services)
+    with indexing(stack, services.engine), serving(app) as server:
         yield server.url
 
 
 def test_demo_plays_against_the_served_api(served: str, stack: Stack, tmp_path: Path) -> None:
     secrets_path = tmp_path / "secrets.json"
-    stack.secrets.api_secrets().save(secrets_path)
     console = Console(record=True, width=120)
 
     run_demo(served, secrets_path, console)

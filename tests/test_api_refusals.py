@@ -29,7 +29,7 @@ from api.services import Services
 from registry.contracts.ledger import ReceivableStatus, RefusalReason
 from registry.fingerprint import CustomsDeclaration, Enterprise
 from registry.settings import Settings
-from tests.conftest import Stack
+from tests.conftest import Stack, indexing
 from tests.test_api import (
     DECL_1,
     DECL_2,
@@ -60,7 +60,8 @@ def client(stack: Stack, engine: sa.Engine, tmp_path: Path) -> Iterator[TestClie
         bodies.append(response.text + repr(dict(response.headers)))
 
     services = Services.build(engine, stack.chain, stack.ledger, stack.secrets)
-    with TestClient(create_app(Settings(state_dir=tmp_path), services)) as test_client:
+    app = create_app(Settings(state_dir=tmp_path), services)
+    with indexing(stack, engine), TestClient(app) as test_client:
         test_client.event_hooks = {"request": [], "response": [record]}
         yield test_client
 

@@ -7,11 +7,13 @@ back as a problem (:mod:`api.problems`). Every route takes an API key; all but t
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
+from pydantic import BaseModel
 
-from api.deps import LenderDep, ReceivablesDep, authenticate
+from api.deps import Lender, LenderDep, ReceivablesDep, ServicesDep, authenticate
 from api.models import (
     AmountRequest,
     CheckRequest,
@@ -22,6 +24,9 @@ from api.models import (
     RegisterRequest,
     TransactionOut,
 )
+from api.services import Services
+from api.writes import IDEMPOTENCY_KEY_HEADER, Rendered
+from registry.contracts.binding import Call
 from registry.receivables import (
     DeclarationInput,
     DuplicateCheck,
@@ -31,6 +36,8 @@ from registry.receivables import (
 )
 
 __all__ = ["router"]
+
+T = TypeVar("T")
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -49,6 +56,32 @@ _WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
     409: _problem(
         "A ledger rule refused it. Nothing was written but, for an attempt to double- or "
         "over-finance, the refusal itself, recorded on chain for auditors."
+    ),
+}
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_KEY_HEADER,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A key of your choosing, unique per request (a UUID does): sent again with "
+        "the same request, the first answer is replayed (with `Idempotent-Replayed: true`), and "
+        "nothing is written twice. Kept per institution.",
+        examples=["4f1c2a8e-9b7d-4e53-a1f0-6c2d8e9b3a71"],
+    ),
+]
+
+_IDEMPOTENCY_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    409: _problem(
+        "A ledger rule refused it (see above), or a request with this Idempotency-Key is still "
+        "being answered (`idempotency-key-in-flight`, with Retry-After)."
+    ),
+    503: _problem(
+        "The chain node is unreachable; or the write is on chain but the index has not reached "
+        "its block yet (`index-behind`, with the transaction's hash: send the same request with "
+        "the same Idempotency-Key for the answer)."
     ),
 }
 
@@ -87,16 +120,20 @@ def check_receivable(
     response_model=RegisteredOut,
     status_code=status.HTTP_201_CREATED,
     summary="Register an export receivable",
-    responses={409: _WRITE_PROBLEMS[409]},
+    responses={409: _WRITE_PROBLEMS[409], **_IDEMPOTENCY_PROBLEMS},
 )
 def register_receivable(
-    body: RegisterRequest, lender: LenderDep, receivables: ReceivablesDep, response: Response
-) -> Registered:
+    request: Request,
+    body: RegisterRequest,
+    lender: LenderDep,
+    receivables: ReceivablesDep,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
     """Registers the invoice with the customs declarations it rests on. Refused (409), and the
     refusal recorded on chain, when the invoice is already registered or a declaration backs
     another invoice or is attested for another exporter."""
-    registered = receivables.register(
-        lender.signer,
+    call = receivables.prepare_register(
         exporter_uscc=body.exporter_uscc,
         invoice_number=body.invoice_number,
         currency=body.currency,
@@ -104,8 +141,13 @@ def register_receivable(
         maturity_date=body.maturity_date,
         declarations=[DeclarationInput(d.number, d.value) for d in body.declarations],
     )
-    response.headers["Location"] = f"{router.prefix}/{registered.receivable_id}"
-    return registered
+
+    def render(registered: Registered) -> Rendered:
+        location = {"Location": f"{router.prefix}/{registered.receivable_id}"}
+        out = RegisteredOut.model_validate(registered)
+        return Rendered(201, out, location, registered.block_number)
+
+    return _write(request, lender, services, idempotency_key, body, call, render)
 
 
 @router.post(
@@ -113,18 +155,22 @@ def register_receivable(
     response_model=TransactionOut,
     status_code=status.HTTP_201_CREATED,
     summary="Draw financing on a receivable",
-    responses=_WRITE_PROBLEMS,
+    responses={**_WRITE_PROBLEMS, **_IDEMPOTENCY_PROBLEMS},
 )
 def finance_receivable(
+    request: Request,
     receivable_id: ReceivableIdPath,
     body: AmountRequest,
     lender: LenderDep,
     receivables: ReceivablesDep,
-) -> TransactionRecorded:
+    services: ServicesDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
     """Refused (409), and the refusal recorded on chain, beyond the cap (face value x the advance
     rate, and each declaration's value x the rate for verified or unverified declarations) or
     while another bank holds financing on it."""
-    return receivables.finance(lender.signer, receivable_id, body.amount)
+    call = receivables.prepare_finance(receivable_id, body.amount)
+    return _write(request, lender, services, idempotency_key, body, call, _transaction)
 
 
 @router.post(
@@ -132,17 +178,46 @@ def finance_receivable(
     response_model=TransactionOut,
     status_code=status.HTTP_201_CREATED,
     summary="Record a repayment",
-    responses=_WRITE_PROBLEMS,
+    responses={**_WRITE_PROBLEMS, **_IDEMPOTENCY_PROBLEMS},
 )
 def repay_receivable(
+    request: Request,
     receivable_id: ReceivableIdPath,
     body: AmountRequest,
     lender: LenderDep,
     receivables: ReceivablesDep,
-) -> TransactionRecorded:
+    services: ServicesDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
     """Only the financing bank records repayments, at most what is outstanding; at zero the
     receivable is settled and any bank may finance it again."""
-    return receivables.repay(lender.signer, receivable_id, body.amount)
+    call = receivables.prepare_repay(receivable_id, body.amount)
+    return _write(request, lender, services, idempotency_key, body, call, _transaction)
+
+
+def _transaction(recorded: TransactionRecorded) -> Rendered:
+    return Rendered(201, TransactionOut.model_validate(recorded), {}, recorded.block_number)
+
+
+def _write(
+    request: Request,
+    lender: Lender,
+    services: Services,
+    key: str | None,
+    body: BaseModel,
+    call: Call[T],
+    render: Callable[[T], Rendered],
+) -> Response:
+    return services.writes.perform(
+        request,
+        lender.principal.institution,
+        key,
+        body,
+        services.ledger,
+        lender.signer,
+        call,
+        render,
+    )
 
 
 @router.get(

@@ -342,6 +342,10 @@ class Chain:
                 )
             time.sleep(RECEIPT_POLL_SECONDS)
 
+    def receipt_of(self, tx_hash: str) -> Any:
+        """The receipt of a mined transaction, or None."""
+        return self._rpc(lambda: self._receipt_or_none(tx_hash))
+
     def _receipt_or_none(self, tx_hash: str) -> Any:
         try:
             return self.w3.eth.get_transaction_receipt(HexStr(tx_hash))

@@ -40,6 +40,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     UniqueConstraint,
     func,
     text,
@@ -57,6 +58,7 @@ __all__ = [
     "enterprise_bindings",
     "events",
     "financings",
+    "idempotency_keys",
     "indexed_blocks",
     "indexer_cursor",
     "indexer_progress",
@@ -285,6 +287,32 @@ api_keys = Table(
     # working; the lookup ignores it, and storing the secrets file's keys never revives it.
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Column("revoked_reason", String(200), nullable=True),
+)
+
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # One bank's keys never meet another's: the key is the client's, scoped by who sent it.
+    Column("institution", String(128), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    # SHA-256 of the method, path and body: a key sent again with another request is refused.
+    Column("request_digest", String(64), nullable=False),
+    # Who is answering it now ("<host>:<pid>:<process start>"); NULL once answered or given up.
+    Column("owner", String(128), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    # The transaction signed for it, kept before it is sent, so that a successor can follow it.
+    Column("tx_hash", String(66), nullable=True),
+    Column("tx_sender", ADDRESS, nullable=True),
+    Column("tx_nonce", BigInteger, nullable=True),
+    # The answer, once there is one: replayed as it was to every retry.
+    Column("status_code", Integer, nullable=True),
+    Column("response_body", Text, nullable=True),
+    Column("response_headers", Text, nullable=True),
+    # The block the answer waits for the index to reach (read your writes), if it wrote.
+    Column("tx_block", BigInteger, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("answered_at", DateTime(timezone=True), nullable=True),
 )
 
 
