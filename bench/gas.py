@@ -285,7 +285,7 @@ class Recorder(Chain):
         super().__init__(w3, abis=[])
         self.calls: list[Call] = []
 
-    def transact(self, signer: Signer, function: Any) -> Any:
+    def transact(self, signer: Signer, function: Any, on_signed: Any = None) -> Any:
         self.calls.append(Call(signer, function))
         raise _Recorded
 

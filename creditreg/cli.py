@@ -127,20 +127,49 @@ def index(
 
 
 @app.command()
-def serve() -> None:
+def serve(
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes. More than one needs PostgreSQL (CREDITREG_DATABASE_URL): "
+            "the workers queue on it per account, so that they never share a nonce.",
+        ),
+    ] = 1,
+) -> None:
     """Serve the API for the manifest's deployment (the indexer runs separately). Reads the API's
     secrets file only, never the admin secrets file."""
     import uvicorn
+    from sqlalchemy.engine import make_url
 
     from api.app import create_app
     from api.services import Services
 
     settings = get_settings()
     try:
+        if workers > 1 and make_url(settings.resolved_database_url).get_backend_name() != (
+            "postgresql"
+        ):
+            raise ConfigurationError(
+                "several workers need a PostgreSQL index (CREDITREG_DATABASE_URL): on SQLite "
+                "they could not queue for an account's nonces"
+            )
+        # Built here once in every case, so that a bad setting fails now, not in each worker.
         services = Services.from_settings(settings)
     except RegistryError as error:
         raise _fail(error) from None
-    uvicorn.run(create_app(settings, services), host=settings.api_host, port=settings.api_port)
+    if workers == 1:
+        app_ = create_app(settings, services)
+        uvicorn.run(app_, host=settings.api_host, port=settings.api_port)
+        return
+    services.engine.dispose()
+    uvicorn.run(
+        "api.app:create_app_from_environment",
+        factory=True,
+        workers=workers,
+        host=settings.api_host,
+        port=settings.api_port,
+    )
 
 
 @app.command()
