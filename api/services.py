@@ -41,6 +41,7 @@ from registry.fingerprint import FingerprintKeyring
 from registry.idempotency import IdempotencyStore
 from registry.index_watch import IndexWatch
 from registry.indexer import CURSOR_NAME, IndexStatus, read_cursor, read_index_status
+from registry.keystore import Keystores
 from registry.receivables import ReceivableService
 from registry.settings import Settings
 
@@ -110,14 +111,14 @@ class Services:
         """Connects to ``settings.rpc_url``, the manifest's ledger and the configured database.
 
         Raises :class:`~registry.errors.ConfigurationError` when the node URL, the manifest or the
-        secrets file is missing, or the manifest describes another chain.
-        """
+        secrets file is missing, the manifest describes another chain, or the keystore password
+        (:mod:`registry.keystore`) is missing or does not unlock the keystores."""
         engine = make_engine(settings.resolved_database_url)
         # Workers sharing a PostgreSQL index send from each bank's account one at a time.
         chain, deployment = connect_deployment(
             settings, ", or run `creditreg up`", account_lock(engine)
         )
-        secrets = ApiSecrets.load(settings.resolved_secrets_path)
+        secrets = ApiSecrets.load(settings.resolved_secrets_path, Keystores.from_settings(settings))
         ledger = ReceivableLedger(chain, deployment.address_of(ReceivableLedger.NAME))
         return cls.build(
             engine,

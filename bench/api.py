@@ -46,7 +46,9 @@ from registry.chain.client import Chain
 from registry.chain.node import free_port
 from registry.contracts.deploy import Deployment
 from registry.contracts.ledger import ReceivableLedger
-from registry.credentials import ApiSecrets
+from registry.credentials import ApiSecrets, read_api_credentials
+from registry.keystore import Keystores
+from registry.settings import Settings
 
 RESULTS = Path(__file__).parent / "results" / "api.json"
 EXPORTER_USCC = "91350100M000100Y43"
@@ -130,8 +132,8 @@ def running_system(block_time: float) -> Iterator[System]:
             base_url = f"http://127.0.0.1:{port}"
             _wait_for_api(base_url, process)
             manifest = Deployment.load(state_dir / "deployment.json")
-            keys = ApiSecrets.load(state_dir / "secrets.json")
-            banks = [i for i in keys.institutions if i.role.value == "lender"]
+            keys = read_api_credentials(state_dir / "secrets.json")
+            banks = [i for i in keys if i.role.value == "lender"]
             system = System(
                 process,
                 state_dir,
@@ -322,7 +324,11 @@ def raw_node_rate(system: System, count: int) -> dict[str, float]:
     chain = Chain.connect(system.rpc_url)
     manifest = Deployment.load(system.state_dir / "deployment.json")
     ledger = ReceivableLedger(chain, manifest.address_of(ReceivableLedger.NAME))
-    bank = ApiSecrets.load(system.state_dir / "secrets.json").institution("Bank B").signer
+    # `up` unlocked the keystores with the dev password (or the one the environment sets).
+    keystores = Keystores.from_settings(Settings(state_dir=system.state_dir))
+    bank = (
+        ApiSecrets.load(system.state_dir / "secrets.json", keystores).institution("Bank B").signer
+    )
     common = {"from": bank.address, "gas": 400_000, "gasPrice": chain.w3.eth.gas_price * 2}
     tag = secrets.token_bytes(1)
     registrations, financings = [], []

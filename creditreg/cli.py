@@ -48,6 +48,8 @@ def up() -> None:
 
 
 def _print_banner(rpc_url: str, settings: Settings, *, started_node: bool) -> None:
+    from registry.keystore import KEYSTORE_DIR
+
     base = f"http://{settings.api_host}:{settings.api_port}"
     chain = f"{settings.node} dev node at {rpc_url}" if started_node else f"node at {rpc_url}"
     console.print(f"[bold green]creditreg is up[/]: {chain}")
@@ -58,8 +60,25 @@ def _print_banner(rpc_url: str, settings: Settings, *, started_node: bool) -> No
     console.print(
         f"  admin key {settings.resolved_admin_secrets_path} (read to deploy, never by the API)"
     )
+    console.print(
+        f"  keystores {settings.resolved_secrets_path.parent / KEYSTORE_DIR} (the keys, encrypted)"
+    )
+    console.print(f"  password  {_password_note(settings)}")
     console.print("  Try it:   .venv/bin/creditreg demo   (in another terminal)")
     console.print("Press Ctrl-C to stop everything.")
+
+
+def _password_note(settings: Settings) -> str:
+    """Where the keystore password came from, never the password."""
+    from registry.keystore import PASSWORD_FILE_VARIABLE, PASSWORD_VARIABLE, KeystorePassword
+
+    password = KeystorePassword.from_settings(settings)
+    if not password.is_dev:
+        return f"from {password.source}"
+    return (
+        f"generated dev password in {settings.dev_keystore_password_path} (dev only: a real "
+        f"deployment sets {PASSWORD_VARIABLE} or {PASSWORD_FILE_VARIABLE})"
+    )
 
 
 @app.command()
@@ -68,6 +87,7 @@ def deploy() -> None:
     write the manifest; reuses a manifest whose contracts already exist on that chain."""
     from registry.connect import connect_chain, deploy_or_reuse
     from registry.credentials import DevSecrets
+    from registry.keystore import Keystores
 
     settings = get_settings()
     if settings.rpc_url is None:
@@ -76,15 +96,19 @@ def deploy() -> None:
     try:
         chain = connect_chain(settings.rpc_url)
         secrets = DevSecrets.load_or_generate(
-            settings.resolved_secrets_path, settings.resolved_admin_secrets_path
+            settings.resolved_secrets_path,
+            settings.resolved_admin_secrets_path,
+            Keystores.from_settings(settings, generate_password=True),
         )
         deployment, new = deploy_or_reuse(settings, chain, secrets)
+        password = _password_note(settings)
     except RegistryError as error:
         raise _fail(error) from None
     verb = "deployed" if new else "already deployed"
     for name, contract in deployment.contracts.items():
         console.print(f"{name} {verb} at {contract.address} (block {contract.block_number})")
     console.print(f"manifest: {settings.resolved_manifest_path}")
+    console.print(f"keystore password: {password}")
 
 
 @app.command()

@@ -17,8 +17,8 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from registry.credentials import ApiSecrets
-from registry.errors import ChainError
+from registry.credentials import read_api_credentials
+from registry.errors import ChainError, ConfigurationError
 
 __all__ = ["run_demo"]
 
@@ -64,7 +64,13 @@ def _expect(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 def run_demo(api_url: str, secrets_path: Path, console: Console) -> None:
-    keys = ApiSecrets.load(secrets_path)
+    # The API keys only, which the file holds in clear: the demo needs no keystore password.
+    keys = {
+        credential.name: credential.api_key for credential in read_api_credentials(secrets_path)
+    }
+    for bank in ("Bank A", "Bank B"):
+        if bank not in keys:
+            raise ConfigurationError(f"no institution named {bank!r} in {secrets_path}")
     declaration = _declaration_number()
     invoice_a = f"INV-{declaration[-6:]}-A"
     invoice_b = f"INV-{declaration[-6:]}-B"
@@ -79,8 +85,8 @@ def run_demo(api_url: str, secrets_path: Path, console: Console) -> None:
         console.print(
             f"[bold]API[/] {api_url}: chain {health['chain_id']}, block {health['head_block']}"
         )
-        bank_a = _Bank(client, "Bank A", keys.institution("Bank A").api_key, console)
-        bank_b = _Bank(client, "Bank B", keys.institution("Bank B").api_key, console)
+        bank_a = _Bank(client, "Bank A", keys["Bank A"], console)
+        bank_b = _Bank(client, "Bank B", keys["Bank B"], console)
 
         console.rule(f"1. Exporter {EXPORTER_USCC} presents invoice {invoice_a} to Bank A")
         check = {**invoice, "invoice_number": invoice_a, "declaration_numbers": [declaration]}

@@ -40,6 +40,7 @@ from registry.db import create_schema, opened_engine
 from registry.db.locks import account_lock
 from registry.errors import ConfigurationError
 from registry.indexer import Indexer
+from registry.keystore import Keystores
 from registry.settings import Settings
 
 __all__ = ["Running", "api_for", "run_until_signalled", "running_system"]
@@ -59,10 +60,13 @@ class Running:
 
 
 def _deploy(settings: Settings, chain: Chain) -> tuple[Deployment, bool, ApiSecrets]:
-    """Loads (or generates, or migrates) the dev secrets, deploys if needed, and returns the
-    API's part of the secrets: the admin's key goes out of scope with this call."""
+    """Loads (or generates, or migrates) the dev secrets, unlocking their keystores with the
+    configured password (or the dev password, generated if need be), deploys if needed, and
+    returns the API's part of the secrets: the admin's key goes out of scope with this call."""
     secrets = DevSecrets.load_or_generate(
-        settings.resolved_secrets_path, settings.resolved_admin_secrets_path
+        settings.resolved_secrets_path,
+        settings.resolved_admin_secrets_path,
+        Keystores.from_settings(settings, generate_password=True),
     )
     deployment, new = deploy_or_reuse(settings, chain, secrets)
     return deployment, new, secrets.api_secrets()

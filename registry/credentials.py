@@ -12,18 +12,32 @@ compromised consortium. So the secrets live in two files, each mode 0600:
 - the admin secrets file (:class:`AdminSecrets`, ``admin-secrets.json``): the deployer's key, read
   only by ``creditreg deploy`` and by the deployment step of ``creditreg up``.
 
+No key is in either file in clear: each signing key is in a keystore of its own, and the
+fingerprint keys in one more, all encrypted under one password (:mod:`registry.keystore`, which
+draws the layout); a file names its keystores by path and each institution's account beside it.
+The API keys stay in the API's file in clear (why: :mod:`registry.keystore`), and
+:func:`read_api_credentials` reads them without the password. The API's file::
+
+    {"fingerprint": {"keystore": "keystore/fingerprint-keys.json"},
+     "institutions": [
+       {"name": "Consortium admin", "role": "admin", "account": "0x…", "api_key": "crk_…"},
+       {"name": "Bank A", "role": "lender", "account": "0x…",
+        "keystore": "keystore/0x….json", "api_key": "crk_…"}, …]}
+
+and the admin's: ``{"deployer": {"account": "0x…", "keystore": "keystore/0x….json"}}``.
+
 :class:`DevSecrets` is both together, as the embedded dev stack generates them (fingerprint keys,
 the deployer, and the dev institutions of :data:`DEV_INSTITUTIONS` with their keys and API keys):
-what deploying and the tests use. :meth:`DevSecrets.load_or_generate` also migrates a secrets file
-written before the split (one file with the deployer's key in it): the admin key moves to the admin
-file, and the API's file keeps every other key unchanged.
+what deploying and the tests use. :meth:`DevSecrets.load_or_generate` also migrates the files of
+earlier versions, every key kept: one file with the deployer's key in it (before the split) is
+split, its admin key moving to the admin file; keys in clear (before the keystores) move into
+keystores, and the files lose their plain key fields.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +50,7 @@ from registry.chain.client import Signer
 from registry.contracts.roles import Role
 from registry.errors import ConfigurationError
 from registry.fingerprint import FingerprintKeyring
+from registry.keystore import KEYRING_REFERENCE, Keystores, signer_reference, write_private
 
 __all__ = [
     "ADMIN_NAME",
@@ -47,6 +62,7 @@ __all__ = [
     "Institution",
     "generate_api_key",
     "hash_api_key",
+    "read_api_credentials",
 ]
 
 API_KEY_PREFIX = "crk_"
@@ -109,21 +125,6 @@ class ApiCredential:
         return f"ApiCredential({self.name!r}, {self.role}, {self.account})"
 
 
-def _write_private(path: Path, document: dict[str, Any]) -> None:
-    """Writes ``document`` as JSON readable by the owner only, atomically: the file is created
-    0600 beside its destination and renamed over it, so the keys are never readable by others,
-    even briefly, and a crash leaves the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # a leftover partial file may have been created wider
-    with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
-
-
 def _read_json(path: Path, what: str, hint: str) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigurationError(f"no {what} at {path}; {hint}")
@@ -136,9 +137,64 @@ def _read_json(path: Path, what: str, hint: str) -> dict[str, Any]:
     return document
 
 
+def _read_admin_json(path: Path) -> dict[str, Any]:
+    return _read_json(path, "admin secrets file", "deploying needs the consortium admin's key")
+
+
 def _holds_admin_key(document: dict[str, Any]) -> bool:
     """Whether a secrets file is of the layout before the split: the deployer's key inside."""
     return "deployer" in document
+
+
+_MIGRATE_HINT = "run `creditreg deploy` (or `creditreg up`) once, which moves them into keystores"
+
+
+def _resolve(reference: object, base: Path) -> Path:
+    """A keystore path as a secrets file names it: relative to the file's directory."""
+    if not isinstance(reference, str):
+        raise TypeError("a keystore path must be a string")
+    return base / reference
+
+
+def _parse_entry(
+    entry: dict[str, Any], base: Path, keystores: Keystores | None
+) -> Institution | ApiCredential:
+    """One institution of the API's secrets file: with its signing key (from its keystore, or in
+    clear as before the keystores) or, without one, as a credential. Without ``keystores``,
+    every entry is read as a credential, no keystore opened."""
+    role = Role(entry["role"])
+    name, api_key = entry["name"], entry["api_key"]
+    if "private_key" in entry:
+        signer = Signer(entry["private_key"])
+        if keystores is None:
+            return ApiCredential(name, role, signer.address, api_key)
+        return Institution(name, role, signer, api_key)
+    account = to_checksum_address(entry["account"])
+    if keystores is None or "keystore" not in entry:
+        return ApiCredential(name, role, account, api_key)
+    signer = keystores.read_signer(_resolve(entry["keystore"], base), account)
+    return Institution(name, role, signer, api_key)
+
+
+def _holds_plain_keys(document: dict[str, Any]) -> bool:
+    """Whether an API secrets file is of the layout before the keystores: keys in clear."""
+    fingerprint = document.get("fingerprint")
+    return (isinstance(fingerprint, dict) and "keys" in fingerprint) or any(
+        isinstance(entry, dict) and "private_key" in entry
+        for entry in document.get("institutions", ())
+    )
+
+
+def read_api_credentials(path: Path) -> tuple[ApiCredential, ...]:
+    """Every institution's API key in the API's secrets file, with its name, role and account,
+    read without the keystore password: what a client of the API needs (``creditreg demo``)."""
+    data = _read_json(path, "secrets file", "`creditreg up` generates one")
+    try:
+        entries = [_parse_entry(entry, path.parent, None) for entry in data["institutions"]]
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigurationError(f"malformed secrets file: {type(error).__name__}") from None
+    # Without keystores, every entry is read as a credential.
+    return tuple(entry for entry in entries if isinstance(entry, ApiCredential))
 
 
 @dataclass(frozen=True, repr=False)
@@ -173,8 +229,9 @@ class ApiSecrets:
         raise ConfigurationError(f"no institution named {name!r} in the secrets file")
 
     def to_json(self) -> dict[str, Any]:
+        """The file's JSON, naming the keystores :meth:`save` writes beside it."""
         return {
-            "fingerprint": self.keyring.to_mapping(),
+            "fingerprint": {"keystore": KEYRING_REFERENCE},
             "institutions": [
                 {"name": c.name, "role": c.role.value, "account": c.account, "api_key": c.api_key}
                 for c in self.key_only
@@ -183,7 +240,8 @@ class ApiSecrets:
                 {
                     "name": i.name,
                     "role": i.role.value,
-                    "private_key": i.signer.private_key_hex,
+                    "account": i.account,
+                    "keystore": signer_reference(i.account),
                     "api_key": i.api_key,
                 }
                 for i in self.institutions
@@ -191,33 +249,48 @@ class ApiSecrets:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ApiSecrets:
+    def from_json(
+        cls, data: dict[str, Any], base: Path, keystores: Keystores, *, plain: bool = False
+    ) -> ApiSecrets:
+        """The secrets a file's JSON names, its keystores (paths relative to ``base``) unlocked.
+        Keys in clear (the layout before the keystores) are refused unless ``plain``."""
         if _holds_admin_key(data):
             raise ConfigurationError(
                 "the secrets file still holds the consortium admin's key; run `creditreg deploy` "
                 "(or `creditreg up`) once, which moves it to the admin secrets file"
             )
+        if not plain and _holds_plain_keys(data):
+            raise ConfigurationError(f"the secrets file holds keys in clear; {_MIGRATE_HINT}")
         try:
             institutions, key_only = [], []
             for entry in data["institutions"]:
-                role = Role(entry["role"])
-                if "private_key" in entry:
-                    signer = Signer(entry["private_key"])
-                    institutions.append(Institution(entry["name"], role, signer, entry["api_key"]))
+                parsed = _parse_entry(entry, base, keystores)
+                if isinstance(parsed, Institution):
+                    institutions.append(parsed)
                 else:
-                    account = to_checksum_address(entry["account"])
-                    key_only.append(ApiCredential(entry["name"], role, account, entry["api_key"]))
-            keyring = FingerprintKeyring.from_mapping(data["fingerprint"])
+                    key_only.append(parsed)
+            fingerprint = data["fingerprint"]
+            if "keys" in fingerprint:
+                keyring = FingerprintKeyring.from_mapping(fingerprint)
+            else:
+                keyring = keystores.read_keyring(_resolve(fingerprint["keystore"], base))
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigurationError(f"malformed secrets file: {type(error).__name__}") from None
         return cls(keyring, tuple(institutions), tuple(key_only))
 
-    def save(self, path: Path) -> None:
-        _write_private(path, self.to_json())
+    def save(self, path: Path, keystores: Keystores) -> None:
+        """Writes the keystores beside ``path``, then the file naming them."""
+        for institution in self.institutions:
+            keystores.write_signer(
+                path.parent / signer_reference(institution.account), institution.signer
+            )
+        keystores.write_keyring(path.parent / KEYRING_REFERENCE, self.keyring)
+        write_private(path, self.to_json())
 
     @classmethod
-    def load(cls, path: Path) -> ApiSecrets:
-        return cls.from_json(_read_json(path, "secrets file", "`creditreg up` generates one"))
+    def load(cls, path: Path, keystores: Keystores) -> ApiSecrets:
+        data = _read_json(path, "secrets file", "`creditreg up` generates one")
+        return cls.from_json(data, path.parent, keystores)
 
 
 @dataclass(frozen=True, repr=False)
@@ -229,18 +302,40 @@ class AdminSecrets:
     def __repr__(self) -> str:
         return f"AdminSecrets(deployer {self.deployer.address})"
 
-    def save(self, path: Path) -> None:
-        _write_private(path, {"deployer": self.deployer.private_key_hex})
+    def to_json(self) -> dict[str, Any]:
+        account = self.deployer.address
+        return {"deployer": {"account": account, "keystore": signer_reference(account)}}
+
+    def save(self, path: Path, keystores: Keystores) -> None:
+        """Writes the deployer's keystore beside ``path``, then the file naming it."""
+        reference = signer_reference(self.deployer.address)
+        keystores.write_signer(path.parent / reference, self.deployer)
+        write_private(path, self.to_json())
 
     @classmethod
-    def load(cls, path: Path) -> AdminSecrets:
-        data = _read_json(path, "admin secrets file", "deploying needs the consortium admin's key")
+    def from_json(
+        cls, data: dict[str, Any], base: Path, keystores: Keystores, *, plain: bool = False
+    ) -> AdminSecrets:
+        """The key the JSON names, its keystore (relative to ``base``) unlocked. The key in
+        clear (the layout before the keystores) is refused unless ``plain``."""
         try:
-            return cls(Signer(data["deployer"]))
+            deployer = data["deployer"]
+            if isinstance(deployer, str):
+                if not plain:
+                    raise ConfigurationError(
+                        f"the admin secrets file holds the key in clear; {_MIGRATE_HINT}"
+                    )
+                return cls(Signer(deployer))
+            account = to_checksum_address(deployer["account"])
+            return cls(keystores.read_signer(_resolve(deployer["keystore"], base), account))
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigurationError(
                 f"malformed admin secrets file: {type(error).__name__}"
             ) from None
+
+    @classmethod
+    def load(cls, path: Path, keystores: Keystores, *, plain: bool = False) -> AdminSecrets:
+        return cls.from_json(_read_admin_json(path), path.parent, keystores, plain=plain)
 
 
 @dataclass(frozen=True, repr=False)
@@ -319,15 +414,15 @@ class DevSecrets:
             )
         return cls(api.keyring, admin.deployer, (*restored, *api.institutions))
 
-    def save(self, path: Path, admin_path: Path) -> None:
-        """Writes the API's part to ``path`` and the admin's key to ``admin_path``; the admin file
-        first, so that a crash in between leaves the key somewhere."""
-        self.admin_secrets().save(admin_path)
-        self.api_secrets().save(path)
+    def save(self, path: Path, admin_path: Path, keystores: Keystores) -> None:
+        """Writes the API's part to ``path`` and the admin's key to ``admin_path``, each with its
+        keystores; the admin file first, so that a crash in between leaves the key somewhere."""
+        self.admin_secrets().save(admin_path, keystores)
+        self.api_secrets().save(path, keystores)
 
     @classmethod
-    def load(cls, path: Path, admin_path: Path) -> DevSecrets:
-        return cls.of(ApiSecrets.load(path), AdminSecrets.load(admin_path))
+    def load(cls, path: Path, admin_path: Path, keystores: Keystores) -> DevSecrets:
+        return cls.of(ApiSecrets.load(path, keystores), AdminSecrets.load(admin_path, keystores))
 
     @classmethod
     def _from_unsplit_json(cls, data: dict[str, Any]) -> DevSecrets:
@@ -349,14 +444,15 @@ class DevSecrets:
             raise ConfigurationError(f"malformed secrets file: {type(error).__name__}") from None
 
     @classmethod
-    def load_or_generate(cls, path: Path, admin_path: Path) -> DevSecrets:
+    def load_or_generate(cls, path: Path, admin_path: Path, keystores: Keystores) -> DevSecrets:
         """The two files' secrets, completed with any dev institution they lack (then saved,
-        keeping every existing key); new files if there are none.
+        keeping every existing key); new files, and keystores, if there are none.
 
-        A secrets file from before the split is migrated: its admin key moves to ``admin_path``
-        and the rest stays in ``path``. Refused when only one of the two files exists (one alone
-        cannot be completed without inventing the other's keys), or when a migration would
-        replace an admin file that holds another key.
+        Files of earlier versions are migrated, every key kept: a secrets file from before the
+        split has its admin key moved to ``admin_path`` and the rest kept in ``path``; keys in
+        clear in either file move into keystores, and the plain key fields go. Refused when only
+        one of the two files exists (one alone cannot be completed without inventing the other's
+        keys), or when a migration would replace an admin file that holds another key.
         """
         if not path.is_file():
             if admin_path.is_file():
@@ -365,22 +461,27 @@ class DevSecrets:
                     "remove both to start afresh"
                 )
             generated = cls.generate()
-            generated.save(path, admin_path)
+            generated.save(path, admin_path, keystores)
             return generated
         data = _read_json(path, "secrets file", "`creditreg up` generates one")
         if _holds_admin_key(data):
             loaded = cls._from_unsplit_json(data)
             if admin_path.is_file():
-                kept = AdminSecrets.load(admin_path).deployer.address
+                kept = AdminSecrets.load(admin_path, keystores, plain=True).deployer.address
                 if kept != loaded.deployer.address:
                     raise ConfigurationError(
                         f"{path} and {admin_path} hold different admin keys; keep one"
                     )
             completed = loaded.with_dev_institutions()
-            completed.save(path, admin_path)
+            completed.save(path, admin_path, keystores)
             return completed
-        loaded = cls.of(ApiSecrets.from_json(data), AdminSecrets.load(admin_path))
+        api = ApiSecrets.from_json(data, path.parent, keystores, plain=True)
+        admin_data = _read_admin_json(admin_path)
+        admin = AdminSecrets.from_json(admin_data, admin_path.parent, keystores, plain=True)
+        loaded = cls.of(api, admin)
         completed = loaded.with_dev_institutions()
-        if completed is not loaded:
-            completed.api_secrets().save(path)
+        if isinstance(admin_data.get("deployer"), str):  # the admin's key in clear
+            completed.admin_secrets().save(admin_path, keystores)
+        if completed is not loaded or _holds_plain_keys(data):
+            completed.api_secrets().save(path, keystores)
         return completed

@@ -36,9 +36,11 @@ from registry.db import create_schema, make_engine
 from registry.db.schema import api_keys
 from registry.errors import ConfigurationError
 from registry.indexer import CURSOR_NAME, Cursor, write_cursor
+from registry.keystore import Keystores
 from registry.receivables import MAX_DECLARATIONS
 from registry.settings import Settings
 from tests.conftest import ADVANCE_RATE_BPS, Stack, indexing
+from tests.keystores import cheap_keystores
 from tests.serving import serving
 
 # Starlette now prefers the httpx2 package for its TestClient and warns once, at import, when it
@@ -626,8 +628,10 @@ def test_app_builds_its_services_from_settings(
     """Without services passed in, the app builds them at startup from node URL, manifest and
     secrets file (what ``uvicorn --factory api.app:create_app_from_environment`` runs)."""
     stack.deployment.save(tmp_path / "deployment.json")
-    stack.secrets.api_secrets().save(tmp_path / "secrets.json")
     settings = Settings(state_dir=tmp_path, rpc_url=stack.node.url, database_url=sqlite_url)
+    # Under the dev password, as `creditreg up` leaves the state dir: the app finds it there.
+    keystores = Keystores.from_settings(settings, generate_password=True)
+    stack.secrets.api_secrets().save(tmp_path / "secrets.json", keystores)
 
     with TestClient(create_app(settings)) as client:
         health = client.get("/health")
@@ -676,6 +680,7 @@ def served(services: Services, stack: Stack, tmp_path: Path) -> Iterator[str]:
 
 def test_demo_plays_against_the_served_api(served: str, stack: Stack, tmp_path: Path) -> None:
     secrets_path = tmp_path / "secrets.json"
+    stack.secrets.api_secrets().save(secrets_path, cheap_keystores())
     console = Console(record=True, width=120)
 
     run_demo(served, secrets_path, console)

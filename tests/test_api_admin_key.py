@@ -30,8 +30,10 @@ from registry.chain.node import free_port
 from registry.contracts.ledger import ReceivableLedger
 from registry.credentials import DevSecrets
 from registry.errors import ConfigurationError
+from registry.keystore import Keystores, signer_reference
 from registry.settings import Settings
 from tests.conftest import Stack
+from tests.keystores import KEYSTORE_SETTINGS
 from tests.test_api import check_body, key
 from tests.test_dev_secrets import unsplit
 
@@ -124,19 +126,21 @@ def test_serve_refuses_a_secrets_file_holding_the_admin_key(
 ) -> None:
     stack.deployment.save(tmp_path / "deployment.json")
     (tmp_path / "secrets.json").write_text(json.dumps(unsplit(stack.secrets)))
-    settings = Settings(state_dir=tmp_path, rpc_url=stack.node.url, database_url=sqlite_url)
+    settings = Settings(
+        state_dir=tmp_path, rpc_url=stack.node.url, database_url=sqlite_url, **KEYSTORE_SETTINGS
+    )
 
     with pytest.raises(ConfigurationError, match="admin"):
         Services.from_settings(settings)
 
 
 # Run as `creditreg serve`, with an audit hook that ends the process the moment anything opens the
-# admin secrets file (which is not even there).
+# admin secrets file or the admin's keystore (which are not even there).
 SERVE_WATCHED = """
 import os, sys
-admin = sys.argv.pop(1)
+admin = set(sys.argv.pop(1).split(os.pathsep))
 def watch(event, args):
-    if event == "open" and isinstance(args[0], (str, os.PathLike)) and os.fspath(args[0]) == admin:
+    if event == "open" and isinstance(args[0], (str, os.PathLike)) and os.fspath(args[0]) in admin:
         os.write(2, b"OPENED THE ADMIN SECRETS FILE")
         os._exit(97)
 sys.addaudithook(watch)
@@ -151,10 +155,14 @@ def test_serve_runs_from_the_api_secrets_file_alone(
 ) -> None:
     state = tmp_path / "state"
     stack.deployment.save(state / "deployment.json")
-    stack.secrets.api_secrets().save(state / "secrets.json")
     settings = Settings(state_dir=state)
+    # Under the dev password `creditreg up` leaves in the state dir, where serve finds it.
+    keystores = Keystores.from_settings(settings, generate_password=True)
+    stack.secrets.api_secrets().save(state / "secrets.json", keystores)
     admin_path = settings.resolved_admin_secrets_path
+    admin_keystore = state / signer_reference(stack.secrets.deployer.address)
     assert not admin_path.exists()
+    assert not admin_keystore.exists()
     port = free_port()
     env = {
         **os.environ,
@@ -164,7 +172,12 @@ def test_serve_runs_from_the_api_secrets_file_alone(
         "CREDITREG_API_PORT": str(port),
     }
     process = subprocess.Popen(
-        [sys.executable, "-c", SERVE_WATCHED, str(admin_path)],
+        [
+            sys.executable,
+            "-c",
+            SERVE_WATCHED,
+            os.pathsep.join(map(str, (admin_path, admin_keystore))),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -193,3 +206,4 @@ def test_serve_runs_from_the_api_secrets_file_alone(
     assert "ADMIN SECRETS FILE" not in output
     assert process.returncode == 0, output
     assert not admin_path.exists()
+    assert not admin_keystore.exists()

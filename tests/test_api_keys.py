@@ -25,6 +25,7 @@ from registry.credentials import ApiSecrets, Institution, generate_api_key
 from registry.errors import InvalidInput
 from registry.settings import Settings
 from tests.conftest import Stack
+from tests.keystores import KEYSTORE_SETTINGS, cheap_keystores
 from tests.test_api import assert_problem, check_body, key
 
 with warnings.catch_warnings():
@@ -110,7 +111,9 @@ def test_one_key_is_revoked_by_its_id(stack: Stack, engine: sa.Engine) -> None:
 
 def _serve_settings(stack: Stack, database_url: str, tmp_path: Path) -> Settings:
     stack.deployment.save(tmp_path / "deployment.json")
-    return Settings(state_dir=tmp_path, rpc_url=stack.node.url, database_url=database_url)
+    return Settings(
+        state_dir=tmp_path, rpc_url=stack.node.url, database_url=database_url, **KEYSTORE_SETTINGS
+    )
 
 
 def _without(secrets: ApiSecrets, name: str) -> ApiSecrets:
@@ -123,11 +126,11 @@ def test_an_institution_removed_from_the_secrets_file_loses_access_at_the_next_s
 ) -> None:
     settings = _serve_settings(stack, database_url, tmp_path)
     secrets = stack.secrets.api_secrets()
-    secrets.save(settings.resolved_secrets_path)
+    secrets.save(settings.resolved_secrets_path, cheap_keystores())
     with TestClient(create_app(settings)) as served:
         assert check(served, stack, "Bank B") == 200
 
-    _without(secrets, "Bank B").save(settings.resolved_secrets_path)
+    _without(secrets, "Bank B").save(settings.resolved_secrets_path, cheap_keystores())
 
     with TestClient(create_app(settings)) as restarted:
         assert check(restarted, stack, "Bank B") == 401
@@ -141,7 +144,7 @@ def test_a_key_replaced_in_the_secrets_file_stops_working_at_the_next_start(
 ) -> None:
     settings = _serve_settings(stack, database_url, tmp_path)
     secrets = stack.secrets.api_secrets()
-    secrets.save(settings.resolved_secrets_path)
+    secrets.save(settings.resolved_secrets_path, cheap_keystores())
     with TestClient(create_app(settings)) as served:
         assert check(served, stack, "Bank A") == 200
 
@@ -152,7 +155,7 @@ def test_a_key_replaced_in_the_secrets_file_stops_working_at_the_next_start(
         tuple(new if i.name == old.name else i for i in secrets.institutions),
         secrets.key_only,
     )
-    replaced.save(settings.resolved_secrets_path)
+    replaced.save(settings.resolved_secrets_path, cheap_keystores())
 
     with TestClient(create_app(settings)) as restarted:
         assert check(restarted, stack, "Bank A") == 401

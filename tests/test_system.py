@@ -32,6 +32,7 @@ import pytest
 from creditreg.system import api_for, running_system
 from registry.chain.node import free_port
 from registry.credentials import AdminSecrets, ApiSecrets, DevSecrets
+from registry.keystore import Keystores
 from registry.settings import Settings
 from tests.test_api_admin_key import assert_no_admin_key
 
@@ -288,11 +289,14 @@ def test_up_builds_the_api_without_the_admin_key(tmp_path: Path) -> None:
 
     with running_system(settings) as system:
         app = api_for(system)
+        # Under the dev password it generated, in the state dir.
+        keystores = Keystores.from_settings(settings)
         secrets = DevSecrets.load(
-            settings.resolved_secrets_path, settings.resolved_admin_secrets_path
+            settings.resolved_secrets_path, settings.resolved_admin_secrets_path, keystores
         )
         # It deployed with the admin's key, kept in its own file...
-        assert isinstance(AdminSecrets.load(settings.resolved_admin_secrets_path), AdminSecrets)
+        admin = AdminSecrets.load(settings.resolved_admin_secrets_path, keystores)
+        assert isinstance(admin, AdminSecrets)
         assert system.deployment.contracts
         # ... and kept running only the API's part, from which the API was built.
         assert isinstance(system.secrets, ApiSecrets)
