@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -40,14 +41,23 @@ class Served:
 
 @contextmanager
 def serving(
-    app: ASGIApp, *, start_timeout: float = 30.0, stop_timeout: float = 30.0
+    app: ASGIApp,
+    *,
+    start_timeout: float = 30.0,
+    stop_timeout: float = 30.0,
+    log_level: str = "warning",
+    log_config: dict[str, Any] | None = uvicorn.config.LOGGING_CONFIG,
 ) -> Iterator[Served]:
-    """Serves ``app`` on a free port of 127.0.0.1 for the block's duration.
+    """Serves ``app`` on a free port of 127.0.0.1 for the block's duration; ``log_level`` and
+    ``log_config`` as uvicorn takes them (``log_config=None`` leaves logging as the test set it).
 
     Raises AssertionError when the server stops or has not started within ``start_timeout``
     seconds, and when it has not stopped ``stop_timeout`` seconds after it was asked to.
     """
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level=log_level, log_config=log_config
+    )
+    server = uvicorn.Server(config)
     raised: list[BaseException] = []
 
     def run() -> None:
