@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +77,20 @@ def test_image_entrypoint_is_the_cli() -> None:
     assert 'ENTRYPOINT ["creditreg"]' in dockerfile
     commands = {compose()["services"][name]["command"][0] for name in REGISTRY_SERVICES}
     assert commands == {"deploy", "index", "serve"}
+
+
+def test_the_keystore_password_goes_to_deploy_and_the_api_only() -> None:
+    data = compose()
+    (name,) = data["secrets"]
+    default = re.fullmatch(r"\$\{KEYSTORE_PASSWORD_FILE:-(.+)\}", data["secrets"][name]["file"])
+    assert default is not None
+    assert (ROOT / default.group(1)).read_text().strip()
+    for service in REGISTRY_SERVICES:
+        definition = data["services"][service]
+        environment = definition["environment"]
+        if service == "indexer":
+            assert "secrets" not in definition
+            assert not any(key.startswith("CREDITREG_KEYSTORE") for key in environment)
+            continue
+        assert definition["secrets"] == [name]
+        assert environment["CREDITREG_KEYSTORE_PASSWORD_FILE"] == f"/run/secrets/{name}"
