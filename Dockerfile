@@ -7,6 +7,7 @@ COPY requirements.lock pyproject.toml README.md ./
 RUN pip install --no-cache-dir -r requirements.lock
 COPY registry ./registry
 COPY api ./api
+COPY creditreg ./creditreg
 RUN pip install --no-cache-dir --no-deps .
 
 # /admin holds the consortium admin's key: docker-compose.yml mounts it in `deploy` only.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,15 @@ def test_image_entrypoint_is_the_cli() -> None:
     assert 'ENTRYPOINT ["creditreg"]' in dockerfile
     commands = {compose()["services"][name]["command"][0] for name in REGISTRY_SERVICES}
     assert commands == {"deploy", "index", "serve"}
+
+
+def test_image_copies_every_package_it_installs() -> None:
+    # The image installs the project without its work tree: a package left out of the COPY lines
+    # installs as nothing and the entrypoint fails on import.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (ROOT / "Dockerfile").read_text(), re.M))
+    assert {name.rstrip("*") for name in packages} <= copied
 
 
 def test_the_keystore_password_goes_to_deploy_and_the_api_only() -> None:
