@@ -163,7 +163,7 @@ def indexing(stack: Stack, engine: sa.Engine) -> Iterator[Indexer]:
         assert not thread.is_alive(), "the indexer did not stop"
 
 
-def _start_stack(kind: NodeKind) -> Stack:
+def start_stack(kind: NodeKind) -> Stack:
     node = DevNode(kind).start()
     try:
         chain = Chain.connect(node.url)
@@ -185,14 +185,14 @@ def _start_stack(kind: NodeKind) -> Stack:
 
 @pytest.fixture(scope="session")
 def anvil_stack() -> Iterator[Stack]:
-    stack = _start_stack("anvil")
+    stack = start_stack("anvil")
     yield stack
     stack.node.stop()
 
 
 @pytest.fixture(scope="session")
 def ganache_stack() -> Iterator[Stack]:
-    stack = _start_stack("ganache")
+    stack = start_stack("ganache")
     yield stack
     stack.node.stop()
 

@@ -41,8 +41,7 @@ from registry.db import create_schema, make_engine, schema
 from registry.db.read import title_as_of
 from registry.indexer import REORG_WINDOW, Cursor, Indexer
 from registry.indexer.reorg import find_common_ancestor, remember_blocks
-from tests.conftest import Stack, fp, hx, swept_on_sqlite
-from tests.conftest import _start_stack as start_stack
+from tests.conftest import Stack, fp, hx, start_stack, swept_on_sqlite
 from tests.index_dump import dump_database
 from tests.test_index_consents import (
     Consenting,
