@@ -40,12 +40,12 @@ test: install
 # The tests most prone to flake: processes killed at random moments, chain reorganizations, the
 # whole system under signals, and the API served for real (uvicorn, `creditreg serve`, `keys`). By
 # node id, so that a renamed test makes the check fail (pytest: "not found") instead of vanish.
-FLAKE_TESTS ?= tests/test_crash.py tests/test_reorg.py tests/test_system.py tests/test_fixtures.py \
-	tests/test_api.py::test_demo_plays_against_the_served_api \
-	tests/test_api_admission.py::test_uvicorn_answers_before_the_body_arrives \
-	tests/test_api_admin_key.py::test_serve_runs_from_the_api_secrets_file_alone \
-	tests/test_api_keys.py::test_a_key_revoked_at_run_time_is_refused_at_the_next_request \
-	tests/test_api_keys.py::test_revoking_what_is_not_there_fails
+FLAKE_TESTS ?= tests/indexer/test_crash.py tests/indexer/test_reorg.py tests/system/test_system.py tests/project/test_fixtures.py \
+	tests/api/test_api.py::test_demo_plays_against_the_served_api \
+	tests/api/test_admission.py::test_uvicorn_answers_before_the_body_arrives \
+	tests/api/test_admin_key.py::test_serve_runs_from_the_api_secrets_file_alone \
+	tests/api/test_keys.py::test_a_key_revoked_at_run_time_is_refused_at_the_next_request \
+	tests/api/test_keys.py::test_revoking_what_is_not_there_fails
 RUNS ?= 20
 
 ## Run FLAKE_TESTS RUNS times in a row (20 by default), stopping at the first failing run. CI=true

@@ -36,8 +36,9 @@ from registry.devstack import bootstrap
 from registry.indexer import Indexer
 from registry.settings import NodeKind
 
-# The state machine's profiles (tests/test_state_machine.py). Not named "ci": Hypothesis loads a
-# profile of that name by itself under CI=true, for every property test in the process.
+# The state machine's profiles (tests/contracts/test_state_machine.py). Not named "ci":
+# Hypothesis loads a profile of that name by itself under CI=true, for every property test in the
+# process.
 settings.register_profile(
     "creditreg-ci",
     max_examples=25,
@@ -58,9 +59,9 @@ settings.register_profile(
 # Tests that run for a minute or more, started first: under pytest-xdist a long test left to the
 # end of a worker's queue keeps the whole run waiting while the other worker idles.
 LONG_TESTS = (
-    "tests/test_crash.py::",
-    "tests/test_state_machine.py::",
-    "tests/test_audit_paths.py::",
+    "tests/indexer/test_crash.py::",
+    "tests/contracts/test_state_machine.py::",
+    "tests/audit/test_audit_paths.py::",
 )
 
 
@@ -336,7 +337,7 @@ def engine(
     Running the migrations costs a quarter of a second per database, most of it Alembic loading
     its scripts, and some hundred tests want one: SQLite copies a file migrated once per session;
     PostgreSQL creates the declared tables and records the head revision, which is the schema the
-    migrations make (``tests/test_migrations.py`` proves it on both backends).
+    migrations make (``tests/indexer/test_migrations.py`` proves it on both backends).
     """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":

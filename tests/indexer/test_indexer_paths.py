@@ -42,14 +42,14 @@ from registry.db import make_engine, schema
 from registry.errors import ChainError, ConfigurationError
 from registry.indexer import IndexConflict, Indexer, RawLog, Web3LogSource, read_cursor
 from tests.conftest import Stack, fp
-from tests.test_indexer import (
+from tests.indexer.test_indexer import (
     chain_logs,
     dump,
     lifecycle,
     projected,
     register,
 )
-from tests.test_reorg import assert_equals_fresh_replay
+from tests.indexer.test_reorg import assert_equals_fresh_replay
 
 BOGUS_HASH = "0x" + "ab" * 32
 

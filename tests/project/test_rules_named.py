@@ -35,7 +35,7 @@ from registry.artifacts import all_abis
 from registry.chain.reverts import RevertDecoder
 from registry.errors import RegistryError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
 ERROR_MODULES = (registry.errors, registry.indexer.errors, api.problems)
 

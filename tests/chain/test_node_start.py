@@ -1,6 +1,7 @@
 """A dev node that cannot start says so under its rule, and harms no node already running.
 
-(tests/test_node.py covers starting, stopping and port races; this is the refusal a caller sees.)
+(tests/chain/test_node.py covers starting, stopping and port races; this is the refusal a
+caller sees.)
 """
 
 from __future__ import annotations

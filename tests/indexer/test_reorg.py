@@ -43,7 +43,7 @@ from registry.indexer import REORG_WINDOW, Cursor, Indexer
 from registry.indexer.reorg import find_common_ancestor, remember_blocks
 from tests.conftest import Stack, fp, hx, start_stack, swept_on_sqlite
 from tests.index_dump import dump_database
-from tests.test_index_consents import (
+from tests.indexer.test_consents import (
     Consenting,
     anchor,
     assert_consents_match_chain,
@@ -51,14 +51,7 @@ from tests.test_index_consents import (
     grant,
     revoke,
 )
-from tests.test_index_pledges import (
-    CASE,
-    Pledging,
-    assert_pledges_match_chain,
-)
-from tests.test_index_pledges import apply as apply_for_pledge
-from tests.test_index_pledges import register as register_property
-from tests.test_indexer import (
+from tests.indexer.test_indexer import (
     EXPORTER,
     MATURITY,
     assert_kept_hashes_on_chain,
@@ -67,6 +60,13 @@ from tests.test_indexer import (
     projected,
     register,
 )
+from tests.indexer.test_pledges import (
+    CASE,
+    Pledging,
+    assert_pledges_match_chain,
+)
+from tests.indexer.test_pledges import apply as apply_for_pledge
+from tests.indexer.test_pledges import register as register_property
 
 DEPTHS = [1, 2, 5, 16, 64]
 

@@ -24,9 +24,9 @@ from api.app import create_app
 from api.services import Services
 from registry.db import make_engine, schema
 from registry.settings import Settings
+from tests.api.test_api import CAP, TestClient, assert_problem, key, registration
 from tests.conftest import Stack, indexing
 from tests.serving import serving
-from tests.test_api import CAP, TestClient, assert_problem, key, registration
 
 FINANCINGS = "/v1/receivables/{}/financings"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("creditreg", "api", "registry")
 LAYERS = {"registry": 0, "api": 1, "creditreg": 2}
 """Each package may import only packages of a lower number: the core knows nothing of HTTP, the

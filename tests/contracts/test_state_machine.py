@@ -33,7 +33,8 @@ Profiles (environment variable ``CREDITREG_HYPOTHESIS_PROFILE``):
 - ``creditreg-ci`` (default): 25 examples x 40 steps, 1,000 steps in all, derandomized;
 - ``creditreg-slow``: 300 examples x 80 steps, random seeds; Hypothesis prints the seed of a
   failure (``--hypothesis-seed=N`` replays it), e.g.
-  ``CREDITREG_HYPOTHESIS_PROFILE=creditreg-slow .venv/bin/pytest -q tests/test_state_machine.py``.
+  ``CREDITREG_HYPOTHESIS_PROFILE=creditreg-slow .venv/bin/pytest -q
+  tests/contracts/test_state_machine.py``.
 
 Both are registered in ``tests/conftest.py`` under names of their own: Hypothesis loads a profile
 called ``ci`` by itself under ``CI=true``, so a profile of ours by that name would set every

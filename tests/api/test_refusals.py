@@ -29,8 +29,7 @@ from api.services import Services
 from registry.contracts.ledger import ReceivableStatus, RefusalReason
 from registry.fingerprint import CustomsDeclaration, Enterprise
 from registry.settings import Settings
-from tests.conftest import Stack, indexing
-from tests.test_api import (
+from tests.api.test_api import (
     DECL_1,
     DECL_2,
     assert_problem,
@@ -40,6 +39,7 @@ from tests.test_api import (
     registration,
     secrets_of,
 )
+from tests.conftest import Stack, indexing
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

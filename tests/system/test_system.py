@@ -34,7 +34,7 @@ from registry.chain.node import free_port
 from registry.credentials import AdminSecrets, ApiSecrets, DevSecrets
 from registry.keystore import Keystores
 from registry.settings import Settings
-from tests.test_api_admin_key import assert_no_admin_key
+from tests.api.test_admin_key import assert_no_admin_key
 
 CREDITREG = [sys.executable, "-m", "creditreg"]
 TCP_LISTEN = "0A"

@@ -43,10 +43,10 @@ from registry.db import make_engine
 from registry.indexer import Indexer
 from registry.keystore import Keystores
 from registry.settings import Settings
+from tests.api.test_api import CAP, check_body, registration
 from tests.conftest import Stack
 from tests.keystores import TEST_SCRYPT_N, cheap_keystores
 from tests.serving import serving
-from tests.test_api import CAP, check_body, registration
 
 PASSWORD = "the API's keystore password, 7f3c9e"
 WRONG_PASSWORD = "a wrong keystore password, 51d0aa"

@@ -32,10 +32,10 @@ from registry.credentials import DevSecrets
 from registry.errors import ConfigurationError
 from registry.keystore import Keystores, signer_reference
 from registry.settings import Settings
+from tests.api.test_api import check_body, key
 from tests.conftest import Stack
+from tests.core.test_dev_secrets import unsplit
 from tests.keystores import KEYSTORE_SETTINGS
-from tests.test_api import check_body, key
-from tests.test_dev_secrets import unsplit
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

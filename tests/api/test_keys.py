@@ -24,9 +24,9 @@ from registry.api_keys import REMOVED, REPLACED, list_api_keys, lookup, revoke_a
 from registry.credentials import ApiSecrets, Institution, generate_api_key
 from registry.errors import InvalidInput
 from registry.settings import Settings
+from tests.api.test_api import assert_problem, check_body, key
 from tests.conftest import Stack
 from tests.keystores import KEYSTORE_SETTINGS, cheap_keystores
-from tests.test_api import assert_problem, check_body, key
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

@@ -30,9 +30,9 @@ from registry.contracts.ledger import ReceivableLedger
 from registry.contracts.roles import Role
 from registry.credentials import ApiCredential, ApiSecrets
 from registry.settings import Settings
+from tests.api.test_api import assert_problem, check_body, key, secrets_of
+from tests.api.test_roles import BANK_ROUTES, RECEIVABLE, SENDING, RecordingProvider, nonce
 from tests.conftest import Stack
-from tests.test_api import assert_problem, check_body, key, secrets_of
-from tests.test_api_roles import BANK_ROUTES, RECEIVABLE, SENDING, RecordingProvider, nonce
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

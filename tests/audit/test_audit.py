@@ -32,7 +32,7 @@ from registry.indexer import Indexer
 from registry.settings import get_settings
 from tests.conftest import Stack, fp, hx
 from tests.helpers import terms
-from tests.test_index_access import everything
+from tests.indexer.test_access import everything
 
 EXPORTER = b"\xee" * 32
 CHAIN_CHECKS = {

@@ -33,9 +33,9 @@ from registry.contracts.roles import REGISTRAR_ROLE
 from registry.db import create_schema, opened_engine, schema
 from registry.errors import ConfigurationError, InvalidInput
 from registry.indexer import Indexer
+from tests.audit.test_audit import ledger_history, terms
 from tests.conftest import Stack, fp, hx
-from tests.test_audit import ledger_history, terms
-from tests.test_index_access import everything
+from tests.indexer.test_access import everything
 
 
 @dataclass

@@ -16,8 +16,8 @@ from api.metrics import METHODS, OTHER, UNMATCHED, method_label, status_label
 from api.services import Services
 from registry.db import make_engine
 from registry.settings import Settings
+from tests.api.test_api import check_body, key
 from tests.conftest import Stack
-from tests.test_api import check_body, key
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

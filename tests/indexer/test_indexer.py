@@ -346,7 +346,7 @@ def test_projections_equal_the_contract_views(stack: Stack, engine: sa.Engine) -
         ).all()
     assert [tuple(row) for row in rows] == sorted(expected, key=lambda e: (e[0], e[3], e[4]))
     assert events == len(logs)
-    # The ledger's own logs (the other contracts' are in test_index_pledges/consents/access).
+    # The ledger's own logs (the other contracts' are in test_pledges, test_consents, test_access).
     assert Counter(e[-1] for e in expected if e[5] == stack.ledger.address) == {
         # The admin at construction, then LENDER for both banks and VERIFIER for customs.
         "RoleGranted": 4,

@@ -28,8 +28,8 @@ from registry.contracts.ledger import ReceivableLedger
 from registry.contracts.roles import LENDER_ROLE
 from registry.indexer import Indexer
 from registry.settings import Settings
+from tests.api.test_api import assert_problem, check_body, key, registration
 from tests.conftest import Stack
-from tests.test_api import assert_problem, check_body, key, registration
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)

@@ -31,10 +31,10 @@ from registry.db.read import institution_assignments_as_of, role_grants_as_of
 from registry.indexer import Indexer
 from tests.conftest import Stack, hx
 from tests.index_dump import dump_database
-from tests.test_index_consents import Consenting, assert_consents_match_chain
-from tests.test_index_consents import history as consent_history
-from tests.test_index_pledges import Pledging, assert_pledges_match_chain
-from tests.test_index_pledges import history as pledge_history
+from tests.indexer.test_consents import Consenting, assert_consents_match_chain
+from tests.indexer.test_consents import history as consent_history
+from tests.indexer.test_pledges import Pledging, assert_pledges_match_chain
+from tests.indexer.test_pledges import history as pledge_history
 
 INSTITUTION_A = keccak(text="institution: Bank A group")
 INSTITUTION_B = keccak(text="institution: Bank B group")

@@ -27,17 +27,17 @@ from registry.db.read import (
 )
 from registry.indexer import Indexer
 from tests.conftest import Stack, fp, hx, swept_on_sqlite
-from tests.test_index_consents import assert_consents_match_chain, enterprise
-from tests.test_index_consents import history as consent_history
-from tests.test_index_pledges import assert_pledges_match_chain
-from tests.test_index_pledges import history as pledge_history
-from tests.test_indexer import (
+from tests.indexer.test_consents import assert_consents_match_chain, enterprise
+from tests.indexer.test_consents import history as consent_history
+from tests.indexer.test_indexer import (
     EXPORTER,
     MATURITY,
     assert_matches_chain,
     linked_declarations,
     register,
 )
+from tests.indexer.test_pledges import assert_pledges_match_chain
+from tests.indexer.test_pledges import history as pledge_history
 
 DECLARATIONS = ("D1", "D2", "D3", "D4", "D5")
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from registry.chain.node import DEV_CHAIN_IDS
 from registry.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_SERVICES = ("deploy", "indexer", "api")
 
 
