@@ -49,7 +49,11 @@ _api_key_scheme = APIKeyHeader(
 )
 
 
-def get_services(request: Request) -> Services:
+# Dependencies that neither block nor compute are ``async def``: FastAPI runs a plain ``def``
+# dependency in its thread pool, and a hop there and back costs more than these do.
+
+
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -57,7 +61,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def authenticate(
+async def authenticate(
     request: Request, api_key: Annotated[str | None, Security(_api_key_scheme)]
 ) -> Principal:
     """The principal the middleware found. ``api_key`` is declared for the OpenAPI document only:
@@ -96,7 +100,7 @@ def require_lender(principal: PrincipalDep, services: ServicesDep) -> Lender:
 LenderDep = Annotated[Lender, Depends(require_lender)]
 
 
-def get_receivables(services: ServicesDep) -> ReceivableService:
+async def get_receivables(services: ServicesDep) -> ReceivableService:
     return services.receivables
 
 

@@ -48,6 +48,7 @@ from datetime import UTC, date, datetime
 from eth_typing import ChecksumAddress
 
 from registry.chain.client import Signer, TxResult
+from registry.chain.views import HeadViews, ViewCall
 from registry.contracts import ledger as chain_ledger
 from registry.contracts.binding import Call
 from registry.contracts.ledger import (
@@ -264,6 +265,21 @@ def _hex(digest: bytes) -> str:
     return "0x" + digest.hex()
 
 
+def _declaration_check(
+    number: str, linked: Sequence[bytes | None], invoice_ids: set[bytes]
+) -> DeclarationCheck:
+    """A declaration's answer from the invoice it backs under each key version, newest first."""
+    for invoice in linked:
+        if invoice is not None:
+            status = (
+                DeclarationStatus.LINKED_TO_THIS_INVOICE
+                if invoice in invoice_ids
+                else DeclarationStatus.LINKED_TO_OTHER_INVOICE
+            )
+            return DeclarationCheck(number, status, _hex(invoice))
+    return DeclarationCheck(number, DeclarationStatus.UNKNOWN, None)
+
+
 class ReceivableService:
     """Duplicate checks, registration, financing and repayment of export receivables.
 
@@ -279,6 +295,8 @@ class ReceivableService:
         self.ledger = ledger
         self.keyring = keyring
         self._today = today
+        self.head = HeadViews(ledger.chain)
+        """Reads at the chain's head, shared by the checks of concurrent requests."""
 
     # --- reads ----------------------------------------------------------------------------------
 
@@ -300,19 +318,44 @@ class ReceivableService:
         _declaration_count(len(declaration_numbers), 0, "declaration_numbers")
         numbers = _declaration_numbers(declaration_numbers, lambda i: f"declaration_numbers.{i}")
 
-        block = self.ledger.chain.block_number()
         candidates = self.keyring.candidates(invoice)
-        found = self._live_receivable(candidates, block)
+        held_by = [self.keyring.candidates(CustomsDeclaration(n)) for n in numbers]
+        # Every view the answer may need, in one read at one block shared with the checks of
+        # other requests (registry.chain.views.HeadViews): who the asker acts for; each key
+        # version's receivable and its holder; each declaration's invoice under each version.
+        views = self.ledger.views
+        calls = [ViewCall(views, "institutionOf", (bank,))]
+        calls += [ViewCall(views, "getReceivable", (c.digest,)) for c in candidates]
+        calls += [ViewCall(views, "institutionOfReceivable", (c.digest,)) for c in candidates]
+        calls += [
+            ViewCall(views, "receivableOfDeclaration", (c.digest,))
+            for versions in held_by
+            for c in versions
+        ]
+        block, answers = self.head.read(calls)
+        asker, answers = bytes(answers[0]), answers[1:]
+        states = [chain_ledger.receivable_state(raw) for raw in answers[: len(candidates)]]
+        holders = answers[len(candidates) : 2 * len(candidates)]
+        linked = iter(chain_ledger.bytes_or_none(raw) for raw in answers[2 * len(candidates) :])
+
         invoice_ids = {candidate.digest for candidate in candidates}
         declarations = tuple(
-            self._check_declaration(number, invoice_ids, block) for number in numbers
+            _declaration_check(number, [next(linked) for _ in versions], invoice_ids)
+            for number, versions in zip(numbers, held_by, strict=True)
+        )
+        # The first key version under which the invoice is registered and not cancelled.
+        found = next(
+            (i for i, state in enumerate(states) if state.status in _LIVE),
+            None,
         )
         if found is None:
             return DuplicateCheck(
                 InvoiceStatus.UNKNOWN, None, None, None, None, None, declarations, block
             )
-        fingerprint, state = found
-        held = self._same_bank(bank, fingerprint.digest, block)
+        fingerprint, state = candidates[found], states[found]
+        # The asker's institution holds the receivable when it is its registrant's.
+        holder = chain_ledger.bytes_or_none(holders[found])
+        held = holder is not None and asker == holder
         if state.outstanding == 0:
             status = InvoiceStatus.REGISTERED
         elif held:
@@ -477,30 +520,6 @@ class ReceivableService:
             )
         return maturity_seconds(maturity_date)
 
-    def _live_receivable(
-        self, candidates: Sequence[Fingerprint], block: int | str
-    ) -> tuple[Fingerprint, ReceivableState] | None:
-        """The first candidate registered and not cancelled, with its state."""
-        for candidate in candidates:
-            state = self.ledger.receivable(candidate.digest, block)
-            if state.status in _LIVE:
-                return candidate, state
-        return None
-
-    def _check_declaration(
-        self, number: str, invoice_ids: set[bytes], block: int
-    ) -> DeclarationCheck:
-        for candidate in self.keyring.candidates(CustomsDeclaration(number)):
-            linked = self.ledger.receivable_of_declaration(candidate.digest, block)
-            if linked is not None:
-                status = (
-                    DeclarationStatus.LINKED_TO_THIS_INVOICE
-                    if linked in invoice_ids
-                    else DeclarationStatus.LINKED_TO_OTHER_INVOICE
-                )
-                return DeclarationCheck(number, status, _hex(linked))
-        return DeclarationCheck(number, DeclarationStatus.UNKNOWN, None)
-
     @staticmethod
     def _aliases(
         invoice: Sequence[Fingerprint],
@@ -524,12 +543,6 @@ class ReceivableService:
             )
             for k in range(1, len(invoice))
         ]
-
-    def _same_bank(self, bank: ChecksumAddress, rid: bytes, block: int) -> bool:
-        """Whether ``bank`` acts for the institution holding the receivable (its registrant's)."""
-        return self.ledger.institution_of(bank, block) == self.ledger.institution_of_receivable(
-            rid, block
-        )
 
     @staticmethod
     def _name_declaration(

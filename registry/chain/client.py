@@ -15,20 +15,22 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import requests
 import requests.adapters
 import requests.utils
+import urllib3
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception
-from web3.types import Nonce, RPCEndpoint, TxParams, Wei
+from web3.types import BlockIdentifier, Nonce, RPCEndpoint, TxParams, Wei
 
 from registry.artifacts import all_abis
+from registry.chain.jsonrpc import JsonRpc, RpcError
 from registry.chain.reverts import RevertDecoder
 from registry.errors import ChainError, RegistryError, TransactionDropped, TransactionReplaced
 
@@ -49,6 +51,8 @@ NONCE_ATTEMPTS = 16
 # Connections kept open to one node: as many as threads that may call it at once (the API's
 # thread pool); beyond, a request opens a connection of its own and closes it after.
 _POOL_SIZE = 32
+_EXECUTION_REVERTED = 3
+"""The JSON-RPC error code of a reverted call (EIP-1474's "execution error")."""
 
 
 def gas_limit(estimate: int) -> int:
@@ -159,12 +163,16 @@ class Chain:
         w3: Web3,
         abis: Iterable[list[dict[str, Any]]] | None = None,
         account_lock: Callable[[str], AbstractContextManager[None]] | None = None,
+        jsonrpc: JsonRpc | None = None,
     ) -> None:
         """``abis``: whose custom errors to decode; by default every committed contract's.
         ``account_lock``: held around each send beside the signer's own lock, where other
-        processes send from the same accounts (:func:`registry.db.locks.account_lock`)."""
+        processes send from the same accounts (:func:`registry.db.locks.account_lock`).
+        ``jsonrpc``: a lean client for the same node, for the head and batched views; without
+        one they go through ``w3`` like everything else."""
         self.w3 = w3
         self.account_lock = account_lock
+        self._jsonrpc = jsonrpc
         self.decoder = RevertDecoder(all_abis() if abis is None else abis)
         self._chain_id: int | None = None
         self._block_gas_limit: int | None = None
@@ -187,7 +195,13 @@ class Chain:
         # the ENS one looks for names among arguments that are always addresses.
         w3.middleware_onion.remove("validation")
         w3.middleware_onion.remove("ens_name_to_address")
-        return cls(w3, abis, account_lock)
+        # Behind a proxy the environment names, web3's session (which goes through it) does it all.
+        jsonrpc = (
+            None
+            if requests.utils.get_environ_proxies(url)
+            else JsonRpc(url, timeout=timeout, pool_size=_POOL_SIZE)
+        )
+        return cls(w3, abis, account_lock, jsonrpc)
 
     @property
     def chain_id(self) -> int:
@@ -196,7 +210,9 @@ class Chain:
         return self._chain_id
 
     def block_number(self) -> int:
-        return self._rpc(lambda: self.w3.eth.block_number)
+        if self._jsonrpc is None:
+            return self._rpc(lambda: self.w3.eth.block_number)
+        return int(self._lean("eth_blockNumber", []), 16)
 
     def head(self) -> tuple[int, int]:
         """The newest block's number and timestamp, in one request."""
@@ -215,18 +231,45 @@ class Chain:
         except (Web3Exception, OSError) as error:
             raise ChainError(f"node request failed: {type(error).__name__}: {error}") from error
 
+    def _lean(self, method: str, params: list[Any]) -> Any:
+        """``method`` through the lean client, its errors raised as :meth:`_rpc` raises them."""
+        assert self._jsonrpc is not None
+        try:
+            return self._jsonrpc.request(method, params)
+        except RpcError as error:
+            if error.code == _EXECUTION_REVERTED or error.data is not None:
+                raise self._revert(error.data, str(error)) from None
+            raise ChainError(f"node request failed: {error}") from error
+        except (OSError, urllib3.exceptions.HTTPError) as error:
+            raise ChainError(f"node request failed: {type(error).__name__}: {error}") from error
+
     def _decode(self, error: ContractLogicError) -> RegistryError:
         data: Any = error.data
         # ganache nests the revert data in an object; anvil sends the hex string itself.
         if isinstance(data, dict):
             data = data.get("data") or data.get("result")
+        return self._revert(data, error.message)
+
+    def _revert(self, data: Any, message: str | None) -> RegistryError:
+        """The domain error a revert's data names."""
         if not isinstance(data, str) or not data.startswith("0x") or len(data) < 10:
-            return ChainError(f"the chain reverted without error data: {error.message}")
+            return ChainError(f"the chain reverted without error data: {message}")
         return self.decoder.to_exception(bytes(HexBytes(data)))
 
     def call(self, function: Any, block: int | str = "latest") -> Any:
         """Calls a view function (a bound web3 ContractFunction)."""
         return self._rpc(lambda: function.call(block_identifier=block))
+
+    def call_data(self, to: ChecksumAddress, data: bytes, block: int | str = "latest") -> bytes:
+        """``eth_call`` of encoded calldata: what :meth:`call` does without web3's ABI handling
+        (which hashes every signature of the contract's ABI at each call)."""
+        if self._jsonrpc is None:
+            at = cast(BlockIdentifier, block)
+            return bytes(
+                self._rpc(lambda: self.w3.eth.call({"to": to, "data": HexBytes(data)}, at))
+            )
+        tag = hex(block) if isinstance(block, int) else block
+        return bytes(HexBytes(self._lean("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag])))
 
     def transact(
         self, signer: Signer, function: Any, on_signed: OnSigned | None = None

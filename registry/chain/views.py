@@ -6,21 +6,30 @@ contracts inherit OpenZeppelin's ``Multicall``, so the calls are encoded here (s
 ``eth_abi``), sent :data:`BATCH` at a time as one ``multicall`` ``eth_call`` at the block, and each
 answer decoded by its function's output types. Answers are what web3 would return: tuples for
 structs, lists for arrays, checksum addresses, one value unwrapped.
+
+:class:`HeadViews` does the same for the API's reads, which come one request at a time from many
+threads: the calls of every request waiting together are answered at one head block, read once,
+in one ``multicall`` per contract (:mod:`registry.batching`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from eth_abi.abi import decode, encode
 from eth_abi.grammar import ABIType, BasicType, TupleType, parse
 from eth_utils.abi import collapse_if_tuple, function_abi_to_4byte_selector
 from eth_utils.address import to_checksum_address
 
+from registry.batching import Batcher
 from registry.chain.client import Chain
 
-__all__ = ["BATCH", "ContractViews"]
+__all__ = ["BATCH", "ContractViews", "HeadRead", "HeadViews", "ViewCall"]
+
+_MULTICALL = function_abi_to_4byte_selector(
+    {"type": "function", "name": "multicall", "inputs": [{"type": "bytes[]"}]}
+)
 
 BATCH = 256
 """Calls per ``multicall``: well under a node's gas cap for ``eth_call`` with our views."""
@@ -58,19 +67,27 @@ class ContractViews:
     def has(self, name: str) -> bool:
         return name in self._functions
 
-    def call(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
-        """The answers of ``calls`` (function name, arguments), in order."""
+    def call(
+        self, calls: Sequence[tuple[str, Sequence[Any]]], block: int | str | None = None
+    ) -> list[Any]:
+        """The answers of ``calls`` (function name, arguments), in order, at ``block`` (by
+        default the one these views were made for)."""
         results: list[Any] = []
         for start in range(0, len(calls), BATCH):
-            results += self._batch(calls[start : start + BATCH])
+            results += self._batch(
+                calls[start : start + BATCH], self.block if block is None else block
+            )
         return results
 
-    def _batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+    def _batch(self, calls: Sequence[tuple[str, Sequence[Any]]], block: int | str) -> list[Any]:
         data = []
         for name, args in calls:
             selector, inputs, _ = self._functions[name]
             data.append(selector + encode(inputs, list(args)))
-        answers = self.chain.call(self.contract.functions.multicall(data), self.block)
+        returned = self.chain.call_data(
+            self.contract.address, _MULTICALL + encode(["bytes[]"], [data]), block
+        )
+        (answers,) = decode(["bytes[]"], returned)
         results = []
         for (name, _), answer in zip(calls, answers, strict=True):
             outputs = self._functions[name][2]
@@ -80,3 +97,48 @@ class ContractViews:
             )
             results.append(values[0] if len(values) == 1 else values)
         return results
+
+
+class ViewCall(NamedTuple):
+    """One view call: the contract's views, the function's name, its arguments."""
+
+    views: ContractViews
+    name: str
+    args: Sequence[Any]
+
+
+class HeadRead(NamedTuple):
+    """The answers of a request's view calls, in order, and the block they were read at."""
+
+    block: int
+    answers: list[Any]
+
+
+class HeadViews:
+    """View calls of many request threads, answered together at the chain's newest block.
+
+    A request's calls are all read at one block, so its answer is a consistent snapshot; the calls
+    of requests that wait together share that block's number (one ``eth_blockNumber``) and one
+    ``multicall`` per contract. A request alone pays the same two round trips.
+    """
+
+    def __init__(self, chain: Chain) -> None:
+        self.chain = chain
+        self._batcher: Batcher[Sequence[ViewCall], HeadRead] = Batcher(self._read_all)
+
+    def read(self, calls: Sequence[ViewCall]) -> HeadRead:
+        """The answers of ``calls`` at the newest block, read with any other request's."""
+        return self._batcher.submit(calls)
+
+    def _read_all(self, requests: Sequence[Sequence[ViewCall]]) -> list[HeadRead]:
+        block = self.chain.block_number()
+        answers: list[list[Any]] = [[None] * len(calls) for calls in requests]
+        by_contract: dict[int, tuple[ContractViews, list[tuple[int, int, ViewCall]]]] = {}
+        for r, calls in enumerate(requests):
+            for c, call in enumerate(calls):
+                by_contract.setdefault(id(call.views), (call.views, []))[1].append((r, c, call))
+        for views, entries in by_contract.values():
+            results = views.call([(call.name, call.args) for _, _, call in entries], block)
+            for (r, c, _), result in zip(entries, results, strict=True):
+                answers[r][c] = result
+        return [HeadRead(block, request) for request in answers]

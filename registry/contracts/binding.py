@@ -18,6 +18,7 @@ from web3.logs import DISCARD
 
 from registry.artifacts import load_artifact
 from registry.chain.client import Chain, OnSigned, Signer, TxResult
+from registry.chain.views import ContractViews
 from registry.errors import ChainError
 
 __all__ = ["Call", "ConsortiumContract", "deploy_contract"]
@@ -65,6 +66,8 @@ class ConsortiumContract:
         self.contract: Any = chain.w3.eth.contract(
             address=chain.w3.to_checksum_address(address), abi=load_artifact(self.NAME).abi
         )
+        self.views = ContractViews(chain, self.contract)
+        """The contract's views, encoded once, for batched reads (:mod:`registry.chain.views`)."""
 
     @classmethod
     def deploy(cls, chain: Chain, deployer: Signer, *constructor_args: Any) -> Self:

@@ -41,6 +41,8 @@ __all__ = [
     "Refusal",
     "RefusalReason",
     "Standing",
+    "bytes_or_none",
+    "receivable_state",
 ]
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -215,7 +217,27 @@ class Attempt:
         return self.refusal is None
 
 
-def _bytes_or_none(value: bytes) -> bytes | None:
+def receivable_state(raw: Sequence[Any]) -> ReceivableState:
+    """``getReceivable``'s answer as a :class:`ReceivableState`."""
+    status, key_version, currency, maturity, registrant, financier, *amounts = raw
+    exporter, face_value, declared_value, cap, outstanding = amounts
+    return ReceivableState(
+        status=ReceivableStatus(status),
+        key_version=key_version,
+        currency=currency_text(currency),
+        maturity=maturity,
+        registrant=address_or_none(registrant),
+        financier=address_or_none(financier),
+        exporter=bytes(exporter),
+        face_value=face_value,
+        declared_value=declared_value,
+        cap=cap,
+        outstanding=outstanding,
+    )
+
+
+def bytes_or_none(value: bytes) -> bytes | None:
+    """A bytes32 view answer; None for the zero word (nothing there)."""
     return None if bytes(value) == bytes(32) else bytes(value)
 
 
@@ -292,7 +314,7 @@ class ReceivableLedger(ConsortiumContract):
             institution=bytes(args["institution"]),
             account=args["account"],
             amount=args["faceValue"],
-            conflict=_bytes_or_none(args["conflict"]),
+            conflict=bytes_or_none(args["conflict"]),
             headroom=None,
             financier=None,
         )
@@ -367,21 +389,7 @@ class ReceivableLedger(ConsortiumContract):
 
     def receivable(self, receivable_id: bytes, block: int | str = "latest") -> ReceivableState:
         raw = self.chain.call(self.contract.functions.getReceivable(receivable_id), block)
-        status, key_version, currency, maturity, registrant, financier, *amounts = raw
-        exporter, face_value, declared_value, cap, outstanding = amounts
-        return ReceivableState(
-            status=ReceivableStatus(status),
-            key_version=key_version,
-            currency=currency_text(currency),
-            maturity=maturity,
-            registrant=address_or_none(registrant),
-            financier=address_or_none(financier),
-            exporter=bytes(exporter),
-            face_value=face_value,
-            declared_value=declared_value,
-            cap=cap,
-            outstanding=outstanding,
-        )
+        return receivable_state(raw)
 
     def declarations_of(self, receivable_id: bytes, block: int | str = "latest") -> list[bytes]:
         found = self.chain.call(self.contract.functions.declarationsOf(receivable_id), block)
@@ -391,14 +399,14 @@ class ReceivableLedger(ConsortiumContract):
         raw = self.chain.call(self.contract.functions.getDeclaration(declaration), block)
         receivable, standing, declared, counted, limit, outstanding = raw
         return DeclarationState(
-            _bytes_or_none(receivable), Standing(standing), declared, counted, limit, outstanding
+            bytes_or_none(receivable), Standing(standing), declared, counted, limit, outstanding
         )
 
     def attestation(self, declaration: bytes, block: int | str = "latest") -> Attestation:
         exporter, value, export_date = self.chain.call(
             self.contract.functions.getAttestation(declaration), block
         )
-        return Attestation(_bytes_or_none(exporter), value, export_date)
+        return Attestation(bytes_or_none(exporter), value, export_date)
 
     def receivable_of_declaration(
         self, declaration: bytes, block: int | str = "latest"
@@ -406,7 +414,7 @@ class ReceivableLedger(ConsortiumContract):
         linked = self.chain.call(
             self.contract.functions.receivableOfDeclaration(declaration), block
         )
-        return _bytes_or_none(linked)
+        return bytes_or_none(linked)
 
     def institution_of_receivable(
         self, receivable_id: bytes, block: int | str = "latest"
@@ -416,7 +424,7 @@ class ReceivableLedger(ConsortiumContract):
         found = self.chain.call(
             self.contract.functions.institutionOfReceivable(receivable_id), block
         )
-        return _bytes_or_none(found)
+        return bytes_or_none(found)
 
     def headroom(self, receivable_id: bytes, block: int | str = "latest") -> int:
         return int(self.chain.call(self.contract.functions.headroom(receivable_id), block))

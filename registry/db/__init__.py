@@ -24,6 +24,11 @@ __all__ = ["alembic_config", "create_schema", "make_engine", "opened_engine", "s
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+POOL = {"pool_size": 20, "max_overflow": 20}
+"""Connections an engine keeps: the API's request threads (anyio runs up to 40) each take one for
+a moment; a connection beyond the kept ones is closed on return and opened again at the next
+request, which costs more than the query (SQLite sets its pragmas, PostgreSQL authenticates)."""
+
 # Serializes concurrent upgrades of one PostgreSQL database (an API and an indexer starting
 # together); any constant shared by every creditreg process does.
 _MIGRATION_LOCK = 0x6372_6567_6D69_67  # "cregmig"
@@ -33,6 +38,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; a SQLite file's directory is created, and WAL lets readers (the
     API) run beside the writer (the indexer)."""
     parsed = make_url(url)
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    if "poolclass" not in kwargs and not in_memory:
+        kwargs = {**POOL, **kwargs}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

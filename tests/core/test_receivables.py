@@ -9,7 +9,9 @@ proves the service refused it before making any chain request at all.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
@@ -669,3 +671,45 @@ def test_the_offline_service_really_has_no_chain(offline: ReceivableService, sta
     with pytest.raises(errors.ChainError) as raised:
         offline.register(stack.bank_a.signer, **_registration())
     assert raised.value.rule == "chain-unavailable"
+
+
+def test_concurrent_checks_each_get_their_own_answer_at_one_block(
+    service: ReceivableService, stack: Stack
+) -> None:
+    """Checks arriving together are read in shared batches (registry.chain.views.HeadViews):
+    each still gets the answer for its own invoice, its own declarations and its own bank."""
+    rid = register(service, stack)
+    service.finance(stack.bank_a.signer, rid, 30_000)
+    asks = [
+        ("Bank A", "INV-2026-001", InvoiceStatus.FINANCED_BY_YOU, rid),
+        ("Bank B", "INV-2026-001", InvoiceStatus.FINANCED_BY_OTHER, rid),
+        ("Bank A", "INV-UNKNOWN", InvoiceStatus.UNKNOWN, None),
+    ] * 12
+    start = threading.Barrier(len(asks))
+
+    def ask(i: int) -> Any:
+        bank, invoice, _, _ = asks[i]
+        start.wait()
+        return check(service, stack, bank=bank, invoice_number=invoice)
+
+    with ThreadPoolExecutor(len(asks)) as pool:
+        answers = list(pool.map(ask, range(len(asks))))
+
+    head = stack.chain.block_number()
+    for (bank, _, status, receivable_id), answer in zip(asks, answers, strict=True):
+        assert (answer.status, answer.receivable_id, answer.as_of_block) == (
+            status,
+            receivable_id,
+            head,
+        ), bank
+        held = status is InvoiceStatus.FINANCED_BY_YOU
+        assert answer.held_by_you is held
+        if receivable_id is not None:
+            assert answer.headroom == (CAP - 30_000 if held else 0)
+        # Declarations back the registered invoice whichever invoice is asked about.
+        expected = (
+            DeclarationStatus.LINKED_TO_THIS_INVOICE
+            if receivable_id
+            else (DeclarationStatus.LINKED_TO_OTHER_INVOICE)
+        )
+        assert [d.status for d in answer.declarations] == [expected] * 2
