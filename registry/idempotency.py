@@ -65,11 +65,15 @@ def request_digest(method: str, path: str, body: Mapping[str, Any]) -> str:
 
 def _process_start(pid: int) -> str | None:
     """The process's start time in clock ticks since boot (Linux), which tells a process from a
-    later one given the same pid; None where there is no such process."""
+    later one given the same pid; None where there is no such process, or only its zombie (dead,
+    not yet reaped by its parent: a killed API worker until its supervisor notices)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
         return None
+    if len(fields) < 20 or fields[0] in {"Z", "X"}:
+        return None
+    return fields[19]
 
 
 def _this_process() -> str:
@@ -178,8 +182,8 @@ class IdempotencyStore:
                     owner=self.owner,
                     lease_until=lease,
                 )
-            )
-            if inserted.rowcount == 1:
+            ).first()
+            if inserted is not None:
                 return Claim(self, institution, key, None)
             row = (
                 connection.execute(sa.select(idempotency_keys).where(*self._key(institution, key)))
@@ -236,9 +240,13 @@ class IdempotencyStore:
 
 
 def _insert_if_absent(engine: Engine) -> Any:
-    """INSERT that does nothing when the key exists, in the engine's dialect."""
+    """INSERT that does nothing when the key exists, in the engine's dialect, returning the row
+    it inserted (none when the key existed). Not the result's ``rowcount``: psycopg reports -1
+    for an INSERT, so every fresh key looked taken on PostgreSQL."""
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(idempotency_keys).on_conflict_do_nothing()
+    return (
+        dialect.insert(idempotency_keys).on_conflict_do_nothing().returning(idempotency_keys.c.key)
+    )
 
 
 def _same(column: sa.ColumnElement[Any], value: Any) -> sa.ColumnElement[bool]:
