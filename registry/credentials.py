@@ -37,6 +37,7 @@ keystores, and the files lose their plain key fields.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import secrets
 from dataclasses import dataclass
@@ -379,6 +380,20 @@ class DevSecrets:
         if not missing:
             return self
         return DevSecrets(self.keyring, self.deployer, (*self.institutions, *missing))
+
+    def with_lenders(self, count: int, prefix: str = "Bank") -> DevSecrets:
+        """These secrets plus ``count`` generated banks (``"<prefix> 001"``, …, numbered on from
+        any these secrets hold already), each with its own signing key and API key: what a load
+        or a race needs beyond the two dev banks. Funding them and granting their role on
+        chain is :func:`registry.devstack.fund_dev_accounts` and
+        :func:`~registry.devstack.grant_roles`, as for every dev institution."""
+        taken = {i.name for i in self.institutions}
+        free = (name for n in itertools.count(1) if (name := f"{prefix} {n:03d}") not in taken)
+        added = tuple(
+            Institution(name, Role.LENDER, Signer.generate(), generate_api_key())
+            for name in itertools.islice(free, count)
+        )
+        return DevSecrets(self.keyring, self.deployer, (*self.institutions, *added))
 
     def _signs_as_admin(self, institution: Institution) -> bool:
         return institution.role is Role.ADMIN or institution.account == self.deployer.address

@@ -16,6 +16,8 @@ from registry import errors
 from registry.chain.client import Signer
 from registry.contracts.binding import ConsortiumContract
 from registry.contracts.ledger import DeclarationTerm, ReceivableTerms
+from registry.credentials import DevSecrets
+from registry.devstack import fund_dev_accounts, grant_roles
 from tests.conftest import Stack, fp
 from tests.models.ledger import EXPORTER
 
@@ -74,6 +76,15 @@ def funded(
         assert on is not None, "a role is granted on a contract: pass on="
         on.grant_role(stack.admin.signer, role, signer.address)
     return signer
+
+
+def with_banks(stack: Stack, count: int) -> DevSecrets:
+    """The stack's secrets with ``count`` generated banks more, each funded, with its own API key
+    and its own account holding the lender role (on every contract that checks it)."""
+    secrets = stack.secrets.with_lenders(count)
+    fund_dev_accounts(stack.chain, secrets)
+    grant_roles(stack.chain, stack.deployment, secrets)
+    return secrets
 
 
 @dataclass

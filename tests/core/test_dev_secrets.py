@@ -116,6 +116,18 @@ def test_generated_secrets_hold_every_dev_institution() -> None:
     assert {i.name for i in secrets.with_role(Role.LENDER)} == {"Bank A", "Bank B"}
 
 
+def test_generated_banks_are_lenders_with_keys_of_their_own() -> None:
+    secrets = DevSecrets.generate().with_lenders(3)
+    more = secrets.with_lenders(2)
+
+    banks = [i for i in more.institutions if i.name.startswith("Bank 0")]
+    assert [b.name for b in banks] == [f"Bank {n:03d}" for n in range(1, 6)]
+    assert {b.role for b in banks} == {Role.LENDER}
+    assert more.institutions[: len(secrets.institutions)] == secrets.institutions
+    assert len({i.account for i in more.institutions}) == len(more.institutions)
+    assert len({i.api_key for i in more.institutions}) == len(more.institutions)
+
+
 def test_the_api_part_holds_every_api_key_and_no_admin_signing_key() -> None:
     secrets = DevSecrets.generate()
     api = secrets.api_secrets()
