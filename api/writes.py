@@ -6,7 +6,8 @@ and hands it to :meth:`Writes.perform`, which
 1. claims the request's ``Idempotency-Key``, if it has one (:mod:`registry.idempotency`): a
    retry of an answered request gets the first answer again; a retry while the first is still
    being answered waits for it (then 409 ``idempotency-key-in-flight`` with ``Retry-After``); a
-   retry after the process answering it died follows the transaction that process signed;
+   retry after the process answering it died follows the transaction that process signed, and
+   gets its answer (marked replayed), or 503 ``transaction-dropped`` if the node let it go;
 2. signs and sends the call for the bank, keeping the transaction's hash before it is sent, and
    reads its outcome: the operation's result, or the refusal the chain recorded;
 3. waits until the index has reached the transaction's block (:mod:`registry.index_watch`), so
@@ -96,7 +97,8 @@ class Writes:
         """Carries out ``call`` for ``institution``, signed by ``signer``; answers with
         ``render(outcome)``, the refusal's problem, or a stored answer."""
         if key is None:
-            return self._answer(request, self._execute(request, contract, signer, call, render))
+            outcome, _ = self._execute(request, contract, signer, call, render)
+            return self._answer(request, outcome)
         digest = request_digest(
             request.method, request.url.path, body.model_dump(mode="json", by_alias=True)
         )
@@ -104,7 +106,7 @@ class Writes:
         if isinstance(claim, Answer):
             return self._replay(request, claim)
         try:
-            outcome = self._execute(request, contract, signer, call, render, claim)
+            outcome, recovered = self._execute(request, contract, signer, call, render, claim)
         except (TransactionDropped, TransactionReplaced):
             claim.release()  # it did nothing: a retry starts anew
             raise
@@ -120,7 +122,11 @@ class Writes:
         claim.answer(outcome.status_code, _json(outcome.body), outcome.headers, outcome.tx_block)
         with self._answered:
             self._answered.notify_all()
-        return self._answer(request, outcome)
+        response = self._answer(request, outcome)
+        if recovered:
+            # The first request's answer, which its process died before giving: a replay too.
+            response.headers[REPLAYED_HEADER] = "true"
+        return response
 
     def _claim(self, institution: str, key: str, digest: str) -> Claim | Answer:
         """Claims the key, waiting a while for a live owner's answer."""
@@ -143,10 +149,11 @@ class Writes:
         call: Call[T],
         render: Callable[[T], Rendered],
         claim: Claim | None = None,
-    ) -> Rendered | _Refused:
-        """The outcome of ``call``: followed from the transaction a dead predecessor signed for
-        the same key, if that did anything, else sent now. A refusal is an outcome too; a
-        :class:`ChainError` is not, and is raised."""
+    ) -> tuple[Rendered | _Refused, bool]:
+        """The outcome of ``call``, and whether it is recovered: followed from the transaction a
+        dead predecessor signed for the same key (True), else sent now. A refusal is an outcome
+        too; a :class:`ChainError` is not, and is raised: among them the predecessor's
+        transaction dropped or replaced, which did nothing (and is not sent again unasked)."""
         signed: list[SentTx] = []
 
         def on_signed(sent: SentTx) -> None:
@@ -154,12 +161,17 @@ class Writes:
                 claim.signed(sent)
             signed.append(sent)
 
+        earlier = claim.sent if claim is not None else None
+        recovered = earlier is not None
         try:
-            earlier = claim.sent if claim is not None else None
-            if earlier is not None and (followed := contract.chain.follow(earlier)) is not None:
+            if earlier is not None:
                 signed.append(earlier)
-                return render(call.outcome(followed))
-            return render(contract.execute(signer, call, on_signed))
+                followed = contract.chain.follow(earlier)
+                if followed is not None:
+                    return render(call.outcome(followed)), recovered
+                signed.pop()  # it ran out of gas and did nothing: carried out anew below
+                recovered = False
+            return render(contract.execute(signer, call, on_signed)), recovered
         except ChainError:
             raise
         except RegistryError as error:
@@ -167,7 +179,7 @@ class Writes:
             # answer waits for that transaction's block like any write's.
             block = _block_of(contract, signed[-1]) if signed else None
             tx_hash = signed[-1].tx_hash if signed else None
-            return _Refused(problem_for(request, error), block, tx_hash)
+            return _Refused(problem_for(request, error), block, tx_hash), recovered
 
     def _answer(self, request: Request, outcome: Rendered | _Refused) -> Response:
         """``outcome`` once the index holds its block."""

@@ -299,13 +299,13 @@ class Chain:
         """The result of a transaction signed earlier, perhaps by a process that died before it
         learned it: waits while the node holds it, raises its decoded failure if it reverted.
 
-        None when it did nothing, so that the operation may be carried out again: the node
-        never had it or dropped it, another transaction took its nonce, or it ran out of gas.
+        Raises :class:`~registry.errors.TransactionDropped` when the node never had it or
+        dropped it, and :class:`~registry.errors.TransactionReplaced` when another transaction
+        took its nonce: it did nothing, and the caller is told so, as the sender would have been,
+        rather than have the operation carried out again behind its back. None when it ran out
+        of gas: it changed nothing, and :meth:`transact` would have sent it once more.
         """
-        try:
-            receipt = self._receipt(sent)
-        except (TransactionDropped, TransactionReplaced):
-            return None
+        receipt = self._receipt(sent)
         limit = int(self._rpc(lambda: self.w3.eth.get_transaction(HexStr(sent.tx_hash)))["gas"])
         if _out_of_gas(receipt, limit):
             return None
