@@ -9,7 +9,8 @@ the settings when it starts (and disposes of it when it stops), which is what
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
@@ -17,8 +18,9 @@ from fastapi import FastAPI
 
 from api.authentication import Authentication
 from api.body_limit import BodyLimit
-from api.metrics import HttpMetrics, new_registry
+from api.metrics import HttpMetrics, new_registry, rate_limited_counter
 from api.problems import install_problem_handlers, problem_openapi
+from api.rate_limits import RateLimit, RateLimiter, budgets_from
 from api.routes import health, receivables, status
 from api.services import Services
 from registry.settings import Settings, get_settings
@@ -38,11 +40,22 @@ minor units (cents, fen). Every error is an RFC 9457 `application/problem+json` 
 `rule` names the rule broken and, for bad input, whose `field` names the field. A request body
 larger than the server's limit (`CREDITREG_MAX_REQUEST_BYTES`, 1 MiB by default) is refused with
 413 `request-body-too-large` before it is read.
+
+Each API key has a budget: a sustained number of requests per second and a burst above it, and a
+smaller one for the writes (register, finance, repay). A request over budget is refused with 429
+`rate-limited`, naming the budget, and a `Retry-After` header: the whole seconds until the budget
+allows a request again.
 """
 
 
-def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
-    """The API for ``services``, or for services built from ``settings`` at startup."""
+def create_app(
+    settings: Settings,
+    services: Services | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+) -> FastAPI:
+    """The API for ``services``, or for services built from ``settings`` at startup. ``clock``
+    (monotonic seconds) is what the keys' budgets refill by (:mod:`api.rate_limits`)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,8 +81,16 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     # This app's own metrics registry (never the process-wide default): see api.metrics.
     app.state.metrics = new_registry(lambda: getattr(app.state, "services", None))
     # Added innermost first. The metrics see every answer, the early ones included; the key is
-    # checked before the size, so that a caller without one learns nothing of the limits.
+    # checked before the size, so that a caller without one learns nothing of the limits, and the
+    # key's budget between the two: a caller over budget is refused whatever its body.
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.state.rate_limiter = RateLimiter(*budgets_from(settings), clock=clock)
+    app.add_middleware(
+        RateLimit,
+        limiter=app.state.rate_limiter,
+        writes=receivables.write_routes(),
+        refused=rate_limited_counter(app.state.metrics),
+    )
     keyed = [route for router in ROUTERS if router not in PUBLIC_ROUTERS for route in router.routes]
     app.add_middleware(Authentication, routes=keyed)
     app.add_middleware(HttpMetrics, registry=app.state.metrics)

@@ -26,7 +26,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.problems import Unauthenticated, send_problem
 from registry.api_keys import Principal, lookup
 
-__all__ = ["API_KEY_HEADER", "PRINCIPAL_STATE", "Authentication", "principal_of"]
+__all__ = [
+    "API_KEY_HEADER",
+    "PRINCIPAL_STATE",
+    "Authentication",
+    "principal_of",
+    "principal_of_scope",
+]
 
 API_KEY_HEADER = "X-API-Key"
 PRINCIPAL_STATE = "principal"
@@ -35,7 +41,13 @@ PRINCIPAL_STATE = "principal"
 
 def principal_of(request: Request) -> Principal | None:
     """The principal :class:`Authentication` found for ``request``; None on a public path."""
-    principal: Principal | None = request.scope.get("state", {}).get(PRINCIPAL_STATE)
+    return principal_of_scope(request.scope)
+
+
+def principal_of_scope(scope: Scope) -> Principal | None:
+    """The principal :class:`Authentication` found for the request of ``scope``, for the
+    middlewares inside it (:mod:`api.rate_limits`); None on a public path."""
+    principal: Principal | None = scope.get("state", {}).get(PRINCIPAL_STATE)
     return principal
 
 

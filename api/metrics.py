@@ -17,6 +17,9 @@ register a metric twice, and ``GET /metrics`` shows this app's only.
   or ``other`` (the server accepts any token as a method), the app's route templates or
   ``unmatched`` (a path no route matches, or an answer given before the route was known), the
   registered HTTP status codes or ``other``.
+- Budgets (:func:`rate_limited_counter`): requests refused ``429`` for want of budget
+  (:mod:`api.rate_limits`), by budget (``requests``, ``writes``) and route template: both sets fixed
+  by the code, never by a caller (nor by the institutions of the secrets file).
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ __all__ = [
     "IndexCollector",
     "method_label",
     "new_registry",
+    "rate_limited_counter",
+    "route_template",
     "status_label",
 ]
 
@@ -174,11 +179,28 @@ class HttpMetrics:
         finally:
             # The router (or the authentication before it) stores the matched route in the scope
             # it was given (this one).
-            route = scope.get("route")
-            template = getattr(route, "path", None) or UNMATCHED
+            template = route_template(scope.get("route"))
             method = method_label(scope["method"])
             self.requests.labels(method, template, status_label(status)).inc()
             self.latency.labels(method, template).observe(time.perf_counter() - started)
+
+
+def route_template(route: object) -> str:
+    """The template a request's route answers (``/v1/receivables/{receivable_id}``, without a
+    path convertor), as the OpenAPI document shows it; ``unmatched`` when none."""
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template if isinstance(template, str) else UNMATCHED
+
+
+def rate_limited_counter(registry: CollectorRegistry) -> Counter:
+    """``creditreg_http_rate_limited_total``: requests refused for want of budget, by budget and
+    route template."""
+    return Counter(
+        "creditreg_http_rate_limited",
+        "Requests refused 429 rate-limited: the API key was over the budget named.",
+        ["limit", "route"],
+        registry=registry,
+    )
 
 
 def new_registry(services: Callable[[], Services | None]) -> CollectorRegistry:

@@ -18,6 +18,7 @@ its credentials; those go to the log, the client gets a generic detail.
 from __future__ import annotations
 
 import http
+import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -31,6 +32,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
+from api.models import Problem
 from registry.errors import (
     AccessDenied,
     ChainError,
@@ -43,7 +45,9 @@ from registry.errors import (
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
+    "PROBLEM_SCHEMA_REF",
     "PROBLEM_TYPE_PREFIX",
+    "RateLimited",
     "RequestTooLarge",
     "Unauthenticated",
     "install_problem_handlers",
@@ -76,10 +80,18 @@ class RequestTooLarge(RegistryError):
     rule = "request-body-too-large"
 
 
+class RateLimited(RegistryError):
+    """An API key over its request budget (429, with Retry-After), refused before the body is
+    read (:mod:`api.rate_limits`)."""
+
+    rule = "rate-limited"
+
+
 # Most specific first: the first category an error belongs to decides its status.
 _STATUS_BY_CATEGORY: tuple[tuple[type[RegistryError], int], ...] = (
     (Unauthenticated, 401),
     (RequestTooLarge, 413),
+    (RateLimited, 429),
     (InvalidInput, 422),
     (AccessDenied, 403),
     (NotFound, 404),
@@ -245,11 +257,122 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unexpected_error)
 
 
-def problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """An ``app.openapi`` that declares error bodies as ``application/problem+json``.
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
 
-    FastAPI documents every response model under ``application/json``; the error responses are
-    sent as problem documents, so their schema is moved to the media type they really have.
+_RETRY_AFTER = {
+    "description": "Whole seconds to wait before sending the request again.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+_WWW_AUTHENTICATE = {
+    "description": "How to authenticate: the API key, in the X-API-Key header.",
+    "required": True,
+    "schema": {"type": "string"},
+}
+
+
+def _problem_content() -> dict[str, Any]:
+    return {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}
+
+
+_BODY = "body"
+_INPUT = "input"
+_KEYED = "keyed"
+_ANY = "any"
+# The answers every operation of a kind may give, whatever the route: (status, which operations,
+# description, headers). A route documents its own (404, 409, a 503 of its own) in its decorator;
+# these are added where it did not, and the headers always.
+_COMMON_PROBLEMS: tuple[tuple[str, str, str, dict[str, Any] | None], ...] = (
+    (
+        "400",
+        _BODY,
+        "The body could not be read as text (`bad-request`): not UTF-8, for one.",
+        None,
+    ),
+    (
+        "401",
+        _KEYED,
+        "No API key in X-API-Key, or one that does not work (`unauthenticated`); answered before "
+        "the body is read.",
+        {"WWW-Authenticate": _WWW_AUTHENTICATE},
+    ),
+    (
+        "413",
+        _ANY,
+        "The body is larger than the server accepts (`request-body-too-large`, "
+        "CREDITREG_MAX_REQUEST_BYTES); answered before it is read.",
+        None,
+    ),
+    (
+        "422",
+        _INPUT,
+        "A field breaks a rule (malformed JSON included): `field` and `rule` name it, and "
+        "`errors` lists every field refused by the request's schema.",
+        None,
+    ),
+    (
+        "429",
+        _KEYED,
+        "The API key is over its budget of requests, or of writes (`rate-limited`; "
+        "`details.limit` names the budget); answered before the body is read. Send again after "
+        "Retry-After seconds.",
+        {"Retry-After": _RETRY_AFTER},
+    ),
+    (
+        "503",
+        _ANY,
+        "The chain node is unreachable (`chain-unavailable`): try again later.",
+        None,
+    ),
+)
+
+
+def _applies(kind: str, operation: dict[str, Any]) -> bool:
+    if kind == _BODY:
+        return "requestBody" in operation
+    if kind == _INPUT:
+        return "requestBody" in operation or bool(operation.get("parameters"))
+    if kind == _KEYED:
+        return bool(operation.get("security"))
+    return True
+
+
+def _document_problems(operation: dict[str, Any]) -> None:
+    """Every error answer of ``operation`` as a problem document of the one shared schema, and
+    the answers common to its kind added."""
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    for code, response in responses.items():
+        if code[:1] in {"4", "5"}:
+            # FastAPI documents its own 422 (HTTPValidationError) and every model under
+            # application/json; the API answers each with a problem document.
+            response["content"] = _problem_content()
+    for code, kind, description, headers in _COMMON_PROBLEMS:
+        if not _applies(kind, operation):
+            continue
+        documented = responses.setdefault(
+            code, {"description": description, "content": _problem_content()}
+        )
+        if headers:
+            documented.setdefault("headers", {}).update(headers)
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def _drop_unreferenced(schema: dict[str, Any], names: Sequence[str]) -> None:
+    components = schema.get("components", {}).get("schemas", {})
+    for name in names:
+        reference = json.dumps(f"#/components/schemas/{name}")
+        if name in components and reference not in json.dumps(schema):
+            del components[name]
+
+
+def problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """An ``app.openapi`` that declares every error as ``application/problem+json``.
+
+    FastAPI documents every response model under ``application/json``, and a 422 of its own
+    shape; the error responses are sent as problem documents, so each is documented as one, of the
+    shared ``Problem`` schema. And the errors any operation of a kind may answer, whatever its
+    route, are documented on each (``_COMMON_PROBLEMS``): 400 on an operation with a body; 401 and
+    429 (with ``Retry-After``) on one that takes a key; 413 and 503 on all; 422 on one with input.
     """
 
     def openapi() -> dict[str, Any]:
@@ -262,10 +385,14 @@ def problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             )
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
-                    for code, response in operation.get("responses", {}).items():
-                        content = response.get("content", {})
-                        if code[:1] in {"4", "5"} and "application/json" in content:
-                            content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+                    _document_problems(operation)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            if "Problem" not in components:
+                problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(problem.pop("$defs", {}))
+                components["Problem"] = problem
+            # FastAPI's own validation error shapes, which the API never sends.
+            _drop_unreferenced(schema, ["HTTPValidationError", "ValidationError"])
             app.openapi_schema = schema
         return app.openapi_schema
 

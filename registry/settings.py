@@ -80,6 +80,32 @@ class Settings(BaseSettings):
         description="Largest request body the API accepts, in bytes; larger ones are refused "
         "with 413 before they are read.",
     )
+    # Per-key budgets (api/rate_limits.py): a token bucket per API key and budget, kept in the API
+    # process (each worker of `serve --workers N` keeps its own). The defaults sit well above what
+    # bench/api.py drives through the dev stack's two bank keys; they stop a runaway client, they
+    # do not ration a working one.
+    rate_limit_per_second: float = Field(
+        default=1000.0,
+        ge=0,
+        description="Requests per second each API key may make, sustained (every route that takes "
+        "a key); 0 turns the budget off.",
+    )
+    rate_limit_burst: int = Field(
+        default=2000,
+        ge=1,
+        description="Requests each API key may make at once, beyond the sustained rate.",
+    )
+    write_rate_limit_per_second: float = Field(
+        default=500.0,
+        ge=0,
+        description="Writes per second (register, finance, repay: each sends a transaction) each "
+        "API key may make, sustained, within its request budget; 0 turns the budget off.",
+    )
+    write_rate_limit_burst: int = Field(
+        default=1000,
+        ge=1,
+        description="Writes each API key may make at once, beyond the sustained write rate.",
+    )
     confirmations: int = Field(
         default=0, ge=0, description="Blocks the indexer stays behind the head (0 on a dev chain)."
     )

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from api.deps import Lender, LenderDep, ReceivablesDep, ServicesDep, authenticate
@@ -35,7 +36,7 @@ from registry.receivables import (
     TransactionRecorded,
 )
 
-__all__ = ["router"]
+__all__ = ["router", "write_routes"]
 
 T = TypeVar("T")
 
@@ -231,3 +232,16 @@ def _write(
 def get_receivable(receivable_id: ReceivableIdPath, receivables: ReceivablesDep) -> Receivable:
     """The receivable as the contract holds it now."""
     return receivables.get(receivable_id)
+
+
+_WRITES = (register_receivable, finance_receivable, repay_receivable)
+
+
+def write_routes() -> list[APIRoute]:
+    """The routes that send a transaction: they draw on a key's write budget too
+    (:mod:`api.rate_limits`)."""
+    return [
+        route
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.endpoint in _WRITES
+    ]

@@ -23,7 +23,6 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.problems import PROBLEM_MEDIA_TYPE
 from api.services import Services
-from registry.db import make_engine
 from registry.settings import Settings
 from tests.conftest import Stack
 from tests.serving import serving
@@ -31,13 +30,6 @@ from tests.serving import serving
 LIMIT = 64 * 1024
 HUGE = 50 * 1024 * 1024
 CHUNK = 16 * 1024
-
-
-@pytest.fixture
-def services(stack: Stack, sqlite_url: str) -> Iterator[Services]:
-    engine = make_engine(sqlite_url)
-    yield Services.build(engine, stack.chain, stack.ledger, stack.secrets)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -58,13 +58,6 @@ CAP = FACE * ADVANCE_RATE_BPS // 10_000
 MATURITY = (datetime.now(UTC).date() + timedelta(days=90)).isoformat()
 
 
-@pytest.fixture
-def services(stack: Stack, sqlite_url: str) -> Iterator[Services]:
-    engine = make_engine(sqlite_url)
-    yield Services.build(engine, stack.chain, stack.ledger, stack.secrets)
-    engine.dispose()
-
-
 def secrets_of(secrets: DevSecrets) -> list[str]:
     """Every secret string of the stack, in the spellings a leak could take."""
     keys = [secrets.deployer.private_key_hex]
