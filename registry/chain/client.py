@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import requests
 import requests.adapters
@@ -23,16 +23,25 @@ import requests.utils
 import urllib3
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
 from web3 import Web3
+from web3.contract.contract import ContractConstructor
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception
-from web3.types import BlockIdentifier, Nonce, RPCEndpoint, TxParams, Wei
+from web3.types import AccessList, Nonce, RPCEndpoint, TxParams, Wei
 
 from registry.artifacts import all_abis
+from registry.chain.abi import calldata, signature
 from registry.chain.jsonrpc import JsonRpc, RpcError
 from registry.chain.reverts import RevertDecoder
-from registry.errors import ChainError, RegistryError, TransactionDropped, TransactionReplaced
+from registry.errors import (
+    ChainError,
+    InvalidInput,
+    RegistryError,
+    TransactionDropped,
+    TransactionReplaced,
+)
 
 __all__ = ["Chain", "OnSigned", "SentTx", "Signer", "TxResult"]
 
@@ -79,6 +88,53 @@ class SentTx:
 OnSigned = Callable[[SentTx], None]
 """Told of each transaction after it is signed and before it is sent, so that a caller can keep
 its hash durably: a process killed after sending leaves a transaction its successor can find."""
+
+
+def _call_of(sender: ChecksumAddress, function: Any) -> dict[str, Any]:
+    """``function`` (a bound ContractFunction, or a ContractConstructor) sent by ``sender``."""
+    call: dict[str, Any] = {"from": sender, "data": calldata(function)}
+    if not isinstance(function, ContractConstructor):
+        call["to"] = function.address
+    return call
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """What :meth:`Chain.relay` checks of a signed transaction."""
+
+    sender: ChecksumAddress
+    to: ChecksumAddress | None
+    data: bytes
+    chain_id: int
+    value: int
+    nonce: int
+
+
+def _signed(raw: bytes, field: str) -> _Signed:
+    """The fields of a signed typed transaction (EIP-2718); :class:`InvalidInput` on ``field``
+    for anything else."""
+    try:
+        fields = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+        sender = Account.recover_transaction(raw)
+    except Exception as error:  # eth-account raises many kinds for malformed bytes
+        raise InvalidInput(
+            field,
+            "signed-transaction",
+            f"not a signed typed transaction (EIP-2718, type 1 or 2): {type(error).__name__}",
+        ) from None
+    to = fields.get("to")
+    return _Signed(
+        sender=ChecksumAddress(sender),
+        to=Web3.to_checksum_address(to) if to else None,
+        data=bytes(fields.get("data", b"")),
+        chain_id=int(fields["chainId"]),
+        value=int(fields.get("value", 0)),
+        nonce=int(fields["nonce"]),
+    )
+
+
+def to_hex(data: bytes) -> str:
+    return "0x" + bytes(data).hex()
 
 
 def _out_of_gas(receipt: Any, gas_limit: int) -> bool:
@@ -210,8 +266,6 @@ class Chain:
         return self._chain_id
 
     def block_number(self) -> int:
-        if self._jsonrpc is None:
-            return self._rpc(lambda: self.w3.eth.block_number)
         return int(self._lean("eth_blockNumber", []), 16)
 
     def head(self) -> tuple[int, int]:
@@ -231,16 +285,25 @@ class Chain:
         except (Web3Exception, OSError) as error:
             raise ChainError(f"node request failed: {type(error).__name__}: {error}") from error
 
-    def _lean(self, method: str, params: list[Any]) -> Any:
-        """``method`` through the lean client, its errors raised as :meth:`_rpc` raises them."""
-        assert self._jsonrpc is not None
-        try:
+    def _request(self, method: str, params: list[Any]) -> Any:
+        """The raw ``result`` of ``method`` (hex strings, as the node sends them), through the
+        lean client, or through web3's provider, unformatted, where there is none."""
+        if self._jsonrpc is not None:
             return self._jsonrpc.request(method, params)
+        response = self.w3.provider.make_request(RPCEndpoint(method), params)
+        if "error" in response:
+            raise RpcError(dict(response["error"]))
+        return response["result"]
+
+    def _lean(self, method: str, params: list[Any]) -> Any:
+        """:meth:`_request`, its errors raised as :meth:`_rpc` raises them."""
+        try:
+            return self._request(method, params)
         except RpcError as error:
             if error.code == _EXECUTION_REVERTED or error.data is not None:
                 raise self._revert(error.data, str(error)) from None
             raise ChainError(f"node request failed: {error}") from error
-        except (OSError, urllib3.exceptions.HTTPError) as error:
+        except (OSError, urllib3.exceptions.HTTPError, Web3Exception) as error:
             raise ChainError(f"node request failed: {type(error).__name__}: {error}") from error
 
     def _decode(self, error: ContractLogicError) -> RegistryError:
@@ -257,17 +320,14 @@ class Chain:
         return self.decoder.to_exception(bytes(HexBytes(data)))
 
     def call(self, function: Any, block: int | str = "latest") -> Any:
-        """Calls a view function (a bound web3 ContractFunction)."""
-        return self._rpc(lambda: function.call(block_identifier=block))
+        """Calls a view function (a bound web3 ContractFunction) at ``block``; its answer as
+        web3 would return it."""
+        answer = self.call_data(function.address, calldata(function), block)
+        return signature(function.abi).decode(answer)
 
     def call_data(self, to: ChecksumAddress, data: bytes, block: int | str = "latest") -> bytes:
         """``eth_call`` of encoded calldata: what :meth:`call` does without web3's ABI handling
         (which hashes every signature of the contract's ABI at each call)."""
-        if self._jsonrpc is None:
-            at = cast(BlockIdentifier, block)
-            return bytes(
-                self._rpc(lambda: self.w3.eth.call({"to": to, "data": HexBytes(data)}, at))
-            )
         tag = hex(block) if isinstance(block, int) else block
         return bytes(HexBytes(self._lean("eth_call", [{"to": to, "data": "0x" + data.hex()}, tag])))
 
@@ -283,17 +343,106 @@ class Chain:
         :class:`~registry.errors.TransactionDropped` or
         :class:`~registry.errors.TransactionReplaced`, never sent again blindly.
         """
-        params: TxParams = {"from": signer.address, "chainId": self.chain_id}
-        tx: TxParams = self._rpc(lambda: function.build_transaction(params))
-        tx["gas"] = self._within_block(gas_limit(int(tx["gas"])))
+        call = _call_of(signer.address, function)
+        tx = self._prepare(call)
         sent = self._send(signer, tx, on_signed)
         receipt = self._receipt(sent)
         if _out_of_gas(receipt, int(tx["gas"])):
-            retry: TxParams = self._rpc(lambda: function.build_transaction(params))
-            retry["gas"] = self._within_block(gas_limit(int(retry["gas"])) * 2)
-            sent = self._send(signer, retry, on_signed)
+            tx = self._prepare(call, margin=2)
+            sent = self._send(signer, tx, on_signed)
             receipt = self._receipt(sent)
         return self._result(sent, receipt)
+
+    def unsigned(self, sender: ChecksumAddress, function: Any) -> TxParams:
+        """The transaction ``function`` is from ``sender``, for a sender that signs itself (its
+        key in an HSM or a wallet) and hands it to :meth:`relay`: estimated (a refusal raises
+        its rule here), with the gas, fees and next nonce :meth:`transact` would give it."""
+        tx = self._prepare(_call_of(sender, function))
+        tx["nonce"] = Nonce(self._count(sender, "pending"))
+        if "gasPrice" in tx:
+            # EIP-2930: a typed transaction on a chain without base fees.
+            tx["accessList"] = AccessList([])
+        tx["type"] = 2 if "maxFeePerGas" in tx else 1
+        return tx
+
+    def relay(
+        self,
+        sender: ChecksumAddress,
+        function: Any,
+        raw: bytes,
+        on_signed: OnSigned | None = None,
+        field: str = "signed_transaction",
+    ) -> TxResult:
+        """Sends ``raw``, which ``sender`` signed itself, once it is the transaction
+        :meth:`unsigned` describes: signed by ``sender``, to the same contract with the same
+        call, on this chain. Anything else is :class:`~registry.errors.InvalidInput` on
+        ``field`` and sends nothing, and a rule that refuses the call at estimation raises as in
+        :meth:`transact`, sending nothing either. Then it is followed like a transaction signed
+        here, except that one out of gas cannot be signed again here: it is reported failed."""
+        signed = _signed(raw, field)
+        expected = _call_of(sender, function)
+        for name, got, want in (
+            ("signer", signed.sender, sender),
+            ("to", signed.to, expected.get("to")),
+            ("data", signed.data, expected["data"]),
+            ("chainId", signed.chain_id, self.chain_id),
+            ("value", signed.value, 0),
+        ):
+            if got != want:
+                raise InvalidInput(
+                    field,
+                    "signed-transaction-mismatch",
+                    f"the signed transaction's {name} is not this request's: sign the "
+                    "transaction the API describes for it (ask for it unsigned)",
+                )
+        self._lean("eth_estimateGas", [{**expected, "data": to_hex(expected["data"])}])
+        sent = SentTx(Web3.keccak(raw).to_0x_hex(), sender, signed.nonce)
+        if on_signed is not None:
+            on_signed(sent)
+        try:
+            self._request("eth_sendRawTransaction", [to_hex(raw)])
+        except RpcError as error:
+            if _nonce_taken(error):
+                raise InvalidInput(
+                    field,
+                    "nonce-used",
+                    f"nonce {signed.nonce} of {sender} is used already: ask for the "
+                    "transaction unsigned again and sign it with the nonce it gives",
+                ) from None
+            raise ChainError(f"the node refused the transaction: {error}") from error
+        except (OSError, urllib3.exceptions.HTTPError) as error:
+            raise ChainError(f"node request failed: {type(error).__name__}: {error}") from error
+        return self._result(sent, self._receipt(sent))
+
+    def _prepare(self, call: dict[str, Any], margin: int = 1) -> TxParams:
+        """``call`` as a transaction ready to sign but for its nonce: estimated (a refusal raises
+        its decoded rule here, before anything is signed), its gas limit with room for a state
+        that changes before it is mined (times ``margin``), its fees as web3 would set them."""
+        estimate = int(self._lean("eth_estimateGas", [{**call, "data": to_hex(call["data"])}]), 16)
+        return {
+            **({"to": call["to"]} if "to" in call else {}),
+            "data": HexBytes(call["data"]),
+            "value": Wei(0),
+            "gas": self._within_block(gas_limit(estimate) * margin),
+            "chainId": self.chain_id,
+            **self._fees(),
+        }
+
+    def _fees(self) -> TxParams:
+        """EIP-1559 fees as web3 sets them (the node's priority fee, plus twice the newest base
+        fee), or the node's gas price where blocks carry no base fee."""
+        base = self._lean("eth_getBlockByNumber", ["latest", False]).get("baseFeePerGas")
+        if base is None:
+            return {"gasPrice": Wei(int(self._lean("eth_gasPrice", []), 16))}
+        try:
+            priority = int(self._lean("eth_maxPriorityFeePerGas", []), 16)
+        except ChainError:
+            # Nodes without the method: web3 derives one from the fee history.
+            priority = self._rpc(lambda: self.w3.eth.max_priority_fee)
+        return {
+            "maxPriorityFeePerGas": Wei(priority),
+            "maxFeePerGas": Wei(priority + 2 * int(base, 16)),
+        }
 
     def follow(self, sent: SentTx) -> TxResult | None:
         """The result of a transaction signed earlier, perhaps by a process that died before it
@@ -345,20 +494,18 @@ class Chain:
             for attempt in range(NONCE_ATTEMPTS):
                 if attempt:
                     time.sleep(random.uniform(0, attempt / 1000))  # noqa: S311 (jitter, not a secret)
-                nonce = self._rpc(
-                    lambda: self.w3.eth.get_transaction_count(signer.address, "pending")
-                )
+                nonce = self._count(signer.address, "pending")
                 raw = signer.sign({**tx, "nonce": Nonce(nonce)})
                 sent = SentTx(Web3.keccak(raw).to_0x_hex(), signer.address, nonce)
                 if on_signed is not None:
                     on_signed(sent)
                 try:
-                    self.w3.eth.send_raw_transaction(raw)
-                except (Web3Exception, ValueError) as error:
+                    self._request("eth_sendRawTransaction", [to_hex(raw)])
+                except RpcError as error:
                     if _nonce_taken(error):
                         continue
                     raise ChainError(f"the node refused the transaction: {error}") from error
-                except OSError as error:
+                except (OSError, urllib3.exceptions.HTTPError) as error:
                     raise ChainError(
                         f"node request failed: {type(error).__name__}: {error}"
                     ) from error
@@ -371,7 +518,7 @@ class Chain:
         deadline = time.monotonic() + RECEIPT_TIMEOUT_SECONDS
         next_check = time.monotonic() + FATE_CHECK_SECONDS
         while True:
-            receipt = self._rpc(lambda: self._receipt_or_none(sent.tx_hash))
+            receipt = self._mined(sent.tx_hash)
             if receipt is not None:
                 return receipt
             now = time.monotonic()
@@ -398,16 +545,24 @@ class Chain:
     def _check_fate(self, sent: SentTx) -> None:
         """Raises if ``sent`` can no longer be mined: another transaction has its nonce, or the
         node has forgotten it (a reorganization or the pool dropped it)."""
-        mined = self._rpc(lambda: self.w3.eth.get_transaction_count(sent.sender, "latest"))
-        if mined > sent.nonce:
+        if self._count(sent.sender, "latest") > sent.nonce:
             # The nonce is used; if by ours, its receipt is there now.
-            if self._rpc(lambda: self._receipt_or_none(sent.tx_hash)) is None:
+            if self._mined(sent.tx_hash) is None:
                 raise TransactionReplaced(sent.tx_hash, sent.nonce)
             return
-        try:
-            self.w3.eth.get_transaction(HexStr(sent.tx_hash))
-        except TransactionNotFound:
-            raise TransactionDropped(sent.tx_hash, sent.nonce) from None
+        if self._lean("eth_getTransactionByHash", [sent.tx_hash]) is None:
+            raise TransactionDropped(sent.tx_hash, sent.nonce)
+
+    def _count(self, account: str, block: str) -> int:
+        """``account``'s transaction count (its next nonce) at ``block``."""
+        return int(self._lean("eth_getTransactionCount", [account, block]), 16)
+
+    def _mined(self, tx_hash: str) -> dict[str, int] | None:
+        """What a sender needs of a receipt (status, block, gas used), or None while unmined."""
+        receipt = self._lean("eth_getTransactionReceipt", [tx_hash])
+        if receipt is None:
+            return None
+        return {name: int(receipt[name], 16) for name in ("status", "blockNumber", "gasUsed")}
 
     def _failure(self, sent: SentTx, receipt: Any) -> RegistryError:
         """Why a mined transaction failed, decoded like a refusal at estimation.

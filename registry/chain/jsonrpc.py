@@ -1,11 +1,12 @@
-"""JSON-RPC over HTTP without web3's request stack, for the reads every API request makes.
+"""JSON-RPC over HTTP without web3's request stack, for the requests every API call makes.
 
 web3 sends a request through its request manager, middlewares, parameter and result formatters
 and ``requests``: about 1.5 ms of CPU for an ``eth_blockNumber`` here, many times what the node
-takes to answer it. The duplicate check reads the head and one batched ``eth_call`` per request
-(:mod:`registry.chain.views`), so that overhead would be most of its cost. This client posts the
-JSON body on a pooled urllib3 connection and reads the answer, nothing more; web3 stays in
-charge of everything else (transactions, receipts, logs, blocks).
+takes to answer it. A duplicate check reads the head and one batched ``eth_call``; a write
+estimates, asks for fees and its nonce, sends, and polls for its receipt: through web3 that
+overhead was most of their cost. This client posts the JSON body on a pooled urllib3 connection
+and reads the answer, nothing more; :class:`~registry.chain.client.Chain` uses it for those
+requests (raw hex answers) and web3 for the rest (logs, blocks, tracing, decoding events).
 """
 
 from __future__ import annotations

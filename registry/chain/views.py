@@ -18,11 +18,10 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from eth_abi.abi import decode, encode
-from eth_abi.grammar import ABIType, BasicType, TupleType, parse
-from eth_utils.abi import collapse_if_tuple, function_abi_to_4byte_selector
-from eth_utils.address import to_checksum_address
+from eth_utils.abi import function_abi_to_4byte_selector
 
 from registry.batching import Batcher
+from registry.chain.abi import signature
 from registry.chain.client import Chain
 
 __all__ = ["BATCH", "ContractViews", "HeadRead", "HeadViews", "ViewCall"]
@@ -35,17 +34,6 @@ BATCH = 256
 """Calls per ``multicall``: well under a node's gas cap for ``eth_call`` with our views."""
 
 
-def _checksummed(abi_type: ABIType, value: Any) -> Any:
-    """``value`` with its addresses checksummed (eth_abi decodes them in lower case)."""
-    if abi_type.is_array:
-        return [_checksummed(abi_type.item_type, item) for item in value]
-    if isinstance(abi_type, TupleType):
-        return tuple(_checksummed(c, v) for c, v in zip(abi_type.components, value, strict=True))
-    if isinstance(abi_type, BasicType) and abi_type.base == "address":
-        return to_checksum_address(value)
-    return value
-
-
 class ContractViews:
     """The view functions of ``contract`` (a web3 contract object), called in batches at one
     block."""
@@ -55,13 +43,7 @@ class ContractViews:
         self.contract = contract
         self.block = block
         self._functions = {
-            item["name"]: (
-                function_abi_to_4byte_selector(item),
-                [collapse_if_tuple(dict(i)) for i in item["inputs"]],
-                [collapse_if_tuple(dict(o)) for o in item["outputs"]],
-            )
-            for item in contract.abi
-            if item["type"] == "function"
+            item["name"]: signature(item) for item in contract.abi if item["type"] == "function"
         }
 
     def has(self, name: str) -> bool:
@@ -80,23 +62,15 @@ class ContractViews:
         return results
 
     def _batch(self, calls: Sequence[tuple[str, Sequence[Any]]], block: int | str) -> list[Any]:
-        data = []
-        for name, args in calls:
-            selector, inputs, _ = self._functions[name]
-            data.append(selector + encode(inputs, list(args)))
+        data = [self._functions[name].encode(args) for name, args in calls]
         returned = self.chain.call_data(
             self.contract.address, _MULTICALL + encode(["bytes[]"], [data]), block
         )
         (answers,) = decode(["bytes[]"], returned)
-        results = []
-        for (name, _), answer in zip(calls, answers, strict=True):
-            outputs = self._functions[name][2]
-            values = tuple(
-                _checksummed(parse(t), v)
-                for t, v in zip(outputs, decode(outputs, bytes(answer)), strict=True)
-            )
-            results.append(values[0] if len(values) == 1 else values)
-        return results
+        return [
+            self._functions[name].decode(bytes(answer))
+            for (name, _), answer in zip(calls, answers, strict=True)
+        ]
 
 
 class ViewCall(NamedTuple):
