@@ -12,16 +12,20 @@ small query per poll, not a hundred.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from registry.indexer import CURSOR_NAME, read_cursor
 
 __all__ = ["POLL_SECONDS", "IndexWatch"]
 
 POLL_SECONDS = 0.01
+
+logger = logging.getLogger(__name__)
 
 
 class IndexWatch:
@@ -61,9 +65,16 @@ class IndexWatch:
                 self._waiting -= 1
 
     def _poll(self) -> None:
-        """Reads the cursor while anyone waits, then ends (the next waiter starts another)."""
+        """Reads the cursor while anyone waits, then ends (the next waiter starts another).
+
+        A database error is logged and the cursor read again at the next poll: the poller must
+        outlive it, or the requests waiting would wait out their whole timeout for nothing."""
         while True:
-            indexed = self.indexed_block()
+            try:
+                indexed = self.indexed_block()
+            except SQLAlchemyError as error:
+                logger.warning("reading the index cursor failed, retrying: %s", error)
+                indexed = self._indexed
             with self._changed:
                 self._indexed = indexed
                 self._changed.notify_all()
