@@ -396,22 +396,14 @@ class Chain:
                     "transaction the API describes for it (ask for it unsigned)",
                 )
         self._lean("eth_estimateGas", [{**expected, "data": to_hex(expected["data"])}])
-        sent = SentTx(Web3.keccak(raw).to_0x_hex(), sender, signed.nonce)
-        if on_signed is not None:
-            on_signed(sent)
-        try:
-            self._request("eth_sendRawTransaction", [to_hex(raw)])
-        except RpcError as error:
-            if _nonce_taken(error):
-                raise InvalidInput(
-                    field,
-                    "nonce-used",
-                    f"nonce {signed.nonce} of {sender} is used already: ask for the "
-                    "transaction unsigned again and sign it with the nonce it gives",
-                ) from None
-            raise ChainError(f"the node refused the transaction: {error}") from error
-        except (OSError, urllib3.exceptions.HTTPError) as error:
-            raise ChainError(f"node request failed: {type(error).__name__}: {error}") from error
+        sent = self._send_raw(raw, sender, signed.nonce, on_signed)
+        if sent is None:
+            raise InvalidInput(
+                field,
+                "nonce-used",
+                f"nonce {signed.nonce} of {sender} is used already: ask for the transaction "
+                "unsigned again and sign it with the nonce it gives",
+            )
         return self._result(sent, self._receipt(sent))
 
     def _prepare(self, call: dict[str, Any], margin: int = 1) -> TxParams:
@@ -496,21 +488,28 @@ class Chain:
                     time.sleep(random.uniform(0, attempt / 1000))  # noqa: S311 (jitter, not a secret)
                 nonce = self._count(signer.address, "pending")
                 raw = signer.sign({**tx, "nonce": Nonce(nonce)})
-                sent = SentTx(Web3.keccak(raw).to_0x_hex(), signer.address, nonce)
-                if on_signed is not None:
-                    on_signed(sent)
-                try:
-                    self._request("eth_sendRawTransaction", [to_hex(raw)])
-                except RpcError as error:
-                    if _nonce_taken(error):
-                        continue
-                    raise ChainError(f"the node refused the transaction: {error}") from error
-                except (OSError, urllib3.exceptions.HTTPError) as error:
-                    raise ChainError(
-                        f"node request failed: {type(error).__name__}: {error}"
-                    ) from error
-                return sent
+                sent = self._send_raw(raw, signer.address, nonce, on_signed)
+                if sent is not None:
+                    return sent
         raise ChainError(f"no free nonce for {signer.address} after {NONCE_ATTEMPTS} attempts")
+
+    def _send_raw(
+        self, raw: bytes, sender: ChecksumAddress, nonce: int, on_signed: OnSigned | None
+    ) -> SentTx | None:
+        """Sends a signed transaction, told to ``on_signed`` first; None when the node refused
+        it because its nonce is no longer free."""
+        sent = SentTx(Web3.keccak(raw).to_0x_hex(), sender, nonce)
+        if on_signed is not None:
+            on_signed(sent)
+        try:
+            self._request("eth_sendRawTransaction", [to_hex(raw)])
+        except RpcError as error:
+            if _nonce_taken(error):
+                return None
+            raise ChainError(f"the node refused the transaction: {error}") from error
+        except (OSError, urllib3.exceptions.HTTPError) as error:
+            raise ChainError(f"node request failed: {type(error).__name__}: {error}") from error
+        return sent
 
     def _receipt(self, sent: SentTx) -> Any:
         """Waits for ``sent``'s receipt; raises when the node no longer has the transaction
