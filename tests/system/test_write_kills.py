@@ -98,6 +98,9 @@ class Deployment:
         try:
             wait_until(lambda: _started(server, workers), timeout=60)
             yield server
+        except BaseException:
+            print(f"--- creditreg serve's output ---\n{server.output()}")  # shown on failure
+            raise
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
@@ -309,7 +312,7 @@ def test_a_worker_killed_mid_request_leaves_every_account_usable(
         assert_nonces_contiguous(stack, banks, before, start)
 
         # Under load, killed wherever they are: signing, sending, waiting for the index.
-        wait_until(lambda: api.output().count(STARTED) == 3)  # the supervisor replaced it
+        wait_until(lambda: api.output().count(STARTED) >= 3)  # the supervisor replaced it
         loaded = tranches(6)
         with (
             httpx.Client(base_url=api.url, timeout=60) as http,
