@@ -1,11 +1,15 @@
 """The API's request and response bodies.
 
-Requests check shape and JSON types only, strictly: an amount is a JSON integer of minor units
-(a float, a boolean, a numeric string or a non-positive number is refused, never coerced); unknown
-members are refused, so a misspelt optional field does not pass unseen. Document rules (USCC check
-digit, ISO 4217, declaration number format) are the domain service's: it raises them as bad input
-naming the same field, and the client sees one problem shape either way. Where the boundary does
-refuse (amounts, declaration count, dates) it uses the service's rule names.
+Requests check shape and JSON types, strictly: an amount is a JSON integer of minor units
+(a float, a boolean, a numeric string or a number out of range is refused, never coerced); unknown
+members are refused, so a misspelt optional field does not pass unseen. What a JSON Schema can say,
+the model says, so that the OpenAPI document states what the server enforces: the receivable id
+(``0x`` and 64 hex digits) and the declaration number (18 digits) as patterns, the amounts' range,
+the declaration count, the check's declaration numbers as unique. The document rules no pattern
+can state (the USCC's check digit, ISO 4217's list, what an identifier is once normalized) are the
+domain service's: the schema names each by a ``format`` of its own (``uscc``, ``iso-4217``,
+``identifier``), and the service raises them as bad input naming the same field, so the client
+sees one problem shape either way. Where the boundary refuses, it uses the service's rule names.
 
 Responses are read from the service's dataclasses (``from_attributes``): nothing else leaves the
 service, and no database row or chain object reaches a client.
@@ -39,6 +43,9 @@ from registry.receivables import (
 )
 
 __all__ = [
+    "AMOUNT_LIMIT",
+    "DECLARATION_NUMBER_PATTERN",
+    "RECEIVABLE_ID_PATTERN",
     "AmountRequest",
     "CheckRequest",
     "CheckResponse",
@@ -47,6 +54,7 @@ __all__ = [
     "FieldError",
     "Health",
     "Problem",
+    "ReceivableId",
     "ReceivableOut",
     "RegisterRequest",
     "RegisteredOut",
@@ -55,17 +63,51 @@ __all__ = [
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
+RECEIVABLE_ID_PATTERN = "^0x[0-9a-fA-F]{64}$"
+"""A receivable id: ``0x`` and 64 hex digits, the invoice's fingerprint (as
+:func:`registry.receivables.parse_receivable_id` reads it)."""
+DECLARATION_NUMBER_PATTERN = "^[0-9]{18}$"
+"""A customs declaration number as the API takes it: 18 ASCII digits, nothing around them."""
+
+
+def _matching(pattern: str, rule: str, message: str) -> WrapValidator:
+    """Refuses a string that does not match ``pattern`` under ``rule``, the service's name for it.
+
+    Matched in full here (``$`` alone would let a trailing newline through, as ECMA-262 does not,
+    and the schema's pattern is read as ECMA-262), before the schema's own ``pattern`` constraint,
+    whose error would carry pydantic's generic name."""
+    compiled = re.compile(pattern.removeprefix("^").removesuffix("$"), re.ASCII)
+
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> str:
+        if isinstance(value, str) and not compiled.fullmatch(value):
+            raise PydanticCustomError(rule, message)
+        result: str = handler(value)
+        return result
+
+    return WrapValidator(check)
+
+
+AMOUNT_LIMIT = 10**22
+"""Amounts the API takes are below this: 10**20 units of any currency, beyond any invoice.
+
+The ledger holds up to 2**96 - 1 (``MAX_AMOUNT``), but no bound near that survives the JSON tooling
+that reads the OpenAPI document: beyond 2**64 a number is read as a double (serde_json, and so
+schemathesis; JavaScript from 2**53), and 2**96 as a double prints as 7.922816251426434e28, whose
+decimal value is above 2**96. So tools would take amounts the server refuses as valid. 10**22 is
+a double exactly, and prints exactly (``1e+22``): every tool reads the same bound as the server
+enforces. And 32 declarations of the most each still sum far below the ledger's limit."""
+assert AMOUNT_LIMIT <= MAX_AMOUNT
+
 
 def _amount(value: Any, handler: ValidatorFunctionWrapHandler) -> int:
-    # One rule for every way an amount can be wrong, the same one the service raises. The upper
-    # bound is checked here, not as a schema constraint: OpenAPI tooling turns 2**96 into a float.
+    # One rule for every way an amount can be wrong, the same one the service raises.
     try:
         result: int = handler(value)
     except ValidationError:
         result = 0
-    if not 0 < result <= MAX_AMOUNT:
+    if not 0 < result < AMOUNT_LIMIT:
         raise PydanticCustomError(
-            AMOUNT_RULE, "must be a positive JSON integer of minor units, at most 2**96 - 1"
+            AMOUNT_RULE, "must be a positive JSON integer of minor units, below 10**22"
         )
     return result
 
@@ -98,12 +140,36 @@ def _count(minimum: int) -> BeforeValidator:
 Amount = Annotated[
     int,
     Strict(),
-    Field(gt=0, description="Integer amount in minor units (cents, fen), at most 2**96 - 1."),
+    Field(
+        gt=0,
+        lt=AMOUNT_LIMIT,
+        description="Integer amount in minor units (cents, fen), below 10**22 "
+        "(rule `positive-integer-minor-units`).",
+    ),
     WrapValidator(_amount),
 ]
 # Bounded so that nobody makes the server normalize megabytes of text; real identifiers are short.
 Text = Annotated[str, Strict(), StringConstraints(max_length=256)]
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+ReceivableId = Annotated[
+    str,
+    Strict(),
+    StringConstraints(pattern=RECEIVABLE_ID_PATTERN),
+    _matching(
+        RECEIVABLE_ID_PATTERN, "receivable-id-format", "must be 0x followed by 64 hex digits"
+    ),
+]
+DeclarationNumber = Annotated[
+    str,
+    Strict(),
+    StringConstraints(pattern=DECLARATION_NUMBER_PATTERN),
+    _matching(
+        DECLARATION_NUMBER_PATTERN,
+        "declaration-number-format",
+        "must be a customs declaration number: 18 digits",
+    ),
+    Field(description="18-digit customs declaration number.", examples=["310120260000012345"]),
+]
 
 
 class _Request(BaseModel):
@@ -116,27 +182,44 @@ class _Response(BaseModel):
 
 class _InvoiceFields(_Request):
     exporter_uscc: Text = Field(
-        description="Exporter's 18-character unified social credit code (check digit validated).",
+        description="Exporter's 18-character unified social credit code (GB 32100-2015): format "
+        "`uscc`, its check digit validated (rules `uscc-format`, `uscc-check-digit`). Letters in "
+        "either case; spaces and separators are ignored.",
         examples=["91350100M000100Y43"],
+        json_schema_extra={"format": "uscc"},
     )
     invoice_number: Text = Field(
-        description="Invoice number, as printed.", examples=["INV-2026-001"]
+        description="Invoice number, as printed: format `identifier`, 1 to 128 characters once "
+        "upper-cased (Unicode NFKC) and stripped of spaces and separators, no control or "
+        "unassigned characters (rules `identifier-empty`, `identifier-too-long`, "
+        "`identifier-characters`).",
+        examples=["INV-2026-001"],
+        json_schema_extra={"format": "identifier"},
     )
-    currency: Text = Field(description="ISO 4217 currency code of the invoice.", examples=["USD"])
+    currency: Text = Field(
+        description="ISO 4217 alphabetic code of the invoice's currency: format `iso-4217` (rule "
+        "`iso-4217`), in either case.",
+        examples=["USD"],
+        json_schema_extra={"format": "iso-4217"},
+    )
 
 
 class CheckRequest(_InvoiceFields):
     """An invoice and the customs declarations it rests on, to check before financing."""
 
-    declaration_numbers: Annotated[list[Text], Field(max_length=MAX_DECLARATIONS), _count(0)] = (
-        Field(default_factory=list, description="18-digit customs declaration numbers.")
+    declaration_numbers: Annotated[
+        list[DeclarationNumber],
+        Field(max_length=MAX_DECLARATIONS, json_schema_extra={"uniqueItems": True}),
+        _count(0),
+    ] = Field(
+        default_factory=list,
+        description="18-digit customs declaration numbers, each at most once "
+        "(rule `declaration-duplicated`).",
     )
 
 
 class DeclarationIn(_Request):
-    number: Text = Field(
-        description="18-digit customs declaration number.", examples=["310120260000012345"]
-    )
+    number: DeclarationNumber
     value: Amount
 
 
@@ -144,10 +227,15 @@ class RegisterRequest(_InvoiceFields):
     """An export receivable to register."""
 
     face_value: Amount
-    maturity_date: IsoDate = Field(description="Due date (ISO 8601, YYYY-MM-DD), not in the past.")
+    maturity_date: IsoDate = Field(
+        description="Due date (ISO 8601, YYYY-MM-DD), not in the past (rule `maturity-in-past`)."
+    )
     declarations: Annotated[
         list[DeclarationIn], Field(min_length=1, max_length=MAX_DECLARATIONS), _count(1)
-    ] = Field(description="The customs declarations the invoice rests on, each with its value.")
+    ] = Field(
+        description="The customs declarations the invoice rests on, each with its value, and "
+        "each number at most once (rule `declaration-duplicated`)."
+    )
 
 
 class AmountRequest(_Request):
@@ -197,7 +285,9 @@ class ReceivableOut(_Response):
 
 
 class RegisteredOut(_Response):
-    receivable_id: str = Field(description="The invoice fingerprint, 0x and 64 hex digits.")
+    receivable_id: str = Field(
+        description="The invoice fingerprint, 0x and 64 hex digits.", pattern=RECEIVABLE_ID_PATTERN
+    )
     key_version: int
     tx_hash: str
     block_number: int

@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.convertors import Convertor, register_url_convertor
 
 from api.deps import Lender, LenderDep, ReceivablesDep, ServicesDep, authenticate
 from api.models import (
@@ -20,6 +21,7 @@ from api.models import (
     CheckRequest,
     CheckResponse,
     Problem,
+    ReceivableId,
     ReceivableOut,
     RegisteredOut,
     RegisterRequest,
@@ -46,11 +48,13 @@ def _problem(description: str) -> dict[str, Any]:
     return {"model": Problem, "description": description}
 
 
-_AUTH_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: _problem("No API key, or an unknown one."),
-    403: _problem("The key's role may not do this."),
-    422: _problem("A field breaks a rule; `field` and `rule` name it."),
-    503: _problem("The chain node is unreachable."),
+# 400, 401, 413, 422, 429 and 503 are the same on every route that takes a key, and are documented
+# once, for all of them, by api.problems.problem_openapi; these are the routes' own.
+_BANK_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    403: _problem(
+        "The key's role may not do this (`access-denied`), or the bank's account no longer holds "
+        "its role on chain (`missing-role`)."
+    ),
 }
 _WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: _problem("No such receivable."),
@@ -69,7 +73,8 @@ IdempotencyKeyHeader = Annotated[
         pattern=r"^[\x21-\x7e]+$",
         description="A key of your choosing, unique per request (a UUID does): sent again with "
         "the same request, the first answer is replayed (with `Idempotent-Replayed: true`), and "
-        "nothing is written twice. Kept per institution.",
+        "nothing is written twice; sent with another request, it is refused (422 "
+        "`idempotency-key-reused`). Kept per institution.",
         examples=["4f1c2a8e-9b7d-4e53-a1f0-6c2d8e9b3a71"],
     ),
 ]
@@ -87,20 +92,62 @@ _IDEMPOTENCY_PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 ReceivableIdPath = Annotated[
-    str,
+    ReceivableId,
     Path(
-        description="The receivable's id: its invoice fingerprint, 0x and 64 hex digits.",
+        description="The receivable's id: its invoice fingerprint, 0x and 64 hex digits (rule "
+        "`receivable-id-format`).",
         examples=["0x" + "ab" * 32],
     ),
 ]
 
-router = APIRouter(prefix="/v1/receivables", tags=["receivables"], responses=_AUTH_PROBLEMS)
+
+def _links(receivable_id: str) -> dict[str, Any]:
+    """OpenAPI links from an answer naming a receivable (at the JSON pointer ``receivable_id``)
+    to the operations on it: how a client, and schemathesis's stateful phase, go on from it."""
+    return {
+        name: {
+            "operationId": operation,
+            "parameters": {"receivable_id": f"$response.body#/{receivable_id}"},
+            "description": description,
+        }
+        for name, operation, description in (
+            ("GetReceivable", "get_receivable", "Read the receivable."),
+            ("FinanceReceivable", "finance_receivable", "Draw financing on it."),
+            ("RepayReceivable", "repay_receivable", "Record a repayment on it."),
+        )
+    }
+
+
+class _ReceivableIdSegment(Convertor[str]):
+    """The path segment a read takes as a receivable id: one that starts ``0x``, as every id does.
+    A word there is another resource's path: ``GET /v1/receivables/check`` is a method the
+    duplicate check's path does not take (405, with ``Allow: POST``), not the read of a receivable
+    named "check" (422). A malformed id that starts ``0x`` is still read as one, and refused as
+    such (422 ``receivable-id-format``); anything else is no resource (404)."""
+
+    regex = "0x[^/]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("receivable_id", _ReceivableIdSegment())
+
+_IN_ANSWER = "receivable/receivable_id"
+"""Where a financing's or a repayment's answer names its receivable."""
+
+router = APIRouter(prefix="/v1/receivables", tags=["receivables"])
 
 
 @router.post(
     "/check",
     response_model=CheckResponse,
     summary="Check an invoice and its customs declarations for duplicate financing",
+    operation_id="check_receivable",
+    responses=_BANK_PROBLEMS,
 )
 def check_receivable(
     body: CheckRequest, lender: LenderDep, receivables: ReceivablesDep
@@ -121,7 +168,23 @@ def check_receivable(
     response_model=RegisteredOut,
     status_code=status.HTTP_201_CREATED,
     summary="Register an export receivable",
-    responses={409: _WRITE_PROBLEMS[409], **_IDEMPOTENCY_PROBLEMS},
+    operation_id="register_receivable",
+    responses={
+        201: {
+            "description": "Registered, and the index holds it.",
+            "headers": {
+                "Location": {
+                    "description": "The receivable's URL.",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            },
+            "links": _links("receivable_id"),
+        },
+        **_BANK_PROBLEMS,
+        409: _WRITE_PROBLEMS[409],
+        **_IDEMPOTENCY_PROBLEMS,
+    },
 )
 def register_receivable(
     request: Request,
@@ -156,7 +219,13 @@ def register_receivable(
     response_model=TransactionOut,
     status_code=status.HTTP_201_CREATED,
     summary="Draw financing on a receivable",
-    responses={**_WRITE_PROBLEMS, **_IDEMPOTENCY_PROBLEMS},
+    operation_id="finance_receivable",
+    responses={
+        201: {"description": "Recorded, and the index holds it.", "links": _links(_IN_ANSWER)},
+        **_BANK_PROBLEMS,
+        **_WRITE_PROBLEMS,
+        **_IDEMPOTENCY_PROBLEMS,
+    },
 )
 def finance_receivable(
     request: Request,
@@ -179,7 +248,13 @@ def finance_receivable(
     response_model=TransactionOut,
     status_code=status.HTTP_201_CREATED,
     summary="Record a repayment",
-    responses={**_WRITE_PROBLEMS, **_IDEMPOTENCY_PROBLEMS},
+    operation_id="repay_receivable",
+    responses={
+        201: {"description": "Recorded, and the index holds it.", "links": _links(_IN_ANSWER)},
+        **_BANK_PROBLEMS,
+        **_WRITE_PROBLEMS,
+        **_IDEMPOTENCY_PROBLEMS,
+    },
 )
 def repay_receivable(
     request: Request,
@@ -222,9 +297,10 @@ def _write(
 
 
 @router.get(
-    "/{receivable_id}",
+    "/{receivable_id:receivable_id}",
     response_model=ReceivableOut,
     summary="Read a receivable",
+    operation_id="get_receivable",
     responses={404: _WRITE_PROBLEMS[404]},
     # Any authenticated institution may read; who asks does not change the answer.
     dependencies=[Depends(authenticate)],

@@ -229,14 +229,14 @@ def test_the_openapi_document_lists_429_on_every_authenticated_operation(
     client: TestClient,
 ) -> None:
     document = client.get("/openapi.json").json()
-    keyed = 0
+    keyed = set()
     for path, methods in document["paths"].items():
         for method, operation in methods.items():
             responses = operation["responses"]
             if not operation.get("security"):
                 assert "429" not in responses, f"{method} {path}"
                 continue
-            keyed += 1
+            keyed.add(f"{method.upper()} {path}")
             refused = responses["429"]
             assert refused["content"] == {
                 PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
@@ -244,7 +244,13 @@ def test_the_openapi_document_lists_429_on_every_authenticated_operation(
             assert refused["headers"]["Retry-After"]["required"] is True
             assert refused["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
             assert "`rate-limited`" in refused["description"]
-    assert keyed == 5
+    assert keyed >= {
+        "POST /v1/receivables/check",
+        "POST /v1/receivables",
+        "POST /v1/receivables/{receivable_id}/financings",
+        "POST /v1/receivables/{receivable_id}/repayments",
+        "GET /v1/receivables/{receivable_id}",
+    }
 
 
 def test_refusals_are_counted_by_budget_and_route(client: TestClient, stack: Stack) -> None:
