@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from eth_typing import ChecksumAddress
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 
@@ -78,10 +79,13 @@ PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 @dataclass(frozen=True)
 class Lender:
-    """A bank calling: who it is and the key the API signs its transactions with."""
+    """A bank calling: who it is, its chain account, and the key the API signs its transactions
+    with; None for a bank that signs them itself (its key in an HSM or a wallet), which sends
+    each write signed (:data:`api.writes.SIGNED_TRANSACTION_HEADER`)."""
 
     principal: Principal
-    signer: Signer
+    account: ChecksumAddress
+    signer: Signer | None
 
 
 def require_lender(principal: PrincipalDep, services: ServicesDep) -> Lender:
@@ -92,9 +96,15 @@ def require_lender(principal: PrincipalDep, services: ServicesDep) -> Lender:
             required_role=Role.LENDER.value,
             role=principal.role.value,
         )
-    signer = services.signer_for(principal)
-    services.roles.require(services.ledger, LENDER_ON_LEDGER, signer.address, principal.institution)
-    return Lender(principal, signer)
+    signer = services.signers.get(principal.institution)
+    account = signer.address if signer is not None else principal.account
+    if account is None:
+        raise AccessDenied(
+            f"this API knows no chain account for {principal.institution}",
+            institution=principal.institution,
+        )
+    services.roles.require(services.ledger, LENDER_ON_LEDGER, account, principal.institution)
+    return Lender(principal, account, signer)
 
 
 LenderDep = Annotated[Lender, Depends(require_lender)]

@@ -300,6 +300,24 @@ class TransactionOut(_Response):
     receivable: ReceivableOut = Field(description="The receivable as it stands after the change.")
 
 
+class UnsignedTransactionOut(_Response):
+    """A write's transaction as the API would send it, for a bank that signs with its own key: sign
+    it as it is (a typed transaction: EIP-1559, or EIP-2930 where the chain has no base fee) and
+    send the same request again with the signed bytes in its ``Signed-Transaction`` header."""
+
+    sender: str = Field(description="The bank's account, which must sign it.")
+    to: str
+    data: str = Field(description="The call, 0x and hex.")
+    value: int = 0
+    gas: int
+    nonce: int = Field(description="The account's next nonce as the node counts it now.")
+    chain_id: int
+    type: int = Field(description="2 (EIP-1559) or 1 (EIP-2930).")
+    max_fee_per_gas: int | None = None
+    max_priority_fee_per_gas: int | None = None
+    gas_price: int | None = None
+
+
 class Health(_Response):
     status: str
     chain_id: int

@@ -27,14 +27,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from eth_typing import ChecksumAddress
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from api.problems import problem_for
-from registry.chain.client import SentTx, Signer
+from registry.chain.client import OnSigned, SentTx, Signer
 from registry.contracts.binding import Call, ConsortiumContract
 from registry.errors import (
+    AccessDenied,
     ChainError,
     IndexBehind,
     RegistryError,
@@ -45,9 +47,10 @@ from registry.errors import (
 from registry.idempotency import Answer, Claim, IdempotencyStore, Pending, request_digest
 from registry.index_watch import IndexWatch
 
-__all__ = ["IDEMPOTENCY_KEY_HEADER", "Rendered", "Writes"]
+__all__ = ["IDEMPOTENCY_KEY_HEADER", "SIGNED_TRANSACTION_HEADER", "Rendered", "Sender", "Writes"]
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
+SIGNED_TRANSACTION_HEADER = "Signed-Transaction"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 T = TypeVar("T")
@@ -86,18 +89,18 @@ class Writes:
     def perform(
         self,
         request: Request,
-        institution: str,
+        sender: Sender,
         key: str | None,
         body: BaseModel,
         contract: ConsortiumContract,
-        signer: Signer,
         call: Call[T],
         render: Callable[[T], Rendered],
     ) -> Response:
-        """Carries out ``call`` for ``institution``, signed by ``signer``; answers with
-        ``render(outcome)``, the refusal's problem, or a stored answer."""
+        """Carries out ``call`` for ``sender``; answers with ``render(outcome)``, the refusal's
+        problem, or a stored answer."""
+        institution = sender.institution
         if key is None:
-            outcome, _ = self._execute(request, contract, signer, call, render)
+            outcome, _ = self._execute(request, contract, sender, call, render)
             return self._answer(request, outcome)
         digest = request_digest(
             request.method, request.url.path, body.model_dump(mode="json", by_alias=True)
@@ -106,7 +109,7 @@ class Writes:
         if isinstance(claim, Answer):
             return self._replay(request, claim)
         try:
-            outcome, recovered = self._execute(request, contract, signer, call, render, claim)
+            outcome, recovered = self._execute(request, contract, sender, call, render, claim)
         except (TransactionDropped, TransactionReplaced):
             claim.release()  # it did nothing: a retry starts anew
             raise
@@ -145,7 +148,7 @@ class Writes:
         self,
         request: Request,
         contract: ConsortiumContract,
-        signer: Signer,
+        sender: Sender,
         call: Call[T],
         render: Callable[[T], Rendered],
         claim: Claim | None = None,
@@ -171,7 +174,7 @@ class Writes:
                     return render(call.outcome(followed)), recovered
                 signed.pop()  # it ran out of gas and did nothing: carried out anew below
                 recovered = False
-            return render(contract.execute(signer, call, on_signed)), recovered
+            return render(sender.send(contract, call, on_signed)), recovered
         except ChainError:
             raise
         except RegistryError as error:
@@ -200,6 +203,36 @@ class Writes:
         headers = {**answer.headers, REPLAYED_HEADER: "true"}
         media_type = "application/problem+json" if answer.status_code >= 400 else None
         return JSONResponse(answer.body, answer.status_code, headers, media_type=media_type)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Whom a write is sent for: the bank's account, and the key the API signs with for it, or
+    the transaction the bank signed itself (``signed``: a bank whose key the API does not hold
+    asks for the transaction unsigned, signs it, and sends the request again with it)."""
+
+    institution: str
+    account: ChecksumAddress
+    signer: Signer | None
+    signed: bytes | None = None
+
+    def send(self, contract: ConsortiumContract, call: Call[T], on_signed: OnSigned) -> T:
+        if self.signed is not None:
+            return contract.relay(
+                self.account,
+                call,
+                self.signed,
+                on_signed,
+                field=f"header.{SIGNED_TRANSACTION_HEADER}",
+            )
+        if self.signer is None:
+            raise AccessDenied(
+                f"this API holds no signing key for {self.institution}: ask for the transaction "
+                f"unsigned (POST to the write's path + /unsigned), sign it, and send the request "
+                f"again with it in the {SIGNED_TRANSACTION_HEADER} header",
+                institution=self.institution,
+            )
+        return contract.execute(self.signer, call, on_signed)
 
 
 @dataclass(frozen=True)

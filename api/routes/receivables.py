@@ -26,14 +26,16 @@ from api.models import (
     RegisteredOut,
     RegisterRequest,
     TransactionOut,
+    UnsignedTransactionOut,
 )
 from api.services import Services
-from api.writes import IDEMPOTENCY_KEY_HEADER, Rendered
+from api.writes import IDEMPOTENCY_KEY_HEADER, SIGNED_TRANSACTION_HEADER, Rendered, Sender
 from registry.contracts.binding import Call
 from registry.receivables import (
     DeclarationInput,
     DuplicateCheck,
     Receivable,
+    ReceivableService,
     Registered,
     TransactionRecorded,
 )
@@ -63,6 +65,19 @@ _WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
         "over-finance, the refusal itself, recorded on chain for auditors."
     ),
 }
+
+SignedTransactionHeader = Annotated[
+    str | None,
+    Header(
+        alias=SIGNED_TRANSACTION_HEADER,
+        pattern=r"^0x([0-9a-fA-F]{2})+$",
+        max_length=2 + 2 * 131_072,
+        description="For a bank that signs with its own key: the transaction the write's "
+        "`/unsigned` twin describes, signed, 0x and hex. The API relays it only if it is that "
+        "transaction (signer, contract, call, chain); otherwise 422 "
+        "`signed-transaction-mismatch` and nothing is sent.",
+    ),
+]
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -155,7 +170,7 @@ def check_receivable(
     """Whether the invoice is unknown, registered, financed by you or by another bank, with the
     headroom left for you, and which invoice each declaration backs. Read from the contract."""
     return receivables.check(
-        lender.signer.address,
+        lender.account,
         exporter_uscc=body.exporter_uscc,
         invoice_number=body.invoice_number,
         currency=body.currency,
@@ -193,25 +208,19 @@ def register_receivable(
     receivables: ReceivablesDep,
     services: ServicesDep,
     idempotency_key: IdempotencyKeyHeader = None,
+    signed: SignedTransactionHeader = None,
 ) -> Response:
     """Registers the invoice with the customs declarations it rests on. Refused (409), and the
     refusal recorded on chain, when the invoice is already registered or a declaration backs
     another invoice or is attested for another exporter."""
-    call = receivables.prepare_register(
-        exporter_uscc=body.exporter_uscc,
-        invoice_number=body.invoice_number,
-        currency=body.currency,
-        face_value=body.face_value,
-        maturity_date=body.maturity_date,
-        declarations=[DeclarationInput(d.number, d.value) for d in body.declarations],
-    )
+    call = _registration(receivables, body)
 
     def render(registered: Registered) -> Rendered:
         location = {"Location": f"{router.prefix}/{registered.receivable_id}"}
         out = RegisteredOut.model_validate(registered)
         return Rendered(201, out, location, registered.block_number)
 
-    return _write(request, lender, services, idempotency_key, body, call, render)
+    return _write(request, lender, services, idempotency_key, signed, body, call, render)
 
 
 @router.post(
@@ -235,12 +244,13 @@ def finance_receivable(
     receivables: ReceivablesDep,
     services: ServicesDep,
     idempotency_key: IdempotencyKeyHeader = None,
+    signed: SignedTransactionHeader = None,
 ) -> Response:
     """Refused (409), and the refusal recorded on chain, beyond the cap (face value x the advance
     rate, and each declaration's value x the rate for verified or unverified declarations) or
     while another bank holds financing on it."""
     call = receivables.prepare_finance(receivable_id, body.amount)
-    return _write(request, lender, services, idempotency_key, body, call, _transaction)
+    return _write(request, lender, services, idempotency_key, signed, body, call, _transaction)
 
 
 @router.post(
@@ -264,11 +274,12 @@ def repay_receivable(
     receivables: ReceivablesDep,
     services: ServicesDep,
     idempotency_key: IdempotencyKeyHeader = None,
+    signed: SignedTransactionHeader = None,
 ) -> Response:
     """Only the financing bank records repayments, at most what is outstanding; at zero the
     receivable is settled and any bank may finance it again."""
     call = receivables.prepare_repay(receivable_id, body.amount)
-    return _write(request, lender, services, idempotency_key, body, call, _transaction)
+    return _write(request, lender, services, idempotency_key, signed, body, call, _transaction)
 
 
 def _transaction(recorded: TransactionRecorded) -> Rendered:
@@ -280,20 +291,106 @@ def _write(
     lender: Lender,
     services: Services,
     key: str | None,
+    signed: str | None,
     body: BaseModel,
     call: Call[T],
     render: Callable[[T], Rendered],
 ) -> Response:
-    return services.writes.perform(
-        request,
+    sender = Sender(
         lender.principal.institution,
-        key,
-        body,
-        services.ledger,
+        lender.account,
         lender.signer,
-        call,
-        render,
+        bytes.fromhex(signed[2:]) if signed is not None else None,
     )
+    return services.writes.perform(request, sender, key, body, services.ledger, call, render)
+
+
+def _registration(receivables: ReceivableService, body: RegisterRequest) -> Call[Registered]:
+    return receivables.prepare_register(
+        exporter_uscc=body.exporter_uscc,
+        invoice_number=body.invoice_number,
+        currency=body.currency,
+        face_value=body.face_value,
+        maturity_date=body.maturity_date,
+        declarations=[DeclarationInput(d.number, d.value) for d in body.declarations],
+    )
+
+
+# --- for a bank that signs itself -----------------------------------------------------------------
+
+_UNSIGNED_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **_BANK_PROBLEMS,
+    404: _WRITE_PROBLEMS[404],
+    409: _problem("A ledger rule refuses it already: nothing to sign."),
+}
+
+
+def _unsigned(services: Services, lender: Lender, call: Call[Any]) -> UnsignedTransactionOut:
+    tx: Any = services.ledger.chain.unsigned(lender.account, call.function)
+    return UnsignedTransactionOut(
+        sender=lender.account,
+        to=tx["to"],
+        data="0x" + bytes(tx["data"]).hex(),
+        value=tx["value"],
+        gas=tx["gas"],
+        nonce=tx["nonce"],
+        chain_id=tx["chainId"],
+        type=tx["type"],
+        max_fee_per_gas=tx.get("maxFeePerGas"),
+        max_priority_fee_per_gas=tx.get("maxPriorityFeePerGas"),
+        gas_price=tx.get("gasPrice"),
+    )
+
+
+@router.post(
+    "/unsigned",
+    response_model=UnsignedTransactionOut,
+    summary="The registration's transaction, unsigned, for a bank that signs itself",
+    operation_id="register_receivable_unsigned",
+    responses=_UNSIGNED_PROBLEMS,
+)
+def register_receivable_unsigned(
+    body: RegisterRequest, lender: LenderDep, receivables: ReceivablesDep, services: ServicesDep
+) -> UnsignedTransactionOut:
+    """What `POST /v1/receivables` would send for you, estimated now: sign it and send that
+    request with it in the `Signed-Transaction` header."""
+    return _unsigned(services, lender, _registration(receivables, body))
+
+
+@router.post(
+    "/{receivable_id}/financings/unsigned",
+    response_model=UnsignedTransactionOut,
+    summary="A drawdown's transaction, unsigned, for a bank that signs itself",
+    operation_id="finance_receivable_unsigned",
+    responses=_UNSIGNED_PROBLEMS,
+)
+def finance_receivable_unsigned(
+    receivable_id: ReceivableIdPath,
+    body: AmountRequest,
+    lender: LenderDep,
+    receivables: ReceivablesDep,
+    services: ServicesDep,
+) -> UnsignedTransactionOut:
+    """What `POST /v1/receivables/{receivable_id}/financings` would send for you."""
+    return _unsigned(services, lender, receivables.prepare_finance(receivable_id, body.amount))
+
+
+@router.post(
+    "/{receivable_id}/repayments/unsigned",
+    response_model=UnsignedTransactionOut,
+    summary="A repayment's transaction, unsigned, for a bank that signs itself",
+    operation_id="repay_receivable_unsigned",
+    responses=_UNSIGNED_PROBLEMS,
+)
+def repay_receivable_unsigned(
+    receivable_id: ReceivableIdPath,
+    body: AmountRequest,
+    lender: LenderDep,
+    receivables: ReceivablesDep,
+    services: ServicesDep,
+) -> UnsignedTransactionOut:
+    """What `POST /v1/receivables/{receivable_id}/repayments` would send for you."""
+    return _unsigned(services, lender, receivables.prepare_repay(receivable_id, body.amount))
 
 
 @router.get(

@@ -88,6 +88,18 @@ class ConsortiumContract:
         """Sends ``call`` from ``signer`` and returns its outcome."""
         return call.outcome(self.chain.transact(signer, call.function, on_signed))
 
+    def relay(
+        self,
+        account: ChecksumAddress,
+        call: Call[T],
+        raw: bytes,
+        on_signed: OnSigned | None = None,
+        field: str = "signed_transaction",
+    ) -> T:
+        """Sends ``call`` as ``account`` signed it itself (``raw``, checked to be that call:
+        :meth:`~registry.chain.client.Chain.relay`) and returns its outcome."""
+        return call.outcome(self.chain.relay(account, call.function, raw, on_signed, field))
+
     def grant_role(self, signer: Signer, role: bytes, account: str) -> TxResult:
         return self.chain.transact(signer, self.contract.functions.grantRole(role, account))
 

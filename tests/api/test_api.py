@@ -184,6 +184,9 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
         "/v1/receivables/{receivable_id}",
         "/v1/receivables/{receivable_id}/financings",
         "/v1/receivables/{receivable_id}/repayments",
+        "/v1/receivables/unsigned",
+        "/v1/receivables/{receivable_id}/financings/unsigned",
+        "/v1/receivables/{receivable_id}/repayments/unsigned",
     }
     assert document["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
     register_op = document["paths"]["/v1/receivables"]["post"]
