@@ -247,6 +247,9 @@ class Phase:
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "client_cpu_share": self.client_cpu / self.elapsed if self.elapsed else 0.0,
             "server_cpu_share": self.server_cpu / self.elapsed if self.elapsed else 0.0,
+            # What each request cost the server (API, indexer and dev node together): unlike the
+            # rates, barely moved by other load on the machine.
+            "server_cpu_ms_per_request": 1000 * self.server_cpu / len(ordered) if ordered else 0.0,
         }
 
 
@@ -387,6 +390,7 @@ def _row(phase: dict[str, Any], raw: dict[str, float]) -> str:
         f"  {phase['phase']:<8}{phase['clients']:>8}{phase['per_s']:>10.1f}"
         f"{phase['p50_ms']:>10.1f}{phase['p99_ms']:>10.1f}{refused:>7}{errors:>6}"
         f"{vs_raw:>8}{phase['client_cpu_share']:>9.0%}{phase['server_cpu_share']:>9.0%}"
+        f"{phase['server_cpu_ms_per_request']:>11.1f}"
     )
 
 
@@ -425,7 +429,7 @@ def main() -> None:
 
     print(
         f"  {'phase':<8}{'clients':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'4xx':>7}"
-        f"{'5xx':>6}{'vs raw':>8}{'gen CPU':>9}{'srv CPU':>9}"
+        f"{'5xx':>6}{'vs raw':>8}{'gen CPU':>9}{'srv CPU':>9}{'srv ms/req':>11}"
     )
     for mode in modes:
         raw = mode["raw"]
@@ -437,7 +441,10 @@ def main() -> None:
             print(_row(phase, raw))
     print("targets (automine):")
     print("\n".join(_verdicts(modes)))
-    print("gen CPU: this load generator's CPU time over the phase (of one core); srv CPU: up's.")
+    print(
+        "gen CPU: this load generator's CPU time over the phase (of one core); srv CPU: up's "
+        "(API, indexer, dev node); srv ms/req: up's CPU time per request."
+    )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"modes": modes, "targets": TARGETS}, indent=2) + "\n")
     print(f"wrote {RESULTS}")
