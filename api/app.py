@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from api.authentication import Authentication
@@ -48,6 +49,12 @@ allows a request again.
 """
 
 
+REQUEST_THREADS = 128
+"""Routes and dependencies that block run in threads, at most this many at once (anyio's default
+is 40). A write holds its thread until its block is mined and indexed, a second on a chain with
+1 s blocks: with 40, 64 writing clients queued for threads and took two blocks each."""
+
+
 def create_app(
     settings: Settings,
     services: Services | None = None,
@@ -59,6 +66,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         if services is not None:
             yield
             return
