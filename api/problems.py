@@ -357,6 +357,21 @@ def _document_problems(operation: dict[str, Any]) -> None:
     operation["responses"] = dict(sorted(responses.items()))
 
 
+def _no_null_parameters(operation: dict[str, Any]) -> None:
+    """An optional header or query parameter as what it is when sent: a string (FastAPI documents
+    ``str | None`` as a string or null, and a client or a generator that sends null sends the text
+    ``null``). Absent is what ``required: false`` already says."""
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        branches = schema.get("anyOf")
+        if not isinstance(branches, list):
+            continue
+        kept = [branch for branch in branches if branch != {"type": "null"}]
+        if len(kept) == 1 and len(kept) < len(branches):
+            del schema["anyOf"]
+            schema.update(kept[0])
+
+
 def _drop_unreferenced(schema: dict[str, Any], names: Sequence[str]) -> None:
     components = schema.get("components", {}).get("schemas", {})
     for name in names:
@@ -373,6 +388,7 @@ def problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     shared ``Problem`` schema. And the errors any operation of a kind may answer, whatever its
     route, are documented on each (``_COMMON_PROBLEMS``): 400 on an operation with a body; 401 and
     429 (with ``Retry-After``) on one that takes a key; 413 and 503 on all; 422 on one with input.
+    And an optional parameter is documented as the string it is when sent, never as null.
     """
 
     def openapi() -> dict[str, Any]:
@@ -386,6 +402,7 @@ def problem_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             for path in schema.get("paths", {}).values():
                 for operation in path.values():
                     _document_problems(operation)
+                    _no_null_parameters(operation)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             if "Problem" not in components:
                 problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")

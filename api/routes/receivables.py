@@ -75,7 +75,9 @@ SignedTransactionHeader = Annotated[
         description="For a bank that signs with its own key: the transaction the write's "
         "`/unsigned` twin describes, signed, 0x and hex. The API relays it only if it is that "
         "transaction (signer, contract, call, chain); otherwise 422 "
-        "`signed-transaction-mismatch` and nothing is sent.",
+        "`signed-transaction-mismatch` (`signed-transaction` for bytes that are no signed "
+        "transaction, `nonce-used` for one whose nonce the account has spent) and nothing is "
+        "sent.",
     ),
 ]
 
