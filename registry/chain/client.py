@@ -398,7 +398,7 @@ class Chain:
                     f"the signed transaction's {name} is not this request's: sign the "
                     "transaction the API describes for it (ask for it unsigned)",
                 )
-        self._lean("eth_estimateGas", [{**expected, "data": to_hex(expected["data"])}])
+        self._estimate(expected)
         sent = self._send_raw(raw, sender, signed.nonce, on_signed)
         if sent is None:
             raise InvalidInput(
@@ -413,7 +413,7 @@ class Chain:
         """``call`` as a transaction ready to sign but for its nonce: estimated (a refusal raises
         its decoded rule here, before anything is signed), its gas limit with room for a state
         that changes before it is mined (times ``margin``), its fees as web3 would set them."""
-        estimate = int(self._lean("eth_estimateGas", [{**call, "data": to_hex(call["data"])}]), 16)
+        estimate = self._estimate(call)
         return {
             **({"to": call["to"]} if "to" in call else {}),
             "data": HexBytes(call["data"]),
@@ -422,6 +422,17 @@ class Chain:
             "chainId": self.chain_id,
             **self._fees(),
         }
+
+    def _estimate(self, call: dict[str, Any]) -> int:
+        """The gas ``call`` takes on the newest block; a refusal raises its decoded rule.
+
+        On the newest block, not the node's pending state: whether a rival still in the pool
+        counts would then depend on which request reached the node first (anvil estimates on
+        the pending state by default). Requests that arrive together are estimated alike, and a
+        rival mined first is handled when the transaction is (:func:`gas_limit`,
+        :meth:`_failure`)."""
+        params = [{**call, "data": to_hex(call["data"])}, "latest"]
+        return int(self._lean("eth_estimateGas", params), 16)
 
     def _fees(self) -> TxParams:
         """EIP-1559 fees as web3 sets them (the node's priority fee, plus twice the newest base
