@@ -16,7 +16,8 @@ from registry import errors
 from registry.chain.client import Signer
 from registry.contracts.binding import ConsortiumContract
 from registry.contracts.ledger import DeclarationTerm, ReceivableTerms
-from registry.credentials import DevSecrets
+from registry.contracts.roles import Role
+from registry.credentials import ApiCredential, ApiSecrets, DevSecrets
 from registry.devstack import fund_dev_accounts, grant_roles
 from tests.conftest import Stack, fp
 from tests.models.ledger import EXPORTER
@@ -113,6 +114,18 @@ class Deployed(Generic[Contract]):
 
     def violated(self, rule: str, action: Callable[[], object]) -> dict[str, Any]:
         return violated(self.stack, rule, action, self.rule_error)
+
+
+def without_signing_key(stack: Stack, bank: str) -> ApiSecrets:
+    """The API's secrets with ``bank``'s API key and account but not its signing key: a bank
+    that signs elsewhere (an HSM, a wallet), or whose key was withdrawn."""
+    full = stack.secrets.api_secrets()
+    kept = full.institution(bank)
+    return ApiSecrets(
+        full.keyring,
+        tuple(i for i in full.institutions if i.name != bank),
+        (*full.key_only, ApiCredential(bank, Role.LENDER, kept.signer.address, kept.api_key)),
+    )
 
 
 # --- ledger documents -----------------------------------------------------------------------------

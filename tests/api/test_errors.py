@@ -27,12 +27,11 @@ from api.app import create_app
 from api.services import Services
 from registry.chain.client import Chain
 from registry.contracts.ledger import ReceivableLedger
-from registry.contracts.roles import Role
-from registry.credentials import ApiCredential, ApiSecrets
 from registry.settings import Settings
 from tests.api.test_api import assert_problem, check_body, key, secrets_of
 from tests.api.test_roles import BANK_ROUTES, RECEIVABLE, SENDING, RecordingProvider, nonce
 from tests.conftest import Stack
+from tests.helpers import without_signing_key
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
@@ -187,16 +186,7 @@ def test_a_bank_the_api_holds_no_signing_key_for_is_refused_before_anything_is_s
     the API refuses to write for it unless it sends the transaction signed (tests/api/
     test_own_keys.py), rather than sign with anything else. Its duplicate checks are answered
     for its account."""
-    full = stack.secrets.api_secrets()
-    bank_a = full.institution("Bank A")
-    secrets = ApiSecrets(
-        full.keyring,
-        tuple(i for i in full.institutions if i.name != "Bank A"),
-        (
-            *full.key_only,
-            ApiCredential("Bank A", Role.LENDER, bank_a.signer.address, bank_a.api_key),
-        ),
-    )
+    secrets = without_signing_key(stack, "Bank A")
     provider = RecordingProvider(stack.node.url)
     chain = Chain(Web3(provider))
     services = Services.build(engine, chain, ReceivableLedger(chain, stack.ledger.address), secrets)

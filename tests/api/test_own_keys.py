@@ -15,12 +15,11 @@ from eth_account.signers.local import LocalAccount
 
 from api.app import create_app
 from api.services import Services
-from registry.contracts.roles import Role
-from registry.credentials import ApiCredential, ApiSecrets
 from registry.db import make_engine
 from registry.settings import Settings
 from tests.api.test_api import TestClient, assert_problem, key, registration
 from tests.conftest import Stack, indexing
+from tests.helpers import without_signing_key
 
 SIGNED = "Signed-Transaction"
 
@@ -28,16 +27,7 @@ SIGNED = "Signed-Transaction"
 @pytest.fixture
 def client(stack: Stack, sqlite_url: str, tmp_path: Path) -> Iterator[TestClient]:
     """The API as a bank that signs itself sees it: no signing key for Bank A."""
-    full = stack.secrets.api_secrets()
-    bank_a = full.institution("Bank A")
-    secrets = ApiSecrets(
-        full.keyring,
-        tuple(i for i in full.institutions if i.name != "Bank A"),
-        (
-            *full.key_only,
-            ApiCredential("Bank A", Role.LENDER, bank_a.signer.address, bank_a.api_key),
-        ),
-    )
+    secrets = without_signing_key(stack, "Bank A")
     engine = make_engine(sqlite_url)
     services = Services.build(engine, stack.chain, stack.ledger, secrets, write_index_timeout=5)
     app = create_app(Settings(state_dir=tmp_path), services)
