@@ -54,7 +54,7 @@ from api.problems import PROBLEM_MEDIA_TYPE
 from api.services import Services
 from registry.db.schema import idempotency_keys
 from registry.errors import InvalidInput
-from registry.fingerprint import ISO_4217_CODES, normalize_identifier, normalize_uscc
+from registry.fingerprint import ISO_4217_CODES, ExportInvoice
 from registry.settings import Settings
 from tests.conftest import Stack, indexing
 from tests.serving import serving
@@ -115,16 +115,17 @@ def _holds_a_float(value: Any) -> bool:
 _USCC_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 
-def _valid(normalize: Any, value: str) -> bool:
+def _an_invoice(exporter_uscc: str = "91350100M000100Y43", invoice_number: str = "INV-1") -> bool:
+    """Whether the registry takes these as an invoice's fields (the rules of the formats)."""
     try:
-        normalize(value)
+        ExportInvoice(exporter_uscc, invoice_number, "USD")
     except InvalidInput:
         return False
     return True
 
 
 def _with_check_digit(body: str) -> str:
-    return next(body + c for c in _USCC_CHARSET if _valid(normalize_uscc, body + c))
+    return next(body + c for c in _USCC_CHARSET if _an_invoice(exporter_uscc=body + c))
 
 
 schemathesis.openapi.format(
@@ -136,7 +137,7 @@ schemathesis.openapi.format(
     "identifier",
     st.text(
         alphabet=string.ascii_letters + string.digits + "-/. 发票号", min_size=1, max_size=40
-    ).filter(lambda value: _valid(normalize_identifier, value)),
+    ).filter(lambda value: _an_invoice(invoice_number=value)),
 )
 
 # --- the checks ----------------------------------------------------------------------------------
