@@ -51,6 +51,7 @@ __all__ = ["IDEMPOTENCY_KEY_HEADER", "SIGNED_TRANSACTION_HEADER", "Rendered", "S
 
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 SIGNED_TRANSACTION_HEADER = "Signed-Transaction"
+_SIGNED_FIELD = f"header.{SIGNED_TRANSACTION_HEADER}"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 T = TypeVar("T")
@@ -98,16 +99,23 @@ class Writes:
     ) -> Response:
         """Carries out ``call`` for ``sender``; answers with ``render(outcome)``, the refusal's
         problem, or a stored answer."""
-        institution = sender.institution
         if key is None:
+            sender.check(contract, call)
             outcome, _ = self._execute(request, contract, sender, call, render)
             return self._answer(request, outcome)
         digest = request_digest(
             request.method, request.url.path, body.model_dump(mode="json", by_alias=True)
         )
-        claim = self._claim(institution, key, digest)
+        claim = self._claim(sender.institution, key, digest)
         if isinstance(claim, Answer):
             return self._replay(request, claim)
+        try:
+            # Refused before anything is signed: no answer of the key's, so that the retry the
+            # refusal asks for (the transaction signed, or signed again) is carried out.
+            sender.check(contract, call)
+        except RegistryError:
+            claim.release()
+            raise
         try:
             outcome, recovered = self._execute(request, contract, sender, call, render, claim)
         except (TransactionDropped, TransactionReplaced):
@@ -216,22 +224,25 @@ class Sender:
     signer: Signer | None
     signed: bytes | None = None
 
-    def send(self, contract: ConsortiumContract, call: Call[T], on_signed: OnSigned) -> T:
+    def check(self, contract: ConsortiumContract, call: Call[Any]) -> None:
+        """Refuses what can be refused before anything is signed or sent: no key to sign with
+        and no signed transaction, or a signed transaction that is not ``call``'s."""
         if self.signed is not None:
-            return contract.relay(
-                self.account,
-                call,
-                self.signed,
-                on_signed,
-                field=f"header.{SIGNED_TRANSACTION_HEADER}",
-            )
-        if self.signer is None:
+            contract.chain.verify_signed(self.account, call.function, self.signed, _SIGNED_FIELD)
+        elif self.signer is None:
             raise AccessDenied(
                 f"this API holds no signing key for {self.institution}: ask for the transaction "
                 f"unsigned (POST to the write's path + /unsigned), sign it, and send the request "
                 f"again with it in the {SIGNED_TRANSACTION_HEADER} header",
                 institution=self.institution,
             )
+
+    def send(self, contract: ConsortiumContract, call: Call[T], on_signed: OnSigned) -> T:
+        """Sends ``call`` as :meth:`check` allowed: relayed as the bank signed it, or signed
+        here."""
+        if self.signed is not None:
+            return contract.relay(self.account, call, self.signed, on_signed, _SIGNED_FIELD)
+        assert self.signer is not None, "Sender.check refuses a sender without a key"
         return contract.execute(self.signer, call, on_signed)
 
 

@@ -382,6 +382,24 @@ class Chain:
         ``field`` and sends nothing, and a rule that refuses the call at estimation raises as in
         :meth:`transact`, sending nothing either. Then it is followed like a transaction signed
         here, except that one out of gas cannot be signed again here: it is reported failed."""
+        signed = self.verify_signed(sender, function, raw, field)
+        self._estimate(_call_of(sender, function))
+        sent = self._send_raw(raw, sender, signed.nonce, on_signed)
+        if sent is None:
+            raise InvalidInput(
+                field,
+                "nonce-used",
+                f"nonce {signed.nonce} of {sender} is used already: ask for the transaction "
+                "unsigned again and sign it with the nonce it gives",
+            )
+        return self._result(sent, self._receipt(sent))
+
+    def verify_signed(
+        self, sender: ChecksumAddress, function: Any, raw: bytes, field: str = "signed_transaction"
+    ) -> _Signed:
+        """``raw``'s fields, once it is ``function``'s transaction signed by ``sender`` on this
+        chain; :class:`~registry.errors.InvalidInput` on ``field`` otherwise. Asks the node
+        nothing (but the chain id, once), so a caller may check before it commits to anything."""
         signed = _signed(raw, field)
         expected = _call_of(sender, function)
         for name, got, want in (
@@ -398,16 +416,7 @@ class Chain:
                     f"the signed transaction's {name} is not this request's: sign the "
                     "transaction the API describes for it (ask for it unsigned)",
                 )
-        self._estimate(expected)
-        sent = self._send_raw(raw, sender, signed.nonce, on_signed)
-        if sent is None:
-            raise InvalidInput(
-                field,
-                "nonce-used",
-                f"nonce {signed.nonce} of {sender} is used already: ask for the transaction "
-                "unsigned again and sign it with the nonce it gives",
-            )
-        return self._result(sent, self._receipt(sent))
+        return signed
 
     def _prepare(self, call: dict[str, Any], margin: int = 1) -> TxParams:
         """``call`` as a transaction ready to sign but for its nonce: estimated (a refusal raises

@@ -134,3 +134,22 @@ def test_an_unsigned_transaction_a_rule_refuses_already_is_refused(
     problem = assert_problem(response, 404, "receivable-not-found")
     assert problem["details"] == {"id": "0x" + "ab" * 32}
     assert stack.tip() == tip
+
+
+def test_a_refusal_before_signing_is_not_the_keys_answer(client: TestClient, stack: Stack) -> None:
+    """Sent first without the signed transaction, then with one signed for another request, then
+    as asked, under one Idempotency-Key: the two refusals came before anything was signed, so the
+    retry is carried out, not answered with a stored refusal."""
+    body = registration()
+    headers = key(stack, "Bank A") | {"Idempotency-Key": "own-key-retry"}
+
+    unsigned = client.post("/v1/receivables", json=body, headers=headers)
+    assert_problem(unsigned, 403, "access-denied")
+    wrong = signed(client, stack, "/v1/receivables", registration(invoice_number="INV-OTHER"))
+    mismatch = client.post("/v1/receivables", json=body, headers=headers | {SIGNED: wrong})
+    assert_problem(mismatch, 422, "signed-transaction-mismatch", field=f"header.{SIGNED}")
+
+    right = signed(client, stack, "/v1/receivables", body)
+    registered = client.post("/v1/receivables", json=body, headers=headers | {SIGNED: right})
+    assert registered.status_code == 201, registered.text
+    assert "Idempotent-Replayed" not in registered.headers
