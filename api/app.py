@@ -22,13 +22,13 @@ from api.body_limit import BodyLimit
 from api.metrics import HttpMetrics, new_registry, rate_limited_counter
 from api.problems import install_problem_handlers, problem_openapi
 from api.rate_limits import RateLimit, RateLimiter, budgets_from
-from api.routes import health, receivables, status
+from api.routes import health, receivables, status, transactions
 from api.services import Services
 from registry.settings import Settings, get_settings
 
 __all__ = ["PUBLIC_ROUTERS", "ROUTERS", "create_app", "create_app_from_environment"]
 
-ROUTERS = (health.router, status.router, receivables.router)
+ROUTERS = (health.router, status.router, receivables.router, transactions.router)
 PUBLIC_ROUTERS = (health.router, status.router)
 """The routers served without an API key: health, index status, metrics. Every route of the
 others takes one, checked before the request's body is read (:mod:`api.authentication`)."""

@@ -59,6 +59,7 @@ __all__ = [
     "RegisterRequest",
     "RegisteredOut",
     "TransactionOut",
+    "TxHash",
 ]
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
@@ -158,6 +159,12 @@ ReceivableId = Annotated[
     _matching(
         RECEIVABLE_ID_PATTERN, "receivable-id-format", "must be 0x followed by 64 hex digits"
     ),
+]
+TxHash = Annotated[
+    str,
+    Strict(),
+    StringConstraints(pattern=RECEIVABLE_ID_PATTERN),
+    _matching(RECEIVABLE_ID_PATTERN, "tx-hash-format", "must be 0x followed by 64 hex digits"),
 ]
 DeclarationNumber = Annotated[
     str,
@@ -284,6 +291,13 @@ class ReceivableOut(_Response):
     as_of_block: int
 
 
+_CALL_INDEX = (
+    "Which call of the transaction was this request's, counting from 0, when several of the "
+    "bank's requests that arrived together went out as one transaction (a multicall); null when "
+    "the transaction was this request's alone."
+)
+
+
 class RegisteredOut(_Response):
     receivable_id: str = Field(
         description="The invoice fingerprint, 0x and 64 hex digits.", pattern=RECEIVABLE_ID_PATTERN
@@ -291,13 +305,17 @@ class RegisteredOut(_Response):
     key_version: int
     tx_hash: str
     block_number: int
+    call_index: int | None = Field(default=None, description=_CALL_INDEX)
 
 
 class TransactionOut(_Response):
     amount: int
     tx_hash: str
     block_number: int
-    receivable: ReceivableOut = Field(description="The receivable as it stands after the change.")
+    call_index: int | None = Field(default=None, description=_CALL_INDEX)
+    receivable: ReceivableOut = Field(
+        description="The receivable as it stands at the end of the change's block."
+    )
 
 
 class UnsignedTransactionOut(_Response):

@@ -7,7 +7,9 @@ and hands it to :meth:`Writes.perform`, which
    retry of an answered request gets the first answer again; a retry while the first is still
    being answered waits for it (then 409 ``idempotency-key-in-flight`` with ``Retry-After``); a
    retry after the process answering it died follows the transaction that process signed, and
-   gets its answer (marked replayed), or 503 ``transaction-dropped`` if the node let it go;
+   gets its answer (marked replayed), or 503 ``transaction-dropped`` if the node let it go; so
+   does a retry of an answer whose transaction a reorganization took out of its block (the
+   caller learns that it was dropped, or its outcome where it was mined again);
 2. signs and sends the call for the bank, keeping the transaction's hash before it is sent, and
    reads its outcome: the operation's result, or the refusal the chain recorded;
 3. waits until the index has reached the transaction's block (:mod:`registry.index_watch`), so
@@ -107,8 +109,11 @@ class Writes:
             request.method, request.url.path, body.model_dump(mode="json", by_alias=True)
         )
         claim = self._claim(sender.institution, key, digest)
-        if isinstance(claim, Answer):
-            return self._replay(request, claim)
+        while isinstance(claim, Answer):
+            if _stands(contract, claim):
+                return self._replay(request, claim)
+            reopened = self.store.reopen(sender.institution, key, claim)
+            claim = reopened or self._claim(sender.institution, key, digest)
         try:
             # Refused before anything is signed: no answer of the key's, so that the retry the
             # refusal asks for (the transaction signed, or signed again) is carried out.
@@ -266,6 +271,15 @@ class _Refused:
     @property
     def headers(self) -> dict[str, str]:
         return {k: v for k, v in self.response.headers.items() if k.lower() == "retry-after"}
+
+
+def _stands(contract: ConsortiumContract, answer: Answer) -> bool:
+    """Whether ``answer`` still holds: it sent nothing, or its transaction is still mined in the
+    block it answered from. A reorganization deeper than the confirmations waited for can take it
+    out (dropped, or mined again elsewhere, perhaps with another outcome)."""
+    if answer.sent is None or answer.tx_block is None:
+        return True
+    return contract.chain.mined_block(answer.sent.tx_hash) == answer.tx_block
 
 
 def _block_of(contract: ConsortiumContract, sent: SentTx) -> int | None:

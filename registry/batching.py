@@ -48,6 +48,17 @@ class Batcher(Generic[Item, Result]):
         self._waiting: list[_Slot[Item, Result]] = []
         self._leading = False
 
+    @property
+    def leading(self) -> bool:
+        """Whether a batch is running now."""
+        return self._leading
+
+    @property
+    def waiting(self) -> int:
+        """Items waiting for the next batch."""
+        with self._lock:
+            return len(self._waiting)
+
     def submit(self, item: Item) -> Result:
         """``item``'s result, computed in a batch with whatever else waits."""
         slot: _Slot[Item, Result] = _Slot(item)

@@ -7,11 +7,14 @@ answered from this store (table ``idempotency_keys``, one row per institution an
 - **claimed**: the first request inserts the row, owned by its process, with the request's
   digest. A key sent again with another request is refused (:class:`InvalidInput`,
   ``idempotency-key-reused``);
-- **signed**: the transaction signed for it is kept (hash, sender, nonce) *before* it is sent
+- **signed**: the transaction signed for it is kept (hash, sender, nonce, and which of its calls
+  was the request's where several shared it) *before* it is sent
   (:meth:`Claim.signed`), so a process killed after sending leaves a transaction its successor
   can follow, never one it would send twice;
 - **answered**: the answer (status, body, headers) and the block it waits for the index to
-  reach are kept (:meth:`Claim.answer`) and replayed as they were to every retry.
+  reach are kept (:meth:`Claim.answer`) and replayed as they were to every retry, while the
+  transaction is in that block: one a reorganization took out of it is followed anew
+  (:meth:`IdempotencyStore.reopen`), and the retry gets its real fate.
 
 A retry that finds the row still claimed waits for the answer while its owner lives. The owner is
 known dead when it ran on this host and its process is gone, or when its lease has expired (an
@@ -98,6 +101,9 @@ class Answer:
     body: Any
     headers: dict[str, str]
     tx_block: int | None
+    sent: SentTx | None = None
+    """The transaction the answer came from, if one was sent: an answer stands only while its
+    transaction is where the answer says (:meth:`IdempotencyStore.reopen`)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,7 @@ class Claim:
             tx_hash=sent.tx_hash,
             tx_sender=sent.sender,
             tx_nonce=sent.nonce,
+            tx_part=sent.part,
         )
         self.sent = sent
 
@@ -203,6 +210,7 @@ class IdempotencyStore:
                     json.loads(row["response_body"]),
                     json.loads(row["response_headers"]),
                     row["tx_block"],
+                    _sent(row),
                 )
             if row["owner"] is not None and not self._given_up(row["owner"], row["lease_until"]):
                 return Pending()
@@ -215,12 +223,32 @@ class IdempotencyStore:
             )
             if taken.rowcount != 1:
                 return Pending()
-            sent = (
-                SentTx(row["tx_hash"], row["tx_sender"], int(row["tx_nonce"]))
-                if row["tx_hash"] is not None
-                else None
+            return Claim(self, institution, key, _sent(row))
+
+    def reopen(self, institution: str, key: str, answer: Answer) -> Claim | None:
+        """Withdraws ``answer``, whose transaction a reorganization took out of the block the
+        answer waited for, and claims the key again to follow that transaction anew (mined
+        again, dropped): the retry that noticed gets the transaction's real fate. None when
+        another retry reopened it first."""
+        if answer.sent is None:
+            raise ValueError("an answer without a transaction cannot be reorganized away")
+        with self.engine.begin() as connection:
+            taken = connection.execute(
+                sa.update(idempotency_keys)
+                .where(*self._key(institution, key))
+                .where(idempotency_keys.c.status_code.is_not(None))
+                .where(idempotency_keys.c.tx_hash == answer.sent.tx_hash)
+                .values(
+                    owner=self.owner,
+                    lease_until=self.clock() + LEASE,
+                    status_code=None,
+                    response_body=None,
+                    response_headers=None,
+                    tx_block=None,
+                    answered_at=None,
+                )
             )
-            return Claim(self, institution, key, sent)
+        return Claim(self, institution, key, answer.sent) if taken.rowcount == 1 else None
 
     def _given_up(self, owner: str, lease_until: datetime | None) -> bool:
         alive = _owner_alive(owner)
@@ -237,6 +265,13 @@ class IdempotencyStore:
             connection.execute(
                 sa.update(idempotency_keys).where(*self._key(institution, key)).values(**values)
             )
+
+
+def _sent(row: sa.RowMapping) -> SentTx | None:
+    """The transaction a row keeps, if any."""
+    if row["tx_hash"] is None:
+        return None
+    return SentTx(row["tx_hash"], row["tx_sender"], int(row["tx_nonce"]), row["tx_part"])
 
 
 def _insert_if_absent(engine: Engine) -> Any:

@@ -203,6 +203,8 @@ class Registered:
     key_version: int
     tx_hash: str
     block_number: int
+    call_index: int | None = None
+    """Which call of a grouped transaction (:mod:`registry.chain.grouping`) it was."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,8 @@ class TransactionRecorded:
     tx_hash: str
     block_number: int
     receivable: Receivable
+    call_index: int | None = None
+    """Which call of a grouped transaction (:mod:`registry.chain.grouping`) it was."""
 
 
 def parse_receivable_id(value: str, field: str = "receivable_id") -> bytes:
@@ -465,9 +469,11 @@ class ReceivableService:
             registration = attempt.outcome(tx)
             if registration.error is not None:
                 raise self._name_declaration(registration.error, declaration_candidates)
-            return Registered(invoice_fp.hex, invoice_fp.key_version, tx.tx_hash, tx.block_number)
+            return Registered(
+                invoice_fp.hex, invoice_fp.key_version, tx.tx_hash, tx.block_number, tx.part
+            )
 
-        return Call(attempt.function, outcome)
+        return attempt.read_as(outcome)
 
     def finance(self, signer: Signer, receivable_id: str, amount: int) -> TransactionRecorded:
         """Draws ``amount`` of financing on the receivable for the bank ``signer`` signs for.
@@ -490,7 +496,7 @@ class ReceivableService:
                 raise drawdown.error
             return self._recorded(rid, drawn, tx)
 
-        return Call(attempt.function, outcome)
+        return attempt.read_as(outcome)
 
     def repay(self, signer: Signer, receivable_id: str, amount: int) -> TransactionRecorded:
         """Records repayment of ``amount`` against the bank's financing of the receivable."""
@@ -501,7 +507,7 @@ class ReceivableService:
         rid = parse_receivable_id(receivable_id)
         repaid = _amount(amount, "amount")
         repayment = self.ledger.repay_call(rid, repaid)
-        return Call(repayment.function, lambda tx: self._recorded(rid, repaid, tx))
+        return repayment.read_as(lambda tx: self._recorded(rid, repaid, tx))
 
     # --- helpers --------------------------------------------------------------------------------
 
@@ -570,7 +576,7 @@ class ReceivableService:
         state = self.ledger.receivable(rid, block)
         timestamp = self.ledger.chain.block_timestamp(block)
         return TransactionRecorded(
-            amount, result.tx_hash, block, self._view(rid, state, block, timestamp)
+            amount, result.tx_hash, block, self._view(rid, state, block, timestamp), result.part
         )
 
     def _view(self, rid: bytes, state: ReceivableState, block: int, timestamp: int) -> Receivable:

@@ -9,6 +9,7 @@ such. Nonces are the node's count, read under a per-signer lock (:meth:`Chain._s
 
 from __future__ import annotations
 
+import enum
 import random
 import threading
 import time
@@ -35,6 +36,7 @@ from registry.artifacts import all_abis
 from registry.batching import Batcher
 from registry.chain.abi import calldata, signature
 from registry.chain.jsonrpc import JsonRpc, RpcError
+from registry.chain.receipts import SharedReceipts
 from registry.chain.reverts import RevertDecoder
 from registry.errors import (
     ChainError,
@@ -44,7 +46,17 @@ from registry.errors import (
     TransactionReplaced,
 )
 
-__all__ = ["Chain", "OnSigned", "SentTx", "Signer", "TxResult"]
+__all__ = [
+    "Chain",
+    "OnSigned",
+    "SentTx",
+    "Signer",
+    "TxResult",
+    "TxState",
+    "call_of",
+    "gas_limit",
+    "out_of_gas",
+]
 
 T = TypeVar("T")
 
@@ -84,6 +96,22 @@ class SentTx:
     tx_hash: str
     sender: ChecksumAddress
     nonce: int
+    part: int | None = None
+    """Which call of a grouped transaction (:mod:`registry.chain.grouping`) this one is; None
+    when the transaction was this call's alone."""
+
+
+class TxState(enum.Enum):
+    """Where a transaction stands on the node (:meth:`Chain.whereabouts`)."""
+
+    PENDING = "pending"
+    """In the node's pool, not yet mined."""
+    MINED = "mined"
+    FAILED = "failed"
+    """Mined, and reverted: it changed nothing."""
+    UNKNOWN = "unknown"
+    """The node has no such transaction: never sent, or dropped unmined (the pool evicted it,
+    or a reorganization took it out of the chain and nobody sent it again)."""
 
 
 OnSigned = Callable[[SentTx], None]
@@ -91,8 +119,9 @@ OnSigned = Callable[[SentTx], None]
 its hash durably: a process killed after sending leaves a transaction its successor can find."""
 
 
-def _call_of(sender: ChecksumAddress, function: Any) -> dict[str, Any]:
-    """``function`` (a bound ContractFunction, or a ContractConstructor) sent by ``sender``."""
+def call_of(sender: ChecksumAddress, function: Any) -> dict[str, Any]:
+    """``function`` (a bound ContractFunction, or a ContractConstructor) sent by ``sender``, as
+    the node's ``eth_call`` and ``eth_estimateGas`` take it."""
     call: dict[str, Any] = {"from": sender, "data": calldata(function)}
     if not isinstance(function, ContractConstructor):
         call["to"] = function.address
@@ -138,7 +167,7 @@ def to_hex(data: bytes) -> str:
     return "0x" + bytes(data).hex()
 
 
-def _out_of_gas(receipt: Any, gas_limit: int) -> bool:
+def out_of_gas(receipt: Any, gas_limit: int) -> bool:
     """A failed transaction that used all its gas: it ran out (a revert returns what is left)."""
     return bool(receipt["status"] != 1 and receipt["gasUsed"] >= gas_limit)
 
@@ -193,6 +222,12 @@ class TxResult:
     tx_hash: str
     block_number: int
     gas_used: int
+    """The whole transaction's, grouped calls included."""
+    part: int | None = None
+    """As :attr:`SentTx.part`: which of a grouped transaction's calls this is the result of."""
+    block_hash: str | None = None
+    """The hash of the block it was mined in, where known: after a reorganization the same
+    transaction may be mined at the same height in another block, with other logs."""
 
 
 def _session(url: str) -> requests.Session:
@@ -233,6 +268,7 @@ class Chain:
         # The head as the threads waiting for receipts read it: one request for all who ask at once.
         self._heads: Batcher[None, int] = Batcher(lambda asks: [self.block_number()] * len(asks))
         self.decoder = RevertDecoder(all_abis() if abis is None else abis)
+        self._receipts = SharedReceipts(self._logs_of)
         self._chain_id: int | None = None
         self._block_gas_limit: int | None = None
 
@@ -273,12 +309,15 @@ class Chain:
 
     def head(self) -> tuple[int, int]:
         """The newest block's number and timestamp, in one request."""
-        latest = self._rpc(lambda: self.w3.eth.get_block("latest"))
-        return int(latest["number"]), int(latest["timestamp"])
+        latest = self._lean("eth_getBlockByNumber", ["latest", False])
+        return int(latest["number"], 16), int(latest["timestamp"], 16)
 
     def block_timestamp(self, block: int) -> int:
         """The timestamp (unix seconds) of ``block``: the clock every time rule is judged by."""
-        return int(self._rpc(lambda: self.w3.eth.get_block(block)["timestamp"]))
+        found = self._lean("eth_getBlockByNumber", [hex(block), False])
+        if found is None:
+            raise ChainError(f"the node has no block {block}")
+        return int(found["timestamp"], 16)
 
     def _rpc(self, request: Callable[[], T]) -> T:
         try:
@@ -346,21 +385,26 @@ class Chain:
         :class:`~registry.errors.TransactionDropped` or
         :class:`~registry.errors.TransactionReplaced`, never sent again blindly.
         """
-        call = _call_of(signer.address, function)
-        tx = self._prepare(call)
-        sent = self._send(signer, tx, on_signed)
-        receipt = self._receipt(sent)
-        if _out_of_gas(receipt, int(tx["gas"])):
-            tx = self._prepare(call, margin=2)
-            sent = self._send(signer, tx, on_signed)
-            receipt = self._receipt(sent)
-        return self._result(sent, receipt)
+        return self.send_call(signer, call_of(signer.address, function), on_signed)
+
+    def send_call(
+        self, signer: Signer, call: dict[str, Any], on_signed: OnSigned | None = None
+    ) -> TxResult:
+        """:meth:`transact` of an encoded call (``from``, ``to``, ``data``: :func:`call_of`)."""
+        tx = self.prepare(call)
+        sent = self.sign_and_send(signer, tx, on_signed)
+        receipt = self.wait_for(sent)
+        if out_of_gas(receipt, int(tx["gas"])):
+            tx = self.prepare(call, margin=2)
+            sent = self.sign_and_send(signer, tx, on_signed)
+            receipt = self.wait_for(sent)
+        return self.result(sent, receipt)
 
     def unsigned(self, sender: ChecksumAddress, function: Any) -> TxParams:
         """The transaction ``function`` is from ``sender``, for a sender that signs itself (its
         key in an HSM or a wallet) and hands it to :meth:`relay`: estimated (a refusal raises
         its rule here), with the gas, fees and next nonce :meth:`transact` would give it."""
-        tx = self._prepare(_call_of(sender, function))
+        tx = self.prepare(call_of(sender, function))
         tx["nonce"] = Nonce(self._count(sender, "pending"))
         if "gasPrice" in tx:
             # EIP-2930: a typed transaction on a chain without base fees.
@@ -383,7 +427,7 @@ class Chain:
         :meth:`transact`, sending nothing either. Then it is followed like a transaction signed
         here, except that one out of gas cannot be signed again here: it is reported failed."""
         signed = self.verify_signed(sender, function, raw, field)
-        self._estimate(_call_of(sender, function))
+        self.estimate(call_of(sender, function))
         sent = self._send_raw(raw, sender, signed.nonce, on_signed)
         if sent is None:
             raise InvalidInput(
@@ -392,7 +436,7 @@ class Chain:
                 f"nonce {signed.nonce} of {sender} is used already: ask for the transaction "
                 "unsigned again and sign it with the nonce it gives",
             )
-        return self._result(sent, self._receipt(sent))
+        return self.result(sent, self.wait_for(sent))
 
     def verify_signed(
         self, sender: ChecksumAddress, function: Any, raw: bytes, field: str = "signed_transaction"
@@ -401,7 +445,7 @@ class Chain:
         chain; :class:`~registry.errors.InvalidInput` on ``field`` otherwise. Asks the node
         nothing (but the chain id, once), so a caller may check before it commits to anything."""
         signed = _signed(raw, field)
-        expected = _call_of(sender, function)
+        expected = call_of(sender, function)
         for name, got, want in (
             ("signer", signed.sender, sender),
             ("to", signed.to, expected.get("to")),
@@ -418,11 +462,11 @@ class Chain:
                 )
         return signed
 
-    def _prepare(self, call: dict[str, Any], margin: int = 1) -> TxParams:
+    def prepare(self, call: dict[str, Any], margin: int = 1) -> TxParams:
         """``call`` as a transaction ready to sign but for its nonce: estimated (a refusal raises
         its decoded rule here, before anything is signed), its gas limit with room for a state
         that changes before it is mined (times ``margin``), its fees as web3 would set them."""
-        estimate = self._estimate(call)
+        estimate = self.estimate(call)
         return {
             **({"to": call["to"]} if "to" in call else {}),
             "data": HexBytes(call["data"]),
@@ -432,7 +476,7 @@ class Chain:
             **self._fees(),
         }
 
-    def _estimate(self, call: dict[str, Any]) -> int:
+    def estimate(self, call: dict[str, Any]) -> int:
         """The gas ``call`` takes on the newest block; a refusal raises its decoded rule.
 
         On the newest block, not the node's pending state: whether a rival still in the pool
@@ -469,19 +513,26 @@ class Chain:
         rather than have the operation carried out again behind its back. None when it ran out
         of gas: it changed nothing, and :meth:`transact` would have sent it once more.
         """
-        receipt = self._receipt(sent)
+        receipt = self.wait_for(sent)
         limit = int(self._rpc(lambda: self.w3.eth.get_transaction(HexStr(sent.tx_hash)))["gas"])
-        if _out_of_gas(receipt, limit):
+        if out_of_gas(receipt, limit):
             return None
-        return self._result(sent, receipt)
+        if sent.part is not None and receipt["status"] != 1:
+            # A grouped transaction that failed did nothing for any of its calls, which its
+            # sender would have sent again (:mod:`registry.chain.grouping`).
+            return None
+        return self.result(sent, receipt)
 
-    def _result(self, sent: SentTx, receipt: Any) -> TxResult:
+    def result(self, sent: SentTx, receipt: Any) -> TxResult:
+        """``sent``'s result from its receipt; raises its decoded failure if it failed."""
         if receipt["status"] != 1:
             raise self._failure(sent, receipt)
         return TxResult(
             tx_hash=sent.tx_hash,
             block_number=receipt["blockNumber"],
             gas_used=receipt["gasUsed"],
+            part=sent.part,
+            block_hash=receipt.get("blockHash"),
         )
 
     def _within_block(self, gas: int) -> int:
@@ -493,7 +544,7 @@ class Chain:
             )
         return min(gas, self._block_gas_limit)
 
-    def _send(self, signer: Signer, tx: TxParams, on_signed: OnSigned | None) -> SentTx:
+    def sign_and_send(self, signer: Signer, tx: TxParams, on_signed: OnSigned | None) -> SentTx:
         """Signs ``tx`` with the sender's next nonce, as the node counts them, and sends it.
 
         The node is asked for the count every time, so that a nonce is never reused, skipped or
@@ -534,7 +585,7 @@ class Chain:
             raise ChainError(f"node request failed: {type(error).__name__}: {error}") from error
         return sent
 
-    def _receipt(self, sent: SentTx) -> Any:
+    def wait_for(self, sent: SentTx) -> Any:
         """Waits for ``sent``'s receipt; raises when the node no longer has the transaction
         (dropped) or mined another one with its nonce (replaced)."""
         deadline = time.monotonic() + RECEIPT_TIMEOUT_SECONDS
@@ -583,16 +634,52 @@ class Chain:
         if self._lean("eth_getTransactionByHash", [sent.tx_hash]) is None:
             raise TransactionDropped(sent.tx_hash, sent.nonce)
 
+    def whereabouts(self, tx_hash: str) -> tuple[TxState, int | None]:
+        """Where ``tx_hash`` stands on the node now, and the block it is mined in if it is."""
+        receipt = self._mined(tx_hash)
+        if receipt is not None:
+            state = TxState.MINED if receipt["status"] == 1 else TxState.FAILED
+            return state, receipt["blockNumber"]
+        if self._lean("eth_getTransactionByHash", [tx_hash]) is not None:
+            return TxState.PENDING, None
+        return TxState.UNKNOWN, None
+
+    def receipt_logs(self, tx_hash: str, block_hash: str | None) -> list[dict[str, Any]]:
+        """The logs of ``tx_hash``, mined in the block ``block_hash``, as the node sends them
+        (hex strings): asked for once by all the threads that want them at the same moment.
+        Without the block's hash, asked for anew."""
+        return self._receipts.logs(tx_hash, block_hash)
+
+    def _logs_of(self, tx_hash: str, block_hash: str | None) -> list[dict[str, Any]]:
+        receipt = self._lean("eth_getTransactionReceipt", [tx_hash])
+        if receipt is None or block_hash not in (None, receipt["blockHash"]):
+            raise ChainError(
+                f"transaction {tx_hash} is no longer mined in block {block_hash}: the chain "
+                "reorganized",
+                tx_hash=tx_hash,
+            )
+        return list(receipt["logs"])
+
+    def mined_block(self, tx_hash: str) -> int | None:
+        """The block ``tx_hash`` is mined in now, or None (pending, dropped or unknown)."""
+        mined = self._mined(tx_hash)
+        return None if mined is None else mined["blockNumber"]
+
     def _count(self, account: str, block: str) -> int:
         """``account``'s transaction count (its next nonce) at ``block``."""
         return int(self._lean("eth_getTransactionCount", [account, block]), 16)
 
-    def _mined(self, tx_hash: str) -> dict[str, int] | None:
-        """What a sender needs of a receipt (status, block, gas used), or None while unmined."""
+    def _mined(self, tx_hash: str) -> dict[str, Any] | None:
+        """What a sender needs of a receipt (status, block and its hash, gas used), or None
+        while unmined."""
         receipt = self._lean("eth_getTransactionReceipt", [tx_hash])
         if receipt is None:
             return None
-        return {name: int(receipt[name], 16) for name in ("status", "blockNumber", "gasUsed")}
+        mined: dict[str, Any] = {
+            name: int(receipt[name], 16) for name in ("status", "blockNumber", "gasUsed")
+        }
+        mined["blockHash"] = str(receipt["blockHash"])
+        return mined
 
     def _failure(self, sent: SentTx, receipt: Any) -> RegistryError:
         """Why a mined transaction failed, decoded like a refusal at estimation.

@@ -13,17 +13,20 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from eth_typing import ChecksumAddress
+from eth_utils.abi import event_abi_to_log_topic
+from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
-from web3.logs import DISCARD
 
 from registry.artifacts import load_artifact
 from registry.chain.client import Chain, OnSigned, Signer, TxResult
+from registry.chain.grouping import WriteGroups
 from registry.chain.views import ContractViews
 from registry.errors import ChainError
 
 __all__ = ["Call", "ConsortiumContract", "deploy_contract"]
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,16 @@ class Call(Generic[T]):
     """The bound web3 contract function."""
     outcome: Callable[[TxResult], T]
     """The operation's result from its mined transaction; raises the refusal it recorded."""
+    grouped: bool = False
+    """Whether the call may share a transaction with the signer's other calls of the moment
+    (:mod:`registry.chain.grouping`): true of calls that refuse by recording, never by reverting
+    for a rule, and that end with one of the contract's
+    :attr:`ConsortiumContract.OUTCOME_EVENTS`."""
+
+    def read_as(self, outcome: Callable[[TxResult], U]) -> Call[U]:
+        """The same transaction, its outcome read by ``outcome`` (a service's answer built on
+        the binding's)."""
+        return Call(self.function, outcome, self.grouped)
 
 
 def deploy_contract(
@@ -60,6 +73,9 @@ class ConsortiumContract:
     """A deployed contract that inherits ConsortiumAccess and Multicall."""
 
     NAME: ClassVar[str]
+    OUTCOME_EVENTS: ClassVar[tuple[str, ...]] = ()
+    """The events that end each grouped call (:attr:`Call.grouped`): a grouped transaction's
+    logs are its calls' logs one after the other, each ending with one of these."""
 
     def __init__(self, chain: Chain, address: str) -> None:
         self.chain = chain
@@ -68,6 +84,10 @@ class ConsortiumContract:
         )
         self.views = ContractViews(chain, self.contract)
         """The contract's views, encoded once, for batched reads (:mod:`registry.chain.views`)."""
+        self._outcome_topic_set: frozenset[str] | None = None
+        self._address_hex = self.contract.address.lower()
+        self.groups = WriteGroups(chain)
+        """Where concurrent grouped calls (:attr:`Call.grouped`) wait to go out together."""
 
     @classmethod
     def deploy(cls, chain: Chain, deployer: Signer, *constructor_args: Any) -> Self:
@@ -86,7 +106,8 @@ class ConsortiumContract:
 
     def execute(self, signer: Signer, call: Call[T], on_signed: OnSigned | None = None) -> T:
         """Sends ``call`` from ``signer`` and returns its outcome."""
-        return call.outcome(self.chain.transact(signer, call.function, on_signed))
+        send = self.groups.transact if call.grouped else self.chain.transact
+        return call.outcome(send(signer, call.function, on_signed))
 
     def relay(
         self,
@@ -124,11 +145,62 @@ class ConsortiumContract:
         return bytes(self.chain.call(self.contract.functions.institutionOf(account), block))
 
     def events(self, tx: TxResult, event_name: str) -> list[dict[str, Any]]:
-        """The decoded arguments of this contract's ``event_name`` events in ``tx``'s receipt."""
-        receipt = self.chain.w3.eth.get_transaction_receipt(HexBytes(tx.tx_hash))
-        event = getattr(self.contract.events, event_name)()
-        return [
-            dict(log["args"])
-            for log in event.process_receipt(receipt, errors=DISCARD)
-            if log["address"] == self.address
+        """The decoded arguments of this contract's ``event_name`` events in ``tx``'s receipt:
+        of the call ``tx`` is the result of, when it was one of a grouped transaction's."""
+        logs = [
+            log
+            for log in self.chain.receipt_logs(tx.tx_hash, tx.block_hash)
+            if log["address"].lower() == self._address_hex
         ]
+        if tx.part is not None:
+            logs = self._part_of(logs, tx)
+        event = getattr(self.contract.events, event_name)()
+        topic = _topic(event.abi)
+        return [
+            dict(event.process_log(_formatted(log))["args"])
+            for log in logs
+            if log["topics"] and log["topics"][0] == topic
+        ]
+
+    def _part_of(self, logs: Sequence[Any], tx: TxResult) -> list[Any]:
+        """The logs of ``tx``'s call among ``logs``, its grouped transaction's."""
+        part = tx.part
+        assert part is not None
+        ends = self._outcome_topics()
+        parts: list[list[Any]] = [[]]
+        for log in logs:
+            parts[-1].append(log)
+            if log["topics"] and log["topics"][0] in ends:
+                parts.append([])
+        if part >= len(parts) - 1:
+            raise ChainError(
+                f"transaction {tx.tx_hash} holds {len(parts) - 1} calls' outcomes, "
+                f"not a call numbered {part}"
+            )
+        return parts[part]
+
+    def _outcome_topics(self) -> frozenset[str]:
+        if self._outcome_topic_set is None:
+            self._outcome_topic_set = frozenset(
+                _topic(getattr(self.contract.events, name).abi) for name in self.OUTCOME_EVENTS
+            )
+        return self._outcome_topic_set
+
+
+def _topic(event_abi: Any) -> str:
+    """An event's first topic as a node sends it: 0x and 64 hex digits."""
+    return "0x" + event_abi_to_log_topic(event_abi).hex()
+
+
+def _formatted(log: dict[str, Any]) -> dict[str, Any]:
+    """A log as the node sends it (hex strings), in the form web3's event decoder takes."""
+    return {
+        "address": to_checksum_address(log["address"]),
+        "topics": [HexBytes(topic) for topic in log["topics"]],
+        "data": HexBytes(log["data"]),
+        "logIndex": int(log["logIndex"], 16),
+        "transactionIndex": int(log["transactionIndex"], 16),
+        "transactionHash": HexBytes(log["transactionHash"]),
+        "blockHash": HexBytes(log["blockHash"]),
+        "blockNumber": int(log["blockNumber"], 16),
+    }

@@ -262,6 +262,15 @@ def _alias_tuples(aliases: Sequence[InvoiceAlias]) -> list[tuple[Any, ...]]:
 
 class ReceivableLedger(ConsortiumContract):
     NAME = "ReceivableLedger"
+    # Each of the grouped calls' paths ends with exactly one of these: a registration, a
+    # drawdown, a repayment, or the recorded refusal of the first two.
+    OUTCOME_EVENTS = (
+        "ReceivableRegistered",
+        "RegistrationRefused",
+        "ReceivableFinanced",
+        "FinancingRefused",
+        "ReceivableRepaid",
+    )
 
     # --- transactions -------------------------------------------------------------------------
 
@@ -297,7 +306,9 @@ class ReceivableLedger(ConsortiumContract):
         function = self.contract.functions.tryRegisterReceivable(
             _terms_tuple(terms), _declaration_tuples(declarations), _alias_tuples(aliases)
         )
-        return Call(function, lambda tx: self._registration_attempt(tx, terms, aliases))
+        return Call(
+            function, lambda tx: self._registration_attempt(tx, terms, aliases), grouped=True
+        )
 
     def _registration_attempt(
         self, tx: TxResult, terms: ReceivableTerms, aliases: Sequence[InvoiceAlias]
@@ -331,7 +342,9 @@ class ReceivableLedger(ConsortiumContract):
     def try_finance_call(self, receivable_id: bytes, amount: int) -> Call[Attempt]:
         """:meth:`try_finance`, prepared."""
         return Call(
-            self.contract.functions.tryFinance(receivable_id, amount), self._financing_attempt
+            self.contract.functions.tryFinance(receivable_id, amount),
+            self._financing_attempt,
+            grouped=True,
         )
 
     def _financing_attempt(self, tx: TxResult) -> Attempt:
@@ -358,7 +371,9 @@ class ReceivableLedger(ConsortiumContract):
 
     def repay_call(self, receivable_id: bytes, amount: int) -> Call[TxResult]:
         """:meth:`repay`, prepared."""
-        return Call(self.contract.functions.repay(receivable_id, amount), lambda tx: tx)
+        return Call(
+            self.contract.functions.repay(receivable_id, amount), lambda tx: tx, grouped=True
+        )
 
     def cancel(self, signer: Signer, receivable_id: bytes) -> TxResult:
         return self.chain.transact(signer, self.contract.functions.cancel(receivable_id))
@@ -388,7 +403,7 @@ class ReceivableLedger(ConsortiumContract):
     # --- views --------------------------------------------------------------------------------
 
     def receivable(self, receivable_id: bytes, block: int | str = "latest") -> ReceivableState:
-        raw = self.chain.call(self.contract.functions.getReceivable(receivable_id), block)
+        (raw,) = self.views.call([("getReceivable", (receivable_id,))], block)
         return receivable_state(raw)
 
     def declarations_of(self, receivable_id: bytes, block: int | str = "latest") -> list[bytes]:

@@ -305,6 +305,9 @@ idempotency_keys = Table(
     Column("tx_hash", String(66), nullable=True),
     Column("tx_sender", ADDRESS, nullable=True),
     Column("tx_nonce", BigInteger, nullable=True),
+    # Which call of a grouped transaction was this request's (registry.chain.grouping); NULL when
+    # the transaction was its alone.
+    Column("tx_part", Integer, nullable=True),
     # The answer, once there is one: replayed as it was to every retry.
     Column("status_code", Integer, nullable=True),
     Column("response_body", Text, nullable=True),

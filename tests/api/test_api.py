@@ -187,6 +187,7 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
         "/v1/receivables/unsigned",
         "/v1/receivables/{receivable_id}/financings/unsigned",
         "/v1/receivables/{receivable_id}/repayments/unsigned",
+        "/v1/transactions/{tx_hash}",
     }
     assert document["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
     register_op = document["paths"]["/v1/receivables"]["post"]

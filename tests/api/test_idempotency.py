@@ -25,7 +25,7 @@ from api.services import Services
 from registry.db import make_engine, schema
 from registry.settings import Settings
 from tests.api.test_api import CAP, TestClient, assert_problem, key, registration
-from tests.conftest import Stack, indexing
+from tests.conftest import Stack, indexing, start_stack
 from tests.serving import serving
 
 FINANCINGS = "/v1/receivables/{}/financings"
@@ -304,3 +304,97 @@ def wait_until(condition: Any, timeout: float = 30) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.01)
+
+
+@pytest.fixture
+def reorganized(tmp_path: Path) -> Iterator[tuple[Stack, TestClient]]:
+    """An API on a node of its own, whose chain the test reorganizes (``anvil_reorg``: see
+    tests/indexer/test_reorg.py for why not on the session's node)."""
+    stack = start_stack("anvil")
+    engine = make_engine(f"sqlite:///{tmp_path / 'index.db'}")
+    services = Services.build(
+        engine, stack.chain, stack.ledger, stack.secrets, write_index_timeout=5
+    )
+    app = create_app(Settings(state_dir=tmp_path), services)
+    try:
+        with indexing(stack, engine), TestClient(app) as client:
+            yield stack, client
+    finally:
+        engine.dispose()
+        stack.node.stop()
+
+
+@pytest.mark.parametrize("fate", ["dropped", "mined-again-earlier"])
+def test_an_answer_a_reorganization_took_away_is_not_replayed(
+    reorganized: tuple[Stack, TestClient], fate: str
+) -> None:
+    """A drawdown answered 201, then a 2-block reorganization replaces its block (and the empty
+    one before it, so the registration stays). Retried with
+    the same key, the stale answer is not replayed: the caller learns the transaction's fate,
+    503 ``transaction-dropped`` (and the next retry draws it anew), or, mined again a block
+    earlier, its answer from there, marked replayed. Never two drawdowns."""
+    stack, client = reorganized
+    receivable = register(client, stack)
+    stack.mine_at(stack.chain.head()[1] + 1)  # a block between the registration and the drawdown
+    headers = idempotent(stack, "Bank A", "draw-reorganized")
+    url = FINANCINGS.format(receivable)
+    first = client.post(url, json={"amount": 30_000}, headers=headers)
+    assert first.status_code == 201, first.text
+    tx_hash, block = first.json()["tx_hash"], first.json()["block_number"]
+    assert whereabouts(client, stack, tx_hash) == {
+        "tx_hash": tx_hash,
+        "status": "mined",
+        "block_number": block,
+        "confirmations": 1,
+        "indexed": True,
+    }
+    raw = stack.chain.w3.provider.make_request("eth_getRawTransactionByHash", [tx_hash])["result"]  # type: ignore[arg-type]
+    carried = [[raw, 0]] if fate == "mined-again-earlier" else []
+    response = stack.chain.w3.provider.make_request("anvil_reorg", [2, carried])  # type: ignore[arg-type]
+    assert "error" not in response, response
+
+    moved = whereabouts(client, stack, tx_hash)
+    again = client.post(url, json={"amount": 30_000}, headers=headers)
+
+    if fate == "dropped":
+        assert (moved["status"], moved["block_number"]) == ("unknown", None)
+        assert_problem(again, 503, "transaction-dropped")
+        assert drawn(stack, receivable) == 0
+        anew = client.post(url, json={"amount": 30_000}, headers=headers)
+        assert anew.status_code == 201, anew.text
+        assert "Idempotent-Replayed" not in anew.headers
+    else:
+        assert (moved["status"], moved["block_number"], moved["confirmations"]) == (
+            "mined",
+            block - 1,
+            2,
+        )
+        assert again.status_code == 201, again.text
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.json()["tx_hash"] == tx_hash
+        assert again.json()["block_number"] == block - 1
+    assert drawn(stack, receivable) == 30_000
+    assert client.post(url, json={"amount": 30_000}, headers=headers).json()["block_number"] == (
+        drawn_block(stack, receivable)
+    )
+
+
+def whereabouts(client: TestClient, stack: Stack, tx_hash: str) -> dict[str, Any]:
+    response = client.get(f"/v1/transactions/{tx_hash}", headers=key(stack, "Bank B"))
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_a_transaction_hash_must_be_one(client: TestClient, stack: Stack) -> None:
+    response = client.get("/v1/transactions/0x1234", headers=key(stack, "Bank A"))
+    assert_problem(response, 422, "tx-hash-format", "tx_hash")
+    unknown = whereabouts(client, stack, "0x" + "cd" * 32)
+    assert (unknown["status"], unknown["indexed"]) == ("unknown", False)
+
+
+def drawn_block(stack: Stack, receivable: str) -> int:
+    """The block of the receivable's one drawdown, as the chain has it now."""
+    logs = stack.ledger.contract.events.ReceivableFinanced.get_logs(from_block=0)
+    assert len(logs) == 1, logs
+    assert "0x" + logs[0]["args"]["id"].hex() == receivable
+    return int(logs[0]["blockNumber"])

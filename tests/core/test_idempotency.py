@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -70,17 +71,20 @@ def test_the_answer_is_kept_for_every_retry(store: IdempotencyStore) -> None:
     assert reused.value.rule == "idempotency-key-reused"
 
 
+@pytest.mark.parametrize(
+    "sent", [SENT, replace(SENT, part=3)], ids=["alone", "one-call-of-a-grouped-transaction"]
+)
 def test_a_dead_owners_claim_is_taken_over_with_what_it_signed(
-    store: IdempotencyStore, zombie_owner: str
+    store: IdempotencyStore, zombie_owner: str, sent: SentTx
 ) -> None:
     dead = IdempotencyStore(store.engine)
     dead.owner = zombie_owner
     first = dead.begin("Bank A", "k", "digest")
     assert isinstance(first, Claim)
-    first.signed(SENT)
+    first.signed(sent)
 
     taken = store.begin("Bank A", "k", "digest")
 
     assert isinstance(taken, Claim)
-    assert taken.sent == SENT
+    assert taken.sent == sent
     assert isinstance(dead.begin("Bank A", "k", "digest"), Pending)  # it is this process's now
