@@ -9,7 +9,9 @@ process, each sending its next request when the last is answered):
   clients; in automine, and again with a block every ``--block-time`` seconds (as a consortium
   chain mines);
 - **reference**: the node's raw rate for pre-signed ``registerReceivable`` transactions of the same
-  gas, sent to the same node in the same run (what the chain alone carries).
+  gas, sent to the same node in the same run (what the chain alone carries); and the framework's
+  floor for the check: the same request, validated by the same model, answered at once by the same
+  FastAPI and uvicorn (bench/floor_app.py), at 1 and 32 clients.
 
 The load generator shares the two cores with the server, so its own CPU time is printed beside the
 figures, as is the server's (``up`` and its dev node). Prints a table with the issue's targets
@@ -361,6 +363,43 @@ def raw_node_rate(system: System, count: int) -> dict[str, float]:
 # --- the run ------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def floor_server() -> Iterator[System]:
+    """bench/floor_app.py served by uvicorn as ``creditreg serve`` serves the API."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(port)),
+            *("--http", "httptools", "--loop", "uvloop", "--log-level", "warning"),
+        ],
+        cwd=Path(__file__).parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_for_api(base_url, process)
+        yield System(process, Path("."), base_url, "", ["-"])
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def framework_floor(duration: float) -> list[dict[str, Any]]:
+    """The check's load on the framework floor: what the check could reach at best here."""
+    print("floor: starting uvicorn with bench/floor_app.py ...", flush=True)
+    declarations = [_number(), _number()]
+    with floor_server() as system:
+
+        async def load() -> list[dict[str, Any]]:
+            return [
+                await _run_phase(system, "floor", clients, duration, _checks(declarations))
+                for clients in (1, 32)
+            ]
+
+        return asyncio.run(load())
+
+
 def run_mode(block_time: float, duration: float, with_checks: bool) -> dict[str, Any]:
     mode = "automine" if block_time == 0 else f"{block_time:g} s blocks"
     print(f"{mode}: starting creditreg up ...", flush=True)
@@ -426,6 +465,7 @@ def main() -> None:
     modes = [run_mode(0, args.duration, with_checks=True)]
     if not args.skip_block_time:
         modes.append(run_mode(args.block_time, args.duration, with_checks=False))
+    floor = framework_floor(args.duration)
 
     print(
         f"  {'phase':<8}{'clients':>8}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'4xx':>7}"
@@ -439,14 +479,19 @@ def main() -> None:
         )
         for phase in mode["phases"]:
             print(_row(phase, raw))
+    print("framework floor (the check's request, validated and answered at once, same server):")
+    for phase in floor:
+        print(_row(phase, modes[0]["raw"]))
     print("targets (automine):")
     print("\n".join(_verdicts(modes)))
     print(
         "gen CPU: this load generator's CPU time over the phase (of one core); srv CPU: up's "
-        "(API, indexer, dev node); srv ms/req: up's CPU time per request."
+        "(API, indexer, dev node), or the floor server's; srv ms/req: that CPU time per request."
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"modes": modes, "targets": TARGETS}, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps({"modes": modes, "framework_floor": floor, "targets": TARGETS}, indent=2) + "\n"
+    )
     print(f"wrote {RESULTS}")
 
 
