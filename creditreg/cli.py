@@ -32,13 +32,24 @@ def _fail(error: RegistryError) -> typer.Exit:
 
 
 @app.command()
-def up() -> None:
-    """Start a dev chain (unless CREDITREG_RPC_URL is set), deploy, index and serve until Ctrl-C."""
+def up(
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Forget the dev chain kept from earlier runs (its deployment and the embedded "
+            "index too) and start a new registry. Without it, up goes on where it stopped.",
+        ),
+    ] = False,
+) -> None:
+    """Start a dev chain (unless CREDITREG_RPC_URL is set), deploy, index and serve until Ctrl-C.
+    The dev chain, its deployment and the index are kept under the state directory: the next
+    `up` goes on with the same records."""
     from creditreg.system import api_for, run_until_signalled, running_system
 
     settings = get_settings()
     try:
-        with running_system(settings) as system:
+        with running_system(settings, fresh=fresh) as system:
             app_ = api_for(system)
             _print_banner(system.rpc_url, settings, started_node=system.node is not None)
             run_until_signalled(system, app_)
@@ -53,6 +64,11 @@ def _print_banner(rpc_url: str, settings: Settings, *, started_node: bool) -> No
     base = f"http://{settings.api_host}:{settings.api_port}"
     chain = f"{settings.node} dev node at {rpc_url}" if started_node else f"node at {rpc_url}"
     console.print(f"[bold green]creditreg is up[/]: {chain}")
+    if started_node:
+        console.print(
+            f"  chain     kept in {settings.node_state_dir}: the next `up` goes on from it "
+            "(`up --fresh` starts a new registry)"
+        )
     console.print(f"  index     {settings.resolved_database_url}")
     console.print(f"  API       {base}")
     console.print(f"  API docs  {base}/docs")
@@ -79,6 +95,41 @@ def _password_note(settings: Settings) -> str:
         f"generated dev password in {settings.dev_keystore_password_path} (dev only: a real "
         f"deployment sets {PASSWORD_VARIABLE} or {PASSWORD_FILE_VARIABLE})"
     )
+
+
+@app.command()
+def backup(
+    archive: Annotated[Path, typer.Argument(help="The .tar.gz to write.")],
+) -> None:
+    """Write the dev registry (saved chain, manifest, secrets files and keystores, embedded index)
+    to one archive, to move it to another machine. Best taken while `up` is stopped: a running
+    node's chain is as of its last save."""
+    from creditreg.backup import backup as write_backup
+
+    try:
+        left_out = write_backup(get_settings(), archive)
+    except RegistryError as error:
+        raise _fail(error) from None
+    console.print(f"backed up to {archive} (mode 0600: it holds the encrypted keystores)")
+    for what in left_out:
+        console.print(f"  not in it: {what}")
+    console.print("  the keystore password is never in it: carry it apart")
+
+
+@app.command()
+def restore(
+    archive: Annotated[Path, typer.Argument(help="A .tar.gz written by `creditreg backup`.")],
+) -> None:
+    """Unpack a backup into the state directory, which must hold no registry yet; `up` then goes
+    on from it."""
+    from creditreg.backup import restore as read_backup
+
+    settings = get_settings()
+    try:
+        read_backup(settings, archive)
+    except RegistryError as error:
+        raise _fail(error) from None
+    console.print(f"restored into {settings.state_dir}: `creditreg up` goes on from it")
 
 
 @app.command()

@@ -3,9 +3,14 @@
 This is where the core (:mod:`registry`) and the HTTP API (:mod:`api`) are put together; neither
 imports the other's way up.
 
-On embedded defaults the chain is a fresh dev node each time, so each start deploys anew and starts
-a fresh SQLite index beside it (an index describes one deployment). The secrets files persist, so
-API keys stay the same from one run to the next.
+On embedded defaults the dev node keeps its chain under the state directory
+(:attr:`~registry.settings.Settings.node_state_dir`), so a start goes on with the same deployment
+and the same SQLite index as the last one: the records survive a restart. After a hard kill the
+saved chain may be a second behind the index; the indexer rolls the index back to the chain's head,
+as after a reorganization, before the API serves. ``fresh`` (``up --fresh``) forgets the chain, the
+manifest and the embedded index on purpose; a new deployment starts a fresh index in any case (an
+index describes one deployment). The secrets files persist, so API keys stay the same from one run
+to the next.
 
 The consortium admin's key is read for the deployment step only (:func:`_deploy`): what ``up``
 keeps running, and builds the API from, is :class:`~registry.credentials.ApiSecrets`, which cannot
@@ -31,7 +36,7 @@ from sqlalchemy import Engine
 from api.app import create_app
 from api.services import Services
 from registry.chain.client import Chain
-from registry.chain.node import DevNode
+from registry.chain.node import DevNode, NodeState
 from registry.connect import connect_chain, deploy_or_reuse
 from registry.contracts.deploy import Deployment
 from registry.contracts.ledger import ReceivableLedger
@@ -43,7 +48,7 @@ from registry.indexer import Indexer
 from registry.keystore import Keystores
 from registry.settings import Settings
 
-__all__ = ["Running", "api_for", "run_until_signalled", "running_system"]
+__all__ = ["Running", "api_for", "forget_dev_chain", "run_until_signalled", "running_system"]
 
 
 @dataclass(frozen=True)
@@ -82,15 +87,31 @@ def _reset_embedded_index(settings: Settings) -> None:
         sibling.unlink(missing_ok=True)
 
 
+def forget_dev_chain(settings: Settings) -> None:
+    """Forgets the dev node's saved chain, the deployment on it and the embedded index: the next
+    start is a new registry. Never touches a configured node or database."""
+    if settings.rpc_url is not None:
+        return
+    NodeState(settings.node_state_dir).clear()
+    if settings.manifest_path is None:
+        settings.resolved_manifest_path.unlink(missing_ok=True)
+    _reset_embedded_index(settings)
+
+
 @contextlib.contextmanager
-def running_system(settings: Settings) -> Iterator[Running]:
+def running_system(settings: Settings, *, fresh: bool = False) -> Iterator[Running]:
     """Starts (or connects to) the chain, deploys if needed and prepares the index database.
+    ``fresh``: forget the dev chain kept from earlier runs first (:func:`forget_dev_chain`).
 
     Stops the dev node it started on exit, whatever happened.
     """
     node: DevNode | None = None
+    if fresh:
+        forget_dev_chain(settings)
     if settings.rpc_url is None:
-        node = DevNode(settings.node, settings.node_block_time).start()
+        settings.node_state_dir.mkdir(parents=True, exist_ok=True)
+        state = NodeState(settings.node_state_dir, settings.node_state_interval)
+        node = DevNode(settings.node, settings.node_block_time, state=state).start()
     try:
         rpc_url = settings.rpc_url or node.url  # type: ignore[union-attr]
         chain = connect_chain(rpc_url)
@@ -139,6 +160,9 @@ def run_until_signalled(system: Running, app: FastAPI) -> None:
         uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_level="warning")
     )
     indexer = Indexer.from_settings(system.engine, system.chain, system.deployment, settings)
+    # Before the API answers, the index agrees with the chain: after a hard kill the saved chain
+    # may be behind the index, which this first step rolls back (as after a reorganization).
+    indexer.advance()
     threads = [
         threading.Thread(target=indexer.run_forever, args=(stop,), name="indexer"),
         threading.Thread(target=server.run, name="api"),

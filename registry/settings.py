@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     node_block_time: int = Field(
         default=0, ge=0, description="Dev node block time in seconds; 0 mines on each transaction."
     )
+    node_state_interval: int = Field(
+        default=1,
+        ge=0,
+        description="Seconds between the dev node's saves of its chain (anvil; 0: on exit only). "
+        "A hard kill loses at most the last interval's blocks.",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the index. Unset: sqlite file registry.db in state_dir.",
@@ -156,6 +162,11 @@ class Settings(BaseSettings):
                 "unverified_advance_rate_bps must be at most verified_advance_rate_bps"
             )
         return self
+
+    @property
+    def node_state_dir(self) -> Path:
+        """Where the dev node started by `up` keeps its chain across restarts."""
+        return self.state_dir / "chain"
 
     @property
     def embedded_database_path(self) -> Path:

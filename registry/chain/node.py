@@ -6,6 +6,9 @@ package's JavaScript launcher, so that the node is our own child process. The no
 own process group so that stopping it also stops any child it spawned, and Ctrl-C in the terminal
 reaches us first, not the node.
 
+With a :class:`NodeState` the node keeps its chain in a directory and goes on from it at the
+next start (anvil's state file, saved every second and on exit; ganache's database).
+
 The node does not outlive the process that started it: on Linux it is asked (``PR_SET_PDEATHSIG``)
 to receive SIGTERM when its parent dies, however the parent died (a SIGKILL, an out-of-memory
 kill), instead of living on as an orphan holding its port.
@@ -33,6 +36,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -40,7 +44,7 @@ from typing import IO
 from registry.errors import NodeStartError
 from registry.settings import NodeKind
 
-__all__ = ["DEV_CHAIN_IDS", "DevNode", "free_port", "node_binary", "wait_for_rpc"]
+__all__ = ["DEV_CHAIN_IDS", "DevNode", "NodeState", "free_port", "node_binary", "wait_for_rpc"]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEV_CHAIN_IDS: dict[NodeKind, int] = {"anvil": 31337, "ganache": 1337}
@@ -51,6 +55,8 @@ BLOCK_GAS_LIMIT = 30_000_000
 # Starts on a port another process took between our probe and the node's bind: tried again, on
 # other ports, this many times.
 PORT_ATTEMPTS = 5
+ANVIL_STATE_FILE = "anvil-state.json"
+GANACHE_DATABASE = "ganache-db"
 _PR_SET_PDEATHSIG = 1
 _TCP_LISTEN = "0A"
 
@@ -78,7 +84,9 @@ def node_binary(kind: NodeKind) -> Path:
     return Path(found)
 
 
-def _command(kind: NodeKind, port: int, block_time: int) -> list[str]:
+def _command(
+    kind: NodeKind, port: int, block_time: int, state: NodeState | None = None
+) -> list[str]:
     binary = str(node_binary(kind))
     chain_id = str(DEV_CHAIN_IDS[kind])
     gas_limit = str(BLOCK_GAS_LIMIT)
@@ -87,13 +95,43 @@ def _command(kind: NodeKind, port: int, block_time: int) -> list[str]:
         command += ["--hardfork", HARDFORK, "--gas-limit", gas_limit, "--silent"]
         if block_time:
             command += ["--block-time", str(block_time)]
+        if state is not None:
+            # Loaded at start, dumped on exit (SIGTERM included) and every `interval` seconds,
+            # blocks, receipts and logs with the accounts: the chain goes on where it stopped.
+            command += ["--state", str(state.directory / ANVIL_STATE_FILE)]
+            if state.interval:
+                command += ["--state-interval", str(state.interval)]
         return command
     command = [binary, "--server.host", "127.0.0.1", "--server.port", str(port)]
     command += ["--chain.chainId", chain_id, "--chain.hardfork", HARDFORK]
     command += ["--miner.blockGasLimit", gas_limit, "--logging.quiet"]
     if block_time:
         command += ["--miner.blockTime", str(block_time)]
+    if state is not None:
+        # Ganache writes every block to its database as it mines: nothing to dump.
+        command += ["--database.dbPath", str(state.directory / GANACHE_DATABASE)]
     return command
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """Where a dev node keeps its chain across restarts, and how often anvil saves it."""
+
+    directory: Path
+    interval: int = 1
+    """Seconds between anvil's saves while it runs (0: on exit only). A hard kill loses at most
+    the blocks of the last interval; the index then rolls back to the saved head."""
+
+    def exists(self) -> bool:
+        """Whether a chain was saved here."""
+        return (self.directory / ANVIL_STATE_FILE).is_file() or (
+            self.directory / GANACHE_DATABASE
+        ).is_dir()
+
+    def clear(self) -> None:
+        """Forgets the saved chain."""
+        (self.directory / ANVIL_STATE_FILE).unlink(missing_ok=True)
+        shutil.rmtree(self.directory / GANACHE_DATABASE, ignore_errors=True)
 
 
 def _rpc_answers(url: str) -> bool:
@@ -173,7 +211,8 @@ class DevNode:
     """A dev node process. Use as a context manager, or call :meth:`start` and :meth:`stop`.
 
     ``port``: a fixed port (a start fails if another process holds it); by default one from
-    ``ports`` (free ports), chosen again if another process takes it first.
+    ``ports`` (free ports), chosen again if another process takes it first. ``state``: where the
+    chain is kept across restarts; without it each start is a new chain.
     """
 
     def __init__(
@@ -182,9 +221,11 @@ class DevNode:
         block_time: int = 0,
         port: int | None = None,
         ports: Callable[[], int] = free_port,
+        state: NodeState | None = None,
     ):
         self.kind: NodeKind = kind
         self.block_time = block_time
+        self.state = state
         self._fixed_port = port is not None
         self._ports = ports
         self.port = port or ports()
@@ -229,7 +270,7 @@ class DevNode:
         # The node's output goes to a temporary file, read back only to explain a failed start.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in stop()
         self._process = subprocess.Popen(
-            _command(self.kind, self.port, self.block_time),
+            _command(self.kind, self.port, self.block_time, self.state),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

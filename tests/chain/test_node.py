@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from web3 import Web3
 
-from registry.chain.node import DEV_CHAIN_IDS, DevNode, free_port, wait_for_rpc
+from registry.chain.node import DEV_CHAIN_IDS, DevNode, NodeState, free_port, wait_for_rpc
 from registry.errors import NodeStartError
 from registry.settings import NodeKind
 
@@ -97,3 +97,32 @@ def test_the_node_does_not_outlive_the_process_that_started_it(tmp_path: Path) -
             assert _gone(pid, timeout=10), f"the node {pid} outlived its parent"
         finally:
             starter.kill()
+
+
+@pytest.mark.parametrize("kind", ["anvil", "ganache"])
+def test_a_node_with_a_state_directory_goes_on_where_it_stopped(
+    kind: NodeKind, tmp_path: Path
+) -> None:
+    """Blocks mined, the node stopped and started again on the same directory: the same head,
+    the same hashes, the same balances; cleared, the next start is a new chain."""
+    state = NodeState(tmp_path / "chain")
+    state.directory.mkdir()
+    with DevNode(kind, state=state) as node:
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        sender, receiver = w3.eth.accounts[:2]
+        tx = w3.eth.send_transaction({"from": sender, "to": receiver, "value": 12_345})
+        w3.eth.wait_for_transaction_receipt(tx)
+        head = w3.eth.get_block("latest")
+        balance = w3.eth.get_balance(receiver)
+    assert state.exists()
+
+    with DevNode(kind, state=state) as node:
+        w3 = Web3(Web3.HTTPProvider(node.url))
+        assert w3.eth.get_block(head["number"])["hash"] == head["hash"]
+        assert w3.eth.get_balance(receiver) == balance
+        assert w3.eth.get_transaction_receipt(tx)["blockNumber"] == head["number"]
+
+    state.clear()
+    assert not state.exists()
+    with DevNode(kind, state=state) as node:
+        assert Web3(Web3.HTTPProvider(node.url)).eth.block_number == 0

@@ -186,17 +186,30 @@ def _wait_for_health(
 
 @pytest.fixture
 def up(tmp_path: Path) -> Iterator[Up]:
+    with running_up(tmp_path / "state") as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_up(state_dir: Path, *arguments: str, env: dict[str, str] | None = None) -> Iterator[Up]:
+    """``creditreg up`` on ``state_dir`` (with ``arguments`` and the variables ``env``) until it
+    answers; killed on the way out if the test did not stop it, and its node with it."""
     port = free_port()
     env = {
         **os.environ,
-        "CREDITREG_STATE_DIR": str(tmp_path / "state"),
+        **(env or {}),
+        "CREDITREG_STATE_DIR": str(state_dir),
         "CREDITREG_API_PORT": str(port),
         "COLUMNS": "200",
     }
     env.pop("CREDITREG_RPC_URL", None)
     env.pop("CREDITREG_DATABASE_URL", None)
     process = subprocess.Popen(
-        [*CREDITREG, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*CREDITREG, "up", *arguments],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     api_url = f"http://127.0.0.1:{port}"
     started: set[Process] = set()
