@@ -10,6 +10,7 @@ such. Nonces are the node's count, read under a per-signer lock (:meth:`Chain._s
 from __future__ import annotations
 
 import enum
+import os
 import random
 import threading
 import time
@@ -70,6 +71,9 @@ FATE_CHECK_SECONDS = 1.0
 # Sends that may lose the race for a nonce to another process signing for the same account; each
 # loss waits a random moment (up to a millisecond per loss so far) so that two racers part.
 NONCE_ATTEMPTS = 16
+SIGNING_TAG_BYTES = 8
+"""Random bytes after a call's calldata, so that every signed transaction is distinct
+(:meth:`Chain.sign_and_send`)."""
 # Connections kept open to one node: as many as threads that may call it at once (the API's
 # thread pool); beyond, a request opens a connection of its own and closes it after.
 _POOL_SIZE = 32
@@ -555,7 +559,15 @@ class Chain:
         processes queue too. Without one, two processes that read the same count race: the
         loser, refused by the node before anything was pooled, reads the count again (or, if the
         node pooled it and then mined the winner, is reported replaced).
+
+        A call's calldata gets a random tag of :data:`SIGNING_TAG_BYTES` at its end, which the
+        contract's ABI decoding ignores: otherwise two requests for the same call (two equal
+        tranches) signed with the same nonce are the same transaction, and when one process
+        signs, keeps the hash and dies before sending, the successor following that hash would
+        find the other request's transaction mined under it and answer with its drawdown.
         """
+        if "to" in tx:  # a deployment's arguments are read up to the end of its data: no tag
+            tx = {**tx, "data": HexBytes(tx["data"]) + os.urandom(SIGNING_TAG_BYTES)}
         with signer.lock, self.account_lock(signer.address) if self.account_lock else nullcontext():
             for attempt in range(NONCE_ATTEMPTS):
                 if attempt:

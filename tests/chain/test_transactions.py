@@ -324,3 +324,34 @@ def test_a_replaced_transaction_is_reported_and_did_nothing(stack: Stack) -> Non
     assert error.rule == "transaction-replaced"
     assert error.details == {"tx_hash": sent, "nonce": original["nonce"]}
     assert stack.ledger.receivable(fp("replace")).status is ReceivableStatus.NONE
+
+
+def test_a_transaction_signed_and_never_sent_is_not_mistaken_for_an_equal_one(
+    stack: Stack,
+) -> None:
+    """A process signs a drawdown, keeps its hash and dies before sending it; another signs the
+    same drawdown with the same nonce and sends it. The two are distinct transactions (each
+    signing tags its calldata), so following the dead one's hash tells that it was replaced and
+    did nothing, never that the other's drawdown was its own."""
+    receivable = register(stack, stack.bank_a.signer, "signed twice")
+    signer = stack.bank_a.signer
+    function = stack.ledger.contract.functions.tryFinance(receivable, 1_000)
+    kept: list[chain_client.SentTx] = []
+
+    class Died(Exception):
+        pass
+
+    def die_after_keeping(sent: chain_client.SentTx) -> None:
+        kept.append(sent)
+        raise Died
+
+    with pytest.raises(Died):
+        stack.chain.transact(signer, function, die_after_keeping)
+    result = stack.chain.transact(signer, function)
+
+    (dead,) = kept
+    assert dead.nonce == nonce_of(stack, result.tx_hash)
+    assert dead.tx_hash != result.tx_hash
+    with pytest.raises(errors.TransactionReplaced):
+        stack.chain.follow(dead)
+    assert stack.ledger.receivable(receivable).outstanding == 1_000
