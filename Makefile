@@ -42,6 +42,7 @@ test: install
 # node id, so that a renamed test makes the check fail (pytest: "not found") instead of vanish.
 FLAKE_TESTS ?= tests/indexer/test_crash.py tests/indexer/test_reorg.py tests/system/test_system.py tests/project/test_fixtures.py \
 	tests/system/test_write_kills.py tests/api/test_write_races.py \
+	tests/system/test_restart.py tests/indexer/test_failover.py tests/chain/test_grouping.py \
 	tests/api/test_api.py::test_demo_plays_against_the_served_api \
 	tests/api/test_admission.py::test_uvicorn_answers_before_the_body_arrives \
 	tests/api/test_admin_key.py::test_serve_runs_from_the_api_secrets_file_alone \

@@ -166,10 +166,13 @@ def deploy() -> None:
 def index(
     once: Annotated[bool, typer.Option(help="Catch up with the chain, then exit.")] = False,
 ) -> None:
-    """Run the indexer against the manifest's deployment."""
+    """Run the indexer against the manifest's deployment. On PostgreSQL one indexer writes an
+    index at a time: another started beside it waits as a standby and takes over when the first
+    dies."""
     from registry.connect import connect_chain
     from registry.contracts.deploy import Deployment
     from registry.db import create_schema, make_engine
+    from registry.db.locks import indexer_lock
     from registry.indexer import Indexer
 
     settings = get_settings()
@@ -185,16 +188,25 @@ def index(
         indexer = Indexer.from_settings(
             engine, connect_chain(settings.rpc_url), deployment, settings, pause_gc=True
         )
-        if once:
-            indexer.run_until_caught_up()
-            indexed = indexer.status().indexed_block
-            # Nothing indexed yet (the safe head short of the deployment): the block before it.
-            block = deployment.deployment_block - 1 if indexed is None else indexed
-            console.print(f"indexed up to block {block}")
-            return
         stop = threading.Event()
+
+        def standby() -> None:
+            console.print("standby: another indexer holds this index; waiting to take over")
+
         try:
-            indexer.run_forever(stop)
+            with indexer_lock(engine, indexer.cursor_name, stop, standby) as active:
+                if not active:
+                    return
+                console.print("indexing: this indexer holds the index")
+                if once:
+                    indexer.run_until_caught_up()
+                    indexed = indexer.status().indexed_block
+                    # Nothing indexed yet (the safe head short of the deployment): the block
+                    # before it.
+                    block = deployment.deployment_block - 1 if indexed is None else indexed
+                    console.print(f"indexed up to block {block}")
+                    return
+                indexer.run_forever(stop)
         except KeyboardInterrupt:
             stop.set()
     except RegistryError as error:
