@@ -3,8 +3,10 @@
 FROM python:3.11-slim
 
 WORKDIR /app
-COPY requirements.lock pyproject.toml README.md ./
-RUN pip install --no-cache-dir -r requirements.lock
+# The runtime lock: what runs, without the test and analysis tools of requirements.lock (pytest,
+# slither, mypy), at the same versions (`make lock` writes both).
+COPY requirements-runtime.lock pyproject.toml README.md ./
+RUN pip install --no-cache-dir -r requirements-runtime.lock
 COPY registry ./registry
 COPY api ./api
 COPY creditreg ./creditreg

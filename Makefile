@@ -81,6 +81,8 @@ artifacts: install
 lock: $(PY_STAMP)
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -c requirements.lock \
+		-o requirements-runtime.lock
 
 ## Benchmarks: they print their figures and write bench/results/*.json.
 bench: bench-chain bench-gas bench-index bench-api

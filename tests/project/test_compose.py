@@ -89,6 +89,26 @@ def test_image_copies_every_package_it_installs() -> None:
     assert {name.rstrip("*") for name in packages} <= copied
 
 
+def _pins(lock: str) -> dict[str, str]:
+    text = (ROOT / lock).read_text()
+    return {m[0].lower(): m[1] for m in re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+)$", text, re.M)}
+
+
+def test_the_image_installs_what_runs_and_no_dev_tool() -> None:
+    """The image installs the runtime lock: every runtime dependency pinned as in the full lock,
+    and none of the test and analysis tools."""
+    assert (
+        "pip install --no-cache-dir -r requirements-runtime.lock"
+        in (ROOT / "Dockerfile").read_text()
+    )
+    runtime, full = _pins("requirements-runtime.lock"), _pins("requirements.lock")
+    assert {"web3", "fastapi", "sqlalchemy", "uvicorn"} <= set(runtime)
+    assert not {"pytest", "slither-analyzer", "mypy", "ruff", "hypothesis", "schemathesis"} & set(
+        runtime
+    )
+    assert {name: full.get(name) for name in runtime} == runtime
+
+
 def test_the_keystore_password_goes_to_deploy_and_the_api_only() -> None:
     data = compose()
     (name,) = data["secrets"]
