@@ -98,6 +98,47 @@ def _password_note(settings: Settings) -> str:
 
 
 @app.command()
+def onboard(
+    name: Annotated[str, typer.Argument(help='The new member\'s name, e.g. "Bank C".')],
+    role: Annotated[
+        str, typer.Option(help="lender, registrar, verifier, enforcer or operator.")
+    ] = "lender",
+) -> None:
+    """Add an institution to the consortium: a signing key (in a keystore) and an API key in the
+    secrets file, and its role on the contracts. With CREDITREG_RPC_URL the role is granted now;
+    on the embedded dev chain, by the next `up`. A running API picks the key up at its restart."""
+    from registry.connect import connect_chain, enrol_members
+    from registry.contracts.deploy import Deployment
+    from registry.contracts.roles import Role
+    from registry.credentials import DevSecrets
+    from registry.keystore import Keystores
+
+    settings = get_settings()
+    try:
+        member_role = Role(role)
+    except ValueError:
+        console.print(f"[bold red]error:[/] no role {role!r}")
+        raise typer.Exit(code=2) from None
+    try:
+        keystores = Keystores.from_settings(settings, generate_password=True)
+        paths = (settings.resolved_secrets_path, settings.resolved_admin_secrets_path)
+        secrets = DevSecrets.load(*paths, keystores).with_institution(name, member_role)
+        secrets.save(*paths, keystores)
+        if settings.rpc_url is not None:
+            deployment = Deployment.load(settings.resolved_manifest_path)
+            enrol_members(connect_chain(settings.rpc_url), deployment, secrets)
+    except RegistryError as error:
+        raise _fail(error) from None
+    account = secrets.institution(name).account
+    console.print(f"onboarded {name} ({member_role}) with account {account}")
+    console.print(f"  its API key is in {settings.resolved_secrets_path}")
+    if settings.rpc_url is None:
+        console.print("  its role is granted by the next `creditreg up` (restart a running one)")
+    else:
+        console.print("  its role is granted; restart `creditreg serve` to serve its API key")
+
+
+@app.command()
 def backup(
     archive: Annotated[Path, typer.Argument(help="The .tar.gz to write.")],
 ) -> None:

@@ -13,11 +13,11 @@ from registry.contracts.deploy import CONTRACT_NAMES, Deployment
 from registry.contracts.ledger import AdvanceRates
 from registry.credentials import DevSecrets
 from registry.db.locks import AccountLock
-from registry.devstack import bootstrap
+from registry.devstack import bootstrap, fund_dev_accounts, grant_roles
 from registry.errors import ConfigurationError
 from registry.settings import Settings
 
-__all__ = ["connect_chain", "connect_deployment", "deploy_or_reuse"]
+__all__ = ["connect_chain", "connect_deployment", "deploy_or_reuse", "enrol_members"]
 
 
 def connect_chain(rpc_url: str, account_lock: AccountLock | None = None) -> Chain:
@@ -57,10 +57,21 @@ def _deployed(chain: Chain, deployment: Deployment) -> bool:
     )
 
 
+def enrol_members(chain: Chain, deployment: Deployment, secrets: DevSecrets) -> None:
+    """Every institution of ``secrets`` granted its roles on ``deployment`` and, on a dev node
+    (one that holds unlocked accounts), funded: what a new deployment gives its institutions,
+    given to those onboarded since it was made. Idempotent: nothing is sent for what is done."""
+    if chain.w3.eth.accounts:
+        fund_dev_accounts(chain, secrets)
+    grant_roles(chain, deployment, secrets)
+
+
 def deploy_or_reuse(
     settings: Settings, chain: Chain, secrets: DevSecrets
 ) -> tuple[Deployment, bool]:
-    """The manifest's deployment if it exists on this chain, else a new one (manifest rewritten).
+    """The manifest's deployment if it exists on this chain, with every institution of
+    ``secrets`` granted its roles (those onboarded since it was made too); else a new one
+    (manifest rewritten).
 
     Returns the deployment and whether it is new.
     """
@@ -68,6 +79,7 @@ def deploy_or_reuse(
     if path.is_file():
         existing = Deployment.load(path)
         if _deployed(chain, existing):
+            enrol_members(chain, existing, secrets)
             return existing, False
     rates = AdvanceRates(settings.verified_advance_rate_bps, settings.unverified_advance_rate_bps)
     deployment = bootstrap(chain, secrets, rates)

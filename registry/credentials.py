@@ -395,6 +395,17 @@ class DevSecrets:
         )
         return DevSecrets(self.keyring, self.deployer, (*self.institutions, *added))
 
+    def with_institution(self, name: str, role: Role) -> DevSecrets:
+        """These secrets plus a new institution ``name`` with ``role``, a fresh signing key and
+        API key (onboarding a bank, a court, a customs office). Refused if the name is taken or
+        the role is the admin's (the admin is the deployer, not an institution one adds)."""
+        if any(i.name == name for i in self.institutions):
+            raise ConfigurationError(f"an institution named {name!r} is in the secrets already")
+        if role is Role.ADMIN:
+            raise ConfigurationError("the consortium admin is the deployer; onboard members only")
+        added = Institution(name, role, Signer.generate(), generate_api_key())
+        return DevSecrets(self.keyring, self.deployer, (*self.institutions, added))
+
     def _signs_as_admin(self, institution: Institution) -> bool:
         return institution.role is Role.ADMIN or institution.account == self.deployer.address
 

@@ -205,3 +205,43 @@ def test_a_backup_restored_on_another_state_directory_goes_on(tmp_path: Path) ->
         assert status(second)["reorgs"] == 0
         verified(second)
         stopped(second)
+
+
+@needs_proc
+def test_a_bank_onboarded_between_runs_writes_after_the_restart(tmp_path: Path) -> None:
+    """``creditreg onboard "Bank C"`` while ``up`` is stopped: the next ``up`` goes on with the
+    same deployment, grants Bank C its role, and serves its API key; its registration is
+    accepted, and its key is in the secrets file only (never in the command's output)."""
+    state = tmp_path / "state"
+    with running_up(state) as first:
+        manifest = (state / "deployment.json").read_text()
+        stopped(first)
+
+    onboarded = subprocess.run(
+        [*CREDITREG, "onboard", "Bank C"],
+        env=first.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert onboarded.returncode == 0, onboarded.stdout + onboarded.stderr
+    key = bank_key(state, "Bank C")
+    assert key["X-API-Key"] not in onboarded.stdout + onboarded.stderr
+    again = subprocess.run(
+        [*CREDITREG, "onboard", "Bank C"],
+        env=first.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 1
+    assert "is in the secrets already" in again.stdout
+
+    with running_up(state) as second:
+        assert (state / "deployment.json").read_text() == manifest
+        body = registration(
+            invoice_number="INV-BANK-C", declarations=[{"number": "310120260000200006", "value": 1}]
+        )
+        created = httpx.post(f"{second.api_url}/v1/receivables", json=body, headers=key)
+        assert created.status_code == 201, created.text
+        stopped(second)
