@@ -502,6 +502,11 @@ class Chain:
         except ChainError:
             # Nodes without the method: web3 derives one from the fee history.
             priority = self._rpc(lambda: self.w3.eth.max_priority_fee)
+        if int(base, 16) == 0:
+            # A network that does not charge for gas (zero base fee, a gas price of 0) may still
+            # suggest a tip (anvil: 1 gwei), which accounts without ether cannot pay: no more
+            # than the node's gas price.
+            priority = min(priority, int(self._lean("eth_gasPrice", []), 16))
         return {
             "maxPriorityFeePerGas": Wei(priority),
             "maxFeePerGas": Wei(priority + 2 * int(base, 16)),
@@ -731,8 +736,7 @@ class Chain:
 
     def send_value(self, sender: ChecksumAddress, to: ChecksumAddress, wei: int) -> HexStr:
         """Sends ether from an account the node itself holds (dev nodes only: funding dev keys)."""
-        tx_hash = self._rpc(
-            lambda: self.w3.eth.send_transaction({"from": sender, "to": to, "value": Wei(wei)})
-        )
+        transfer: TxParams = {"from": sender, "to": to, "value": Wei(wei), **self._fees()}
+        tx_hash = self._rpc(lambda: self.w3.eth.send_transaction(transfer))
         self._rpc(lambda: self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60))
         return HexStr(HexBytes(tx_hash).to_0x_hex())

@@ -44,7 +44,15 @@ from typing import IO
 from registry.errors import NodeStartError
 from registry.settings import NodeKind
 
-__all__ = ["DEV_CHAIN_IDS", "DevNode", "NodeState", "free_port", "node_binary", "wait_for_rpc"]
+__all__ = [
+    "DEV_CHAIN_IDS",
+    "DevNode",
+    "NetworkShape",
+    "NodeState",
+    "free_port",
+    "node_binary",
+    "wait_for_rpc",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEV_CHAIN_IDS: dict[NodeKind, int] = {"anvil": 31337, "ganache": 1337}
@@ -84,17 +92,35 @@ def node_binary(kind: NodeKind) -> Path:
     return Path(found)
 
 
+@dataclass(frozen=True)
+class NetworkShape:
+    """A dev node made to look like a consortium network in what the code must cope with."""
+
+    chain_id: int | None = None
+    """The operator's chain id; None for the dev node's own (:data:`DEV_CHAIN_IDS`)."""
+    free_gas: bool = False
+    """Zero base fee and gas price, as a permissioned network that does not charge for gas
+    (Besu's ``zeroBaseFee`` with ``min-gas-price`` 0). anvil only."""
+
+
 def _command(
-    kind: NodeKind, port: int, block_time: int, state: NodeState | None = None
+    kind: NodeKind,
+    port: int,
+    block_time: int,
+    state: NodeState | None = None,
+    shape: NetworkShape = NetworkShape(),
 ) -> list[str]:
     binary = str(node_binary(kind))
-    chain_id = str(DEV_CHAIN_IDS[kind])
+    chain_id = str(shape.chain_id or DEV_CHAIN_IDS[kind])
     gas_limit = str(BLOCK_GAS_LIMIT)
     if kind == "anvil":
         command = [binary, "--host", "127.0.0.1", "--port", str(port), "--chain-id", chain_id]
         command += ["--hardfork", HARDFORK, "--gas-limit", gas_limit, "--silent"]
         if block_time:
             command += ["--block-time", str(block_time)]
+        if shape.free_gas:
+            command += ["--block-base-fee-per-gas", "0", "--gas-price", "0"]
+            command += ["--disable-min-priority-fee"]
         if state is not None:
             # Loaded at start, dumped on exit (SIGTERM included) and every `interval` seconds,
             # blocks, receipts and logs with the accounts: the chain goes on where it stopped.
@@ -102,6 +128,8 @@ def _command(
             if state.interval:
                 command += ["--state-interval", str(state.interval)]
         return command
+    if shape.free_gas:
+        raise NodeStartError("free gas is an anvil option here; ganache charges its base fee")
     command = [binary, "--server.host", "127.0.0.1", "--server.port", str(port)]
     command += ["--chain.chainId", chain_id, "--chain.hardfork", HARDFORK]
     command += ["--miner.blockGasLimit", gas_limit, "--logging.quiet"]
@@ -212,7 +240,8 @@ class DevNode:
 
     ``port``: a fixed port (a start fails if another process holds it); by default one from
     ``ports`` (free ports), chosen again if another process takes it first. ``state``: where the
-    chain is kept across restarts; without it each start is a new chain.
+    chain is kept across restarts; without it each start is a new chain. ``shape``: a chain id
+    and gas pricing of a consortium network's, instead of the dev node's.
     """
 
     def __init__(
@@ -222,14 +251,16 @@ class DevNode:
         port: int | None = None,
         ports: Callable[[], int] = free_port,
         state: NodeState | None = None,
+        shape: NetworkShape = NetworkShape(),
     ):
         self.kind: NodeKind = kind
         self.block_time = block_time
         self.state = state
+        self.shape = shape
         self._fixed_port = port is not None
         self._ports = ports
         self.port = port or ports()
-        self.chain_id = DEV_CHAIN_IDS[kind]
+        self.chain_id = shape.chain_id or DEV_CHAIN_IDS[kind]
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -270,7 +301,7 @@ class DevNode:
         # The node's output goes to a temporary file, read back only to explain a failed start.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 -- closed in stop()
         self._process = subprocess.Popen(
-            _command(self.kind, self.port, self.block_time, self.state),
+            _command(self.kind, self.port, self.block_time, self.state, self.shape),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
