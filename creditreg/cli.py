@@ -174,6 +174,30 @@ def restore(
 
 
 @app.command()
+def init() -> None:
+    """Generate the secrets files and keystores (the consortium admin's and the institutions'
+    keys) without touching a chain, and print their accounts: a permissioned network allows
+    them before anything is deployed (scripts/consortium_network.py --allow-from). `deploy`
+    and `up` use the same files."""
+    from registry.credentials import DevSecrets
+    from registry.keystore import Keystores
+
+    settings = get_settings()
+    try:
+        secrets = DevSecrets.load_or_generate(
+            settings.resolved_secrets_path,
+            settings.resolved_admin_secrets_path,
+            Keystores.from_settings(settings, generate_password=True),
+        )
+    except RegistryError as error:
+        raise _fail(error) from None
+    console.print(f"secrets in {settings.resolved_secrets_path} (keys in encrypted keystores)")
+    console.print(f"  admin (deployer)  {secrets.deployer.address}")
+    for institution in secrets.institutions:
+        console.print(f"  {institution.name:<17} {institution.account} ({institution.role})")
+
+
+@app.command()
 def deploy() -> None:
     """Deploy the contracts to CREDITREG_RPC_URL (funding dev keys from the node's accounts) and
     write the manifest; reuses a manifest whose contracts already exist on that chain."""

@@ -25,7 +25,11 @@ DEV_FUNDING_WEI = 100 * 10**18  # ganache gives each of its accounts 1,000 ether
 
 
 def fund_dev_accounts(chain: Chain, secrets: DevSecrets) -> None:
-    """Sends ether from the node's own first account (dev nodes hold unlocked, funded accounts)."""
+    """Sends ether from the node's own first account (dev nodes hold unlocked, funded accounts).
+    Nothing on a network that charges no gas (a consortium's zero base fee and gas price): its
+    accounts need no ether."""
+    if chain.charges_no_gas():
+        return
     node_accounts = chain.w3.eth.accounts
     if not node_accounts:
         raise ConfigurationError("the node holds no unlocked account to fund dev keys from")

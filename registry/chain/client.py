@@ -512,6 +512,10 @@ class Chain:
             "maxFeePerGas": Wei(priority + 2 * int(base, 16)),
         }
 
+    def charges_no_gas(self) -> bool:
+        """Whether sending costs nothing here: the fees :meth:`_fees` would set are all zero."""
+        return not any(self._fees().values())
+
     def follow(self, sent: SentTx) -> TxResult | None:
         """The result of a transaction signed earlier, perhaps by a process that died before it
         learned it: waits while the node holds it, raises its decoded failure if it reverted.

@@ -138,3 +138,6 @@ def test_writes_reads_and_checks_on_a_consortium_shaped_chain(consortium: Consor
     assert unsigned.status_code == 200, unsigned.text
     assert unsigned.json()["chain_id"] == CHAIN_ID
     assert unsigned.json()["max_fee_per_gas"] == 0
+    # Nothing was funded: on a network that charges no gas the accounts hold no ether.
+    assert chain.charges_no_gas()
+    assert chain.w3.eth.get_balance(consortium.secrets.institution("Bank A").account) == 0
