@@ -23,7 +23,7 @@ from web3.contract.contract import ContractConstructor
 
 from registry.errors import ChainError
 
-__all__ = ["Signature", "calldata", "signature"]
+__all__ = ["Signature", "calldata", "multicall_data", "signature"]
 
 
 class Signature:
@@ -59,6 +59,16 @@ def signature(function_abi: Any) -> Signature:
     if found is None:
         found = _SIGNATURES[key] = Signature(function_abi)
     return found
+
+
+_MULTICALL = function_abi_to_4byte_selector(
+    {"type": "function", "name": "multicall", "inputs": [{"type": "bytes[]"}]}
+)
+
+
+def multicall_data(calls: Sequence[bytes]) -> bytes:
+    """The calldata of OpenZeppelin's ``multicall(calls)``, which every contract here inherits."""
+    return _MULTICALL + encode(["bytes[]"], [list(calls)])
 
 
 def calldata(function: Any) -> bytes:

@@ -29,10 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from eth_abi.abi import encode
-from eth_utils.crypto import keccak
-
 from registry.batching import Batcher
+from registry.chain.abi import multicall_data
 from registry.chain.client import (
     Chain,
     OnSigned,
@@ -44,21 +42,15 @@ from registry.chain.client import (
 )
 from registry.errors import ChainError, RegistryError
 
-__all__ = ["MAX_GROUP", "WriteGroups", "multicall_data"]
+__all__ = ["MAX_GROUP", "WriteGroups"]
 
 MAX_GROUP = 16
 """Calls in one transaction at most: with the largest registrations (16 declarations each) a
 group stays well inside a 30M-gas block."""
 
-_MULTICALL = keccak(text="multicall(bytes[])")[:4]
 # Times a call goes out grouped before it goes out alone: a group that failed mined is tried once
 # more (with whatever waits then), since the call that broke it is then refused at estimation.
 _GROUP_ATTEMPTS = 2
-
-
-def multicall_data(calls: Sequence[bytes]) -> bytes:
-    """The calldata of ``multicall(calls)``."""
-    return _MULTICALL + encode(["bytes[]"], [list(calls)])
 
 
 @dataclass(frozen=True)

@@ -17,18 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from eth_abi.abi import decode, encode
-from eth_utils.abi import function_abi_to_4byte_selector
+from eth_abi.abi import decode
 
 from registry.batching import Batcher
-from registry.chain.abi import signature
+from registry.chain.abi import multicall_data, signature
 from registry.chain.client import Chain
 
 __all__ = ["BATCH", "ContractViews", "HeadRead", "HeadViews", "ViewCall"]
 
-_MULTICALL = function_abi_to_4byte_selector(
-    {"type": "function", "name": "multicall", "inputs": [{"type": "bytes[]"}]}
-)
 
 BATCH = 256
 """Calls per ``multicall``: well under a node's gas cap for ``eth_call`` with our views."""
@@ -63,9 +59,7 @@ class ContractViews:
 
     def _batch(self, calls: Sequence[tuple[str, Sequence[Any]]], block: int | str) -> list[Any]:
         data = [self._functions[name].encode(args) for name, args in calls]
-        returned = self.chain.call_data(
-            self.contract.address, _MULTICALL + encode(["bytes[]"], [data]), block
-        )
+        returned = self.chain.call_data(self.contract.address, multicall_data(data), block)
         (answers,) = decode(["bytes[]"], returned)
         return [
             self._functions[name].decode(bytes(answer))

@@ -65,6 +65,13 @@ def caught_up(up: Up, timeout: float = 30) -> dict[str, Any]:
     return now
 
 
+def creditreg(env: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    """A ``creditreg`` command run to its end, its output captured."""
+    return subprocess.run(
+        [*CREDITREG, *arguments], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
 def stopped(up: Up) -> str:
     up.process.send_signal(signal.SIGINT)
     output, _ = up.process.communicate(timeout=60)
@@ -75,9 +82,7 @@ def stopped(up: Up) -> str:
 def verified(up: Up) -> None:
     """``creditreg audit verify``: the live index, a fresh replay and the contracts agree."""
     env = up.env | {"CREDITREG_RPC_URL": f"http://127.0.0.1:{up.node_port}"}
-    audit = subprocess.run(
-        [*CREDITREG, "audit", "verify"], env=env, capture_output=True, text=True, timeout=300
-    )
+    audit = creditreg(env, "audit", "verify")
     assert audit.returncode == 0, audit.stdout + audit.stderr
 
 
@@ -182,21 +187,15 @@ def test_a_backup_restored_on_another_state_directory_goes_on(tmp_path: Path) ->
         stopped(first)
 
     env = first.env
-    made = subprocess.run(
-        [*CREDITREG, "backup", str(archive)], env=env, capture_output=True, text=True, timeout=120
-    )
+    made = creditreg(env, "backup", str(archive))
     assert made.returncode == 0, made.stdout + made.stderr
     assert archive.stat().st_mode & 0o077 == 0
     into = env | {"CREDITREG_STATE_DIR": str(moved)}
     password = (state / "keystore-password").read_text().strip()
-    restored = subprocess.run(
-        [*CREDITREG, "restore", str(archive)], env=into, capture_output=True, text=True, timeout=120
-    )
+    restored = creditreg(into, "restore", str(archive))
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert not (moved / "keystore-password").exists()
-    again = subprocess.run(
-        [*CREDITREG, "restore", str(archive)], env=into, capture_output=True, text=True, timeout=120
-    )
+    again = creditreg(into, "restore", str(archive))
     assert again.returncode == 1
     assert "holds a registry already" in again.stdout
 
@@ -217,23 +216,11 @@ def test_a_bank_onboarded_between_runs_writes_after_the_restart(tmp_path: Path) 
         manifest = (state / "deployment.json").read_text()
         stopped(first)
 
-    onboarded = subprocess.run(
-        [*CREDITREG, "onboard", "Bank C"],
-        env=first.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    onboarded = creditreg(first.env, "onboard", "Bank C")
     assert onboarded.returncode == 0, onboarded.stdout + onboarded.stderr
     key = bank_key(state, "Bank C")
     assert key["X-API-Key"] not in onboarded.stdout + onboarded.stderr
-    again = subprocess.run(
-        [*CREDITREG, "onboard", "Bank C"],
-        env=first.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = creditreg(first.env, "onboard", "Bank C")
     assert again.returncode == 1
     assert "is in the secrets already" in again.stdout
 
