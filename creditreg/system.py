@@ -6,11 +6,11 @@ imports the other's way up.
 On embedded defaults the dev node keeps its chain under the state directory
 (:attr:`~registry.settings.Settings.node_state_dir`), so a start goes on with the same deployment
 and the same SQLite index as the last one: the records survive a restart. After a hard kill the
-saved chain may be a second behind the index; the indexer rolls the index back to the chain's head,
-as after a reorganization, before the API serves. ``fresh`` (``up --fresh``) forgets the chain, the
-manifest and the embedded index on purpose; a new deployment starts a fresh index in any case (an
-index describes one deployment). The secrets files persist, so API keys stay the same from one run
-to the next.
+saved chain may be a few seconds behind the index; the indexer rolls the index back to the
+chain's head, as after a reorganization, before the API serves. ``fresh`` (``up --fresh``)
+forgets the chain, the manifest and the embedded index on purpose; a new deployment starts a
+fresh index in any case (an index describes one deployment). The secrets files persist, so API
+keys stay the same from one run to the next.
 
 The consortium admin's key is read for the deployment step only (:func:`_deploy`): what ``up``
 keeps running, and builds the API from, is :class:`~registry.credentials.ApiSecrets`, which cannot

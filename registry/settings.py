@@ -37,7 +37,9 @@ class Settings(BaseSettings):
         default=0, ge=0, description="Dev node block time in seconds; 0 mines on each transaction."
     )
     node_state_interval: int = Field(
-        default=1,
+        # Each save writes the whole chain: every second cost a fifth of the API's write
+        # throughput in bench/api.py once the chain held a few thousand receivables.
+        default=5,
         ge=0,
         description="Seconds between the dev node's saves of its chain (anvil; 0: on exit only). "
         "A hard kill loses at most the last interval's blocks.",

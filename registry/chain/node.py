@@ -7,7 +7,7 @@ own process group so that stopping it also stops any child it spawned, and Ctrl-
 reaches us first, not the node.
 
 With a :class:`NodeState` the node keeps its chain in a directory and goes on from it at the
-next start (anvil's state file, saved every second and on exit; ganache's database).
+next start (anvil's state file, saved every few seconds and on exit; ganache's database).
 
 The node does not outlive the process that started it: on Linux it is asked (``PR_SET_PDEATHSIG``)
 to receive SIGTERM when its parent dies, however the parent died (a SIGKILL, an out-of-memory
@@ -146,7 +146,7 @@ class NodeState:
     """Where a dev node keeps its chain across restarts, and how often anvil saves it."""
 
     directory: Path
-    interval: int = 1
+    interval: int = 5
     """Seconds between anvil's saves while it runs (0: on exit only). A hard kill loses at most
     the blocks of the last interval; the index then rolls back to the saved head."""
 
