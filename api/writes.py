@@ -284,8 +284,7 @@ def _stands(contract: ConsortiumContract, answer: Answer) -> bool:
 
 def _block_of(contract: ConsortiumContract, sent: SentTx) -> int | None:
     """The block ``sent`` was mined in; None if it was not (refused before it was sent again)."""
-    receipt = contract.chain.receipt_of(sent.tx_hash)
-    return None if receipt is None else int(receipt["blockNumber"])
+    return contract.chain.mined_block(sent.tx_hash)
 
 
 def _tx_hash(outcome: Rendered | _Refused) -> str:

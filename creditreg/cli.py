@@ -179,16 +179,11 @@ def init() -> None:
     keys) without touching a chain, and print their accounts: a permissioned network allows
     them before anything is deployed (scripts/consortium_network.py --allow-from). `deploy`
     and `up` use the same files."""
-    from registry.credentials import DevSecrets
-    from registry.keystore import Keystores
+    from registry.connect import dev_secrets
 
     settings = get_settings()
     try:
-        secrets = DevSecrets.load_or_generate(
-            settings.resolved_secrets_path,
-            settings.resolved_admin_secrets_path,
-            Keystores.from_settings(settings, generate_password=True),
-        )
+        secrets = dev_secrets(settings)
     except RegistryError as error:
         raise _fail(error) from None
     console.print(f"secrets in {settings.resolved_secrets_path} (keys in encrypted keystores)")
@@ -201,9 +196,7 @@ def init() -> None:
 def deploy() -> None:
     """Deploy the contracts to CREDITREG_RPC_URL (funding dev keys from the node's accounts) and
     write the manifest; reuses a manifest whose contracts already exist on that chain."""
-    from registry.connect import connect_chain, deploy_or_reuse
-    from registry.credentials import DevSecrets
-    from registry.keystore import Keystores
+    from registry.connect import connect_chain, deploy_or_reuse, dev_secrets
 
     settings = get_settings()
     if settings.rpc_url is None:
@@ -211,11 +204,7 @@ def deploy() -> None:
         raise typer.Exit(code=2)
     try:
         chain = connect_chain(settings.rpc_url)
-        secrets = DevSecrets.load_or_generate(
-            settings.resolved_secrets_path,
-            settings.resolved_admin_secrets_path,
-            Keystores.from_settings(settings, generate_password=True),
-        )
+        secrets = dev_secrets(settings)
         deployment, new = deploy_or_reuse(settings, chain, secrets)
         password = _password_note(settings)
     except RegistryError as error:

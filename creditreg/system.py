@@ -37,15 +37,14 @@ from api.app import create_app
 from api.services import Services
 from registry.chain.client import Chain
 from registry.chain.node import DevNode, NodeState
-from registry.connect import connect_chain, deploy_or_reuse
+from registry.connect import connect_chain, deploy_or_reuse, dev_secrets
 from registry.contracts.deploy import Deployment
 from registry.contracts.ledger import ReceivableLedger
-from registry.credentials import ApiSecrets, DevSecrets
+from registry.credentials import ApiSecrets
 from registry.db import create_schema, opened_engine
 from registry.db.locks import account_lock
 from registry.errors import ConfigurationError
 from registry.indexer import Indexer
-from registry.keystore import Keystores
 from registry.settings import Settings
 
 __all__ = ["Running", "api_for", "forget_dev_chain", "run_until_signalled", "running_system"]
@@ -68,11 +67,7 @@ def _deploy(settings: Settings, chain: Chain) -> tuple[Deployment, bool, ApiSecr
     """Loads (or generates, or migrates) the dev secrets, unlocking their keystores with the
     configured password (or the dev password, generated if need be), deploys if needed, and
     returns the API's part of the secrets: the admin's key goes out of scope with this call."""
-    secrets = DevSecrets.load_or_generate(
-        settings.resolved_secrets_path,
-        settings.resolved_admin_secrets_path,
-        Keystores.from_settings(settings, generate_password=True),
-    )
+    secrets = dev_secrets(settings)
     deployment, new = deploy_or_reuse(settings, chain, secrets)
     return deployment, new, secrets.api_secrets()
 

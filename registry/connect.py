@@ -15,9 +15,16 @@ from registry.credentials import DevSecrets
 from registry.db.locks import AccountLock
 from registry.devstack import bootstrap, fund_dev_accounts, grant_roles
 from registry.errors import ConfigurationError
+from registry.keystore import Keystores
 from registry.settings import Settings
 
-__all__ = ["connect_chain", "connect_deployment", "deploy_or_reuse", "enrol_members"]
+__all__ = [
+    "connect_chain",
+    "connect_deployment",
+    "deploy_or_reuse",
+    "dev_secrets",
+    "enrol_members",
+]
 
 
 def connect_chain(rpc_url: str, account_lock: AccountLock | None = None) -> Chain:
@@ -54,6 +61,17 @@ def _deployed(chain: Chain, deployment: Deployment) -> bool:
     return all(
         len(chain.w3.eth.get_code(chain.w3.to_checksum_address(c.address))) > 0
         for c in deployment.contracts.values()
+    )
+
+
+def dev_secrets(settings: Settings) -> DevSecrets:
+    """The secrets files ``settings`` name, loaded (or generated, completed or migrated), their
+    keystores unlocked with the configured password, or the dev password, generated if need be:
+    what `up`, `deploy` and `init` work from."""
+    return DevSecrets.load_or_generate(
+        settings.resolved_secrets_path,
+        settings.resolved_admin_secrets_path,
+        Keystores.from_settings(settings, generate_password=True),
     )
 
 

@@ -30,7 +30,7 @@ from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractConstructor
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception
+from web3.exceptions import ContractLogicError, Web3Exception
 from web3.types import AccessList, Nonce, RPCEndpoint, TxParams, Wei
 
 from registry.artifacts import all_abis
@@ -275,6 +275,7 @@ class Chain:
         self._receipts = SharedReceipts(self._logs_of)
         self._chain_id: int | None = None
         self._block_gas_limit: int | None = None
+        self._gas_price_zero: bool | None = None
 
     @classmethod
     def connect(
@@ -502,15 +503,21 @@ class Chain:
         except ChainError:
             # Nodes without the method: web3 derives one from the fee history.
             priority = self._rpc(lambda: self.w3.eth.max_priority_fee)
-        if int(base, 16) == 0:
-            # A network that does not charge for gas (zero base fee, a gas price of 0) may still
-            # suggest a tip (anvil: 1 gwei), which accounts without ether cannot pay: no more
-            # than the node's gas price.
-            priority = min(priority, int(self._lean("eth_gasPrice", []), 16))
+        if int(base, 16) == 0 and self._free_gas():
+            # A network that does not charge for gas may still suggest a tip (anvil: 1 gwei),
+            # which accounts without ether cannot pay.
+            priority = 0
         return {
             "maxPriorityFeePerGas": Wei(priority),
             "maxFeePerGas": Wei(priority + 2 * int(base, 16)),
         }
+
+    def _free_gas(self) -> bool:
+        """Whether the node's gas price is zero: a network configured not to charge for gas
+        (asked once: it is the network's configuration, not the moment's)."""
+        if self._gas_price_zero is None:
+            self._gas_price_zero = int(self._lean("eth_gasPrice", []), 16) == 0
+        return self._gas_price_zero
 
     def charges_no_gas(self) -> bool:
         """Whether sending costs nothing here: the fees :meth:`_fees` would set are all zero."""
@@ -633,16 +640,6 @@ class Chain:
                     tx_hash=sent.tx_hash,
                 )
             time.sleep(RECEIPT_POLL_SECONDS)
-
-    def receipt_of(self, tx_hash: str) -> Any:
-        """The receipt of a mined transaction, or None."""
-        return self._rpc(lambda: self._receipt_or_none(tx_hash))
-
-    def _receipt_or_none(self, tx_hash: str) -> Any:
-        try:
-            return self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
-        except TransactionNotFound:
-            return None
 
     def _check_fate(self, sent: SentTx) -> None:
         """Raises if ``sent`` can no longer be mined: another transaction has its nonce, or the

@@ -84,7 +84,13 @@ class ConsortiumContract:
         )
         self.views = ContractViews(chain, self.contract)
         """The contract's views, encoded once, for batched reads (:mod:`registry.chain.views`)."""
-        self._outcome_topic_set: frozenset[str] | None = None
+        # Each event's first topic as a node sends it, by name: what a log is told apart by.
+        self._topics = {
+            item["name"]: "0x" + event_abi_to_log_topic(item).hex()
+            for item in self.contract.abi
+            if item["type"] == "event"
+        }
+        self._outcome_topics = frozenset(self._topics[name] for name in self.OUTCOME_EVENTS)
         self._address_hex = self.contract.address.lower()
         self.groups = WriteGroups(chain)
         """Where concurrent grouped calls (:attr:`Call.grouped`) wait to go out together."""
@@ -155,7 +161,7 @@ class ConsortiumContract:
         if tx.part is not None:
             logs = self._part_of(logs, tx)
         event = getattr(self.contract.events, event_name)()
-        topic = _topic(event.abi)
+        topic = self._topics[event_name]
         return [
             dict(event.process_log(_formatted(log))["args"])
             for log in logs
@@ -166,7 +172,7 @@ class ConsortiumContract:
         """The logs of ``tx``'s call among ``logs``, its grouped transaction's."""
         part = tx.part
         assert part is not None
-        ends = self._outcome_topics()
+        ends = self._outcome_topics
         parts: list[list[Any]] = [[]]
         for log in logs:
             parts[-1].append(log)
@@ -178,18 +184,6 @@ class ConsortiumContract:
                 f"not a call numbered {part}"
             )
         return parts[part]
-
-    def _outcome_topics(self) -> frozenset[str]:
-        if self._outcome_topic_set is None:
-            self._outcome_topic_set = frozenset(
-                _topic(getattr(self.contract.events, name).abi) for name in self.OUTCOME_EVENTS
-            )
-        return self._outcome_topic_set
-
-
-def _topic(event_abi: Any) -> str:
-    """An event's first topic as a node sends it: 0x and 64 hex digits."""
-    return "0x" + event_abi_to_log_topic(event_abi).hex()
 
 
 def _formatted(log: dict[str, Any]) -> dict[str, Any]:
