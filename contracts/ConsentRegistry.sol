@@ -2,9 +2,9 @@
 pragma solidity ^0.8.28;
 
 import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
-import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
+import {MulticallUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/MulticallUpgradeable.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {EIP712Upgradeable} from "@openzeppelin/contracts-upgradeable/utils/cryptography/EIP712Upgradeable.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ConsortiumAccess} from "./ConsortiumAccess.sol";
 import {IConsentRegistry} from "./IConsentRegistry.sol";
@@ -25,7 +25,7 @@ import {NonceBitmap, NonceBitmapLib} from "./libraries/NonceBitmapLib.sol";
 /// but does not compile for shanghai (its Bytes library uses mcopy), hence the few lines below. They
 /// try ECDSA first, as SignatureChecker did before OpenZeppelin 5.1, so that the usual signature
 /// costs no look-up of the account's code (see {_checkSignature}).
-contract ConsentRegistry is IConsentRegistry, ConsortiumAccess, EIP712, Multicall {
+contract ConsentRegistry is IConsentRegistry, ConsortiumAccess, EIP712Upgradeable, MulticallUpgradeable {
     /// @notice EIP-712 type hash of {IConsentRegistry-Consent}.
     bytes32 public constant CONSENT_TYPEHASH = keccak256(
         "Consent(bytes32 enterprise,bytes32 granteeInstitution,bytes32 scope,uint64 expiry,uint256 nonce)"
@@ -55,8 +55,30 @@ contract ConsentRegistry is IConsentRegistry, ConsortiumAccess, EIP712, Multical
     ReadLogBatch[] private _readLog;
     uint64 private _anchoredThrough;
 
+    /// @dev The signing domain's name and version are constants of the code (as EIP712's
+    /// immutables were before the proxy): a signature check hashes them instead of reading them
+    /// from storage (two cold reads). A version that changes them is a new domain on purpose.
+    string private constant _DOMAIN_NAME = "CreditRegistryConsent";
+    string private constant _DOMAIN_VERSION = "1";
+
+    /// @notice Sets up a proxy of the registry (called once, by the proxy's constructor). The
+    /// signing domain names the proxy, whose address never changes across upgrades.
     /// @param admin Account granted DEFAULT_ADMIN_ROLE.
-    constructor(address admin) ConsortiumAccess(admin) EIP712("CreditRegistryConsent", "1") {}
+    function initialize(address admin) public initializer {
+        __ConsortiumAccess_init(admin);
+        __EIP712_init(_DOMAIN_NAME, _DOMAIN_VERSION);
+        __Multicall_init();
+    }
+
+    /// @dev See {_DOMAIN_NAME}.
+    function _EIP712Name() internal pure override returns (string memory) {
+        return _DOMAIN_NAME;
+    }
+
+    /// @dev See {_DOMAIN_NAME}.
+    function _EIP712Version() internal pure override returns (string memory) {
+        return _DOMAIN_VERSION;
+    }
 
     /// @inheritdoc IConsentRegistry
     function bindEnterprise(address account, bytes32 enterprise, uint16 keyVersion)

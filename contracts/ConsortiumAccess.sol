@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlUpgradeable} from "@openzeppelin/contracts-upgradeable/access/AccessControlUpgradeable.sol";
+import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
 import {AccessRecord, AccessRecordLib} from "./libraries/AccessRecordLib.sol";
 
 /// @title ConsortiumAccess
@@ -18,7 +19,13 @@ import {AccessRecord, AccessRecordLib} from "./libraries/AccessRecordLib.sol";
 /// themselves and need no second read) and gives the account's number, a short handle the ledger
 /// packs beside a receivable's amounts. Other roles (an admin may grant any bytes32) use
 /// AccessControl's storage.
-abstract contract ConsortiumAccess is AccessControl {
+///
+/// Every contract of the consortium runs behind an ERC-1967 proxy and upgrades itself (UUPS): the
+/// proxy keeps the registry's state, the admin points it at new code. An upgrade is an admin act
+/// ({_authorizeUpgrade}); `creditreg upgrade` deploys the new code only once OpenZeppelin's
+/// upgrades-core has found its storage layout compatible with the code it replaces. State
+/// variables are therefore only ever appended, in the most derived contract.
+abstract contract ConsortiumAccess is AccessControlUpgradeable, UUPSUpgradeable {
     /// @notice Banks: register and finance documents, apply for and release pledges.
     bytes32 public constant LENDER_ROLE = keccak256("LENDER_ROLE");
     /// @notice Property registration center: properties, appraisals, pledge decisions; on the consent
@@ -38,12 +45,24 @@ abstract contract ConsortiumAccess is AccessControl {
     mapping(uint256 number => address account) private _numberedAccounts;
     /// @dev Numbers given so far (2**32 - 1 at most: a grant beyond would revert).
     uint32 private _numbered;
+    /// @dev Room for this contract's later state (upgrades-core shrinks the gap as it grows), so
+    /// that the contracts built on it keep their slots.
+    uint256[46] private __gap;
 
     /// @notice `account` now acts for `institution` (zero: for itself again).
     event InstitutionAssigned(address indexed account, bytes32 indexed institution, address indexed admin);
 
+    /// @dev The code of every contract built on this one is never initialized itself: only the
+    /// proxies that run it are (each by its contract's `initialize`).
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor() {
+        _disableInitializers();
+    }
+
     /// @param admin Account granted DEFAULT_ADMIN_ROLE.
-    constructor(address admin) {
+    function __ConsortiumAccess_init(address admin) internal onlyInitializing {
+        __AccessControl_init();
+        __UUPSUpgradeable_init();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
@@ -123,6 +142,9 @@ abstract contract ConsortiumAccess is AccessControl {
         emit RoleRevoked(role, account, _msgSender());
         return true;
     }
+
+    /// @dev Only the admin upgrades (see {UUPSUpgradeable-upgradeToAndCall}).
+    function _authorizeUpgrade(address) internal view override onlyRole(DEFAULT_ADMIN_ROLE) {}
 
     /// @dev `record` of `account` with a number never given before (2**32 - 1 at most: beyond, it
     /// reverts on overflow).

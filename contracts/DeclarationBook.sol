@@ -56,11 +56,17 @@ abstract contract DeclarationBook is IReceivableLedger, ConsortiumAccess {
     /// rather than a struct, so that a drawdown reads it once and writes it once: Solidity copies a
     /// struct field by field, re-reading the slot for each member it assigns.
     mapping(bytes32 id => DeclarationBalance[MAX_DECLARATIONS]) private _balances;
+    /// @dev Room for this contract's later state, so that {ReceivableLedger}'s slots stay put.
+    uint256[45] private __gap;
 
     /// @param admin Account granted DEFAULT_ADMIN_ROLE.
     /// @param verifiedBps Initial verified advance rate.
     /// @param unverifiedBps Initial unverified advance rate.
-    constructor(address admin, uint16 verifiedBps, uint16 unverifiedBps) ConsortiumAccess(admin) {
+    function __DeclarationBook_init(address admin, uint16 verifiedBps, uint16 unverifiedBps)
+        internal
+        onlyInitializing
+    {
+        __ConsortiumAccess_init(admin);
         _setAdvanceRates(verifiedBps, unverifiedBps, admin);
     }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
+import {MulticallUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/MulticallUpgradeable.sol";
 import {ConsortiumAccess} from "./ConsortiumAccess.sol";
 import {IPledgeRegistry} from "./IPledgeRegistry.sol";
 import {AccessRecord} from "./libraries/AccessRecordLib.sol";
@@ -13,7 +13,7 @@ import {RankWord, RankWordLib} from "./libraries/RankWordLib.sol";
 /// @notice Properties and the pledges on them, with SPEC's rules enforced on chain: no approval on a
 /// seized property or beyond appraised value x LTV; ranks in approval order, juniors moving up on
 /// release; refused decisions recorded as events (see {IPledgeRegistry}).
-contract PledgeRegistry is IPledgeRegistry, ConsortiumAccess, Multicall {
+contract PledgeRegistry is IPledgeRegistry, ConsortiumAccess, MulticallUpgradeable {
     /// @notice Reason code: the property is seized.
     uint16 public constant REASON_PROPERTY_SEIZED = 1;
     /// @notice Reason code: active secured amounts plus this pledge would exceed appraisal x LTV.
@@ -70,8 +70,11 @@ contract PledgeRegistry is IPledgeRegistry, ConsortiumAccess, Multicall {
     /// @dev The seizures in force: the court (institution) that imposed each, by case.
     mapping(bytes32 property => mapping(bytes32 caseRef => bytes32 court)) private _seizures;
 
+    /// @notice Sets up a proxy of the registry (called once, by the proxy's constructor).
     /// @param admin Account granted DEFAULT_ADMIN_ROLE.
-    constructor(address admin) ConsortiumAccess(admin) {
+    function initialize(address admin) public initializer {
+        __ConsortiumAccess_init(admin);
+        __Multicall_init();
         _defaultMaxLtvBps = POLICY_DEFAULT_MAX_LTV_BPS;
         emit DefaultMaxLtvSet(POLICY_DEFAULT_MAX_LTV_BPS, admin);
     }

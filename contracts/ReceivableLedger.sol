@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
+import {MulticallUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/MulticallUpgradeable.sol";
 import {DeclarationBook} from "./DeclarationBook.sol";
 import {IReceivableLedger} from "./IReceivableLedger.sol";
 import {AccessRecord} from "./libraries/AccessRecordLib.sol";
@@ -14,7 +14,7 @@ import {ReceivableHead} from "./libraries/ReceivableHeadLib.sol";
 /// most one invoice; outstanding financing stays within face value x advance rate and within each
 /// declaration's limit; only the bank (institution) that registered a receivable draws on it.
 /// Refusals can be recorded for auditors (see {IReceivableLedger}).
-contract ReceivableLedger is DeclarationBook, Multicall {
+contract ReceivableLedger is DeclarationBook, MulticallUpgradeable {
     /// @dev `head` is what a drawdown or a repayment reads and writes of the receivable itself, in
     /// one word: a cold read costs 2,100 gas, and the floor of an operation counts only what it
     /// writes. Packed by hand (Solidity would copy a struct member by member, re-reading the slot),
@@ -44,12 +44,14 @@ contract ReceivableLedger is DeclarationBook, Multicall {
 
     mapping(bytes32 id => Stored) private _receivables;
 
+    /// @notice Sets up a proxy of the ledger (called once, by the proxy's constructor).
     /// @param admin Account granted DEFAULT_ADMIN_ROLE.
     /// @param verifiedBps Initial advance rate for attested declarations and the face value.
     /// @param unverifiedBps Initial advance rate for unattested declarations.
-    constructor(address admin, uint16 verifiedBps, uint16 unverifiedBps)
-        DeclarationBook(admin, verifiedBps, unverifiedBps)
-    {}
+    function initialize(address admin, uint16 verifiedBps, uint16 unverifiedBps) public initializer {
+        __DeclarationBook_init(admin, verifiedBps, unverifiedBps);
+        __Multicall_init();
+    }
 
     /// @inheritdoc IReceivableLedger
     function registerReceivable(

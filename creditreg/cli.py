@@ -217,6 +217,49 @@ def deploy() -> None:
 
 
 @app.command()
+def upgrade(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Contracts to upgrade (ReceivableLedger ...); default: all."),
+    ] = None,
+    artifacts: Annotated[
+        Path | None,
+        typer.Option(
+            help="A directory of compiled contracts (`creditreg compile`'s <Name>.json) to "
+            "upgrade to, instead of this release's."
+        ),
+    ] = None,
+) -> None:
+    """Point the deployment's contracts at the code of this release (registry/artifacts) in place:
+    same addresses, every record kept, a running indexer following. Sent by the admin, and only
+    once OpenZeppelin's upgrades-core finds each new storage layout compatible with the running
+    code's (needs Node and `npm ci`); the manifest follows the upgrade."""
+    from registry.artifacts import load_artifact
+    from registry.connect import connect_deployment, dev_secrets
+    from registry.contracts.deploy import CONTRACT_NAMES
+    from registry.contracts.upgrade import upgrade_contract
+
+    settings = get_settings()
+    try:
+        chain, deployment = connect_deployment(settings, " (the node the deployment is on)")
+        admin = dev_secrets(settings).deployer
+        for name in names or CONTRACT_NAMES:
+            code = load_artifact(name, artifacts) if artifacts else None
+            deployment, done = upgrade_contract(chain, admin, deployment, name, code)
+            if done is None:
+                console.print(f"{name} already runs this code")
+                continue
+            # Saved after each upgrade: the manifest must name the code each proxy runs.
+            deployment.save(settings.resolved_manifest_path)
+            console.print(
+                f"{name} upgraded: {done.previous} -> {done.implementation} "
+                f"(block {done.block_number}, tx {done.tx_hash})"
+            )
+    except RegistryError as error:
+        raise _fail(error) from None
+
+
+@app.command()
 def index(
     once: Annotated[bool, typer.Option(help="Catch up with the chain, then exit.")] = False,
 ) -> None:

@@ -12,12 +12,14 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import solcx
 
-from registry.artifacts import ARTIFACTS_DIR, Artifact
+from registry.artifacts import ARTIFACTS_DIR, PROXY, Artifact, upgrade_safety
+from registry.artifacts.upgrade_safety import PROJECT_ROOT
 from registry.errors import ConfigurationError
 
 __all__ = ["EVM_VERSION", "PROJECT_ROOT", "compile_contracts", "find_solc", "write_artifacts"]
@@ -25,10 +27,9 @@ __all__ = ["EVM_VERSION", "PROJECT_ROOT", "compile_contracts", "find_solc", "wri
 # Shanghai is the newest hardfork ganache runs; anvil runs it too, so both nodes get the same code.
 EVM_VERSION = "shanghai"
 OPTIMIZER_RUNS = 200
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS_DIR = PROJECT_ROOT / "contracts"
-NODE_MODULES = PROJECT_ROOT / "node_modules"
 WASM_WRAPPER = PROJECT_ROOT / "scripts" / "solc-wasm"
+PROXY_SOURCE = "node_modules/@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol"
 
 
 def _version_of(binary: Path | str) -> str | None:
@@ -91,40 +92,75 @@ def _standard_input(sources: list[str]) -> dict[str, Any]:
             "evmVersion": EVM_VERSION,
             "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
             "remappings": ["@openzeppelin/=node_modules/@openzeppelin/"],
+            # The storage layouts and the syntax trees are what upgrades-core reads; asking for
+            # them changes no bytecode.
             "outputSelection": {
-                "*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}
+                "*": {
+                    "*": [
+                        "abi",
+                        "evm.bytecode.object",
+                        "evm.bytecode.linkReferences",
+                        "evm.deployedBytecode.object",
+                        "evm.methodIdentifiers",
+                        "storageLayout",
+                    ],
+                    "": ["ast"],
+                }
             },
         },
     }
 
 
-def compile_contracts(solc: Path, version: str) -> dict[str, Artifact]:
-    """Compiles every contract in ``contracts/``; returns the deployable ones by name."""
-    sources = sorted(str(p.relative_to(PROJECT_ROOT)) for p in CONTRACTS_DIR.glob("*.sol"))
+def compile_contracts(
+    solc: Path,
+    version: str,
+    extra_sources: Sequence[Path] = (),
+) -> dict[str, Artifact]:
+    """Compiles every contract in ``contracts/`` (and ``extra_sources``, files under the project
+    root: a test's next version of a contract) with the proxy they run behind; returns the
+    deployable ones by name, each upgradeable one with its storage layout.
+
+    Raises :class:`ConfigurationError` when upgrades-core finds a contract unsafe to run behind a
+    proxy (a constructor that is not allowed, an immutable, a ``delegatecall`` ...)."""
+    own = sorted(str(p.relative_to(PROJECT_ROOT)) for p in CONTRACTS_DIR.glob("*.sol"))
+    own += sorted(str(p.resolve().relative_to(PROJECT_ROOT)) for p in extra_sources)
+    standard_input = _standard_input([*own, PROXY_SOURCE])
     output = solcx.compile_standard(
-        _standard_input(sources),
+        standard_input,
         base_path=PROJECT_ROOT,
-        allow_paths=[CONTRACTS_DIR, NODE_MODULES],
+        allow_paths=[PROJECT_ROOT],
         solc_binary=solc,
     )
-    artifacts: dict[str, Artifact] = {}
-    for source in sources:
-        for name, contract in output["contracts"][source].items():
-            bytecode = contract["evm"]["bytecode"]["object"]
-            if not bytecode:  # interfaces and abstract contracts
-                continue
-            artifacts[name] = Artifact(
-                contract_name=name,
-                abi=contract["abi"],
-                bytecode="0x" + bytecode,
-                deployed_bytecode="0x" + contract["evm"]["deployedBytecode"]["object"],
-                compiler={
-                    "version": version,
-                    "evmVersion": EVM_VERSION,
-                    "optimizerRuns": OPTIMIZER_RUNS,
-                },
-            )
-    return artifacts
+    deployable = {
+        name: (source, contract)
+        for source in [*own, PROXY_SOURCE]
+        for name, contract in output["contracts"][source].items()
+        if contract["evm"]["bytecode"]["object"]  # not interfaces, libraries or abstract ones
+        and (source != PROXY_SOURCE or name == PROXY)
+    }
+    upgradeable = [name for name in deployable if name != PROXY]
+    layouts = upgrade_safety.layouts(standard_input, output, version, upgradeable)
+    unsafe = {name: found["errors"] for name, found in layouts.items() if found["errors"]}
+    if unsafe:
+        raise ConfigurationError(
+            "unsafe behind a proxy: "
+            + "; ".join(f"{name}: {' '.join(errors)}" for name, errors in unsafe.items())
+        )
+    return {
+        name: Artifact(
+            contract_name=name,
+            abi=contract["abi"],
+            bytecode="0x" + contract["evm"]["bytecode"]["object"],
+            deployed_bytecode="0x" + contract["evm"]["deployedBytecode"]["object"],
+            compiler={
+                "version": version,
+                "evmVersion": EVM_VERSION,
+                "optimizerRuns": OPTIMIZER_RUNS,
+            },
+            storage_layout=layouts[name]["layout"] if name in layouts else None,
+        )
+        for name, (source, contract) in deployable.items()
+    }
 
 
 def write_artifacts(artifacts: dict[str, Artifact], directory: Path = ARTIFACTS_DIR) -> list[Path]:

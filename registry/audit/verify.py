@@ -24,7 +24,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from registry.audit import access_checks, consent_checks, ledger_checks, log_checks, pledge_checks
+from registry.audit import (
+    access_checks,
+    code_checks,
+    consent_checks,
+    ledger_checks,
+    log_checks,
+    pledge_checks,
+)
 from registry.audit.canonical import CanonicalTable, index_tables
 from registry.audit.checks import (
     Check,
@@ -51,6 +58,7 @@ CHECKS: Mapping[str, Check] = checks_by_name(
     *pledge_checks.CHECKS,
     *consent_checks.CHECKS,
     *access_checks.CHECKS,
+    *code_checks.CHECKS,
 )
 """Every check the verification runs, by name, in this order: each contract's module of checks
 listed here, the one place where a check joins the verification."""

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from eth_typing import ChecksumAddress
 from eth_utils.abi import event_abi_to_log_topic
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 
-from registry.artifacts import load_artifact
+from registry.artifacts import Artifact, load_artifact
 from registry.chain.client import Chain, OnSigned, Signer, TxResult
 from registry.chain.grouping import WriteGroups
 from registry.chain.views import ContractViews
 from registry.errors import ChainError
 
-__all__ = ["Call", "ConsortiumContract", "deploy_contract"]
+__all__ = ["Call", "ConsortiumContract", "deploy_artifact", "deploy_contract"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -59,7 +59,14 @@ def deploy_contract(
 ) -> tuple[ChecksumAddress, TxResult]:
     """Deploys the committed artifact ``name``; returns its address and the deploying
     transaction."""
-    artifact = load_artifact(name)
+    return deploy_artifact(chain, deployer, load_artifact(name), *constructor_args)
+
+
+def deploy_artifact(
+    chain: Chain, deployer: Signer, artifact: Artifact, *constructor_args: Any
+) -> tuple[ChecksumAddress, TxResult]:
+    """Deploys ``artifact``; returns its address and the deploying transaction."""
+    name = artifact.contract_name
     factory = chain.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
     result = chain.transact(deployer, factory.constructor(*constructor_args))
     receipt = chain.w3.eth.get_transaction_receipt(HexBytes(result.tx_hash))
@@ -94,14 +101,6 @@ class ConsortiumContract:
         self._address_hex = self.contract.address.lower()
         self.groups = WriteGroups(chain)
         """Where concurrent grouped calls (:attr:`Call.grouped`) wait to go out together."""
-
-    @classmethod
-    def deploy(cls, chain: Chain, deployer: Signer, *constructor_args: Any) -> Self:
-        """Deploys a fresh contract; without arguments the deployer is its only constructor
-        argument (the admin, which is all PledgeRegistry and ConsentRegistry take)."""
-        args = constructor_args or (deployer.address,)
-        address, _ = deploy_contract(chain, deployer, cls.NAME, *args)
-        return cls(chain, address)
 
     @property
     def address(self) -> ChecksumAddress:

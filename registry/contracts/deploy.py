@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from registry.artifacts import artifacts_digest
+from registry.artifacts import PROXY, artifacts_digest, load_artifact
 from registry.chain.client import Chain, Signer
 from registry.contracts.binding import deploy_contract
 from registry.contracts.ledger import AdvanceRates
@@ -22,9 +22,18 @@ CONTRACT_NAMES = ("ReceivableLedger", "PledgeRegistry", "ConsentRegistry")
 
 @dataclass(frozen=True)
 class ContractDeployment:
+    """One contract: its proxy (the address everyone uses, for good) and the code it runs."""
+
     address: str
     block_number: int
     tx_hash: str
+    """The proxy's creation (which initialized it)."""
+    implementation: str
+    """The code the proxy runs since the last upgrade (the admin's manifest follows upgrades)."""
+    storage_layout: dict[str, Any]
+    """That code's storage layout: what the next upgrade's code is checked against."""
+    code_digest: str
+    """Which version of the code that is (:attr:`registry.artifacts.Artifact.code_digest`)."""
 
 
 @dataclass(frozen=True)
@@ -61,21 +70,42 @@ class Deployment:
         if not path.is_file():
             raise ConfigurationError(f"no deployment manifest at {path}; run `creditreg deploy`")
         try:
-            return cls.from_json(json.loads(path.read_text()))
+            data = json.loads(path.read_text())
+            if any("implementation" not in c for c in data["contracts"].values()):
+                raise ConfigurationError(
+                    f"{path} describes contracts deployed before they ran behind proxies (an "
+                    "earlier release): they cannot be upgraded in place. Start a new registry "
+                    "(`creditreg up --fresh` on the dev chain, `creditreg deploy` on a network; "
+                    "`creditreg backup` first keeps the old one)"
+                )
+            return cls.from_json(data)
         except (ValueError, KeyError, TypeError) as error:
             raise ConfigurationError(f"malformed deployment manifest {path}: {error}") from error
 
 
 def _deploy_one(chain: Chain, deployer: Signer, name: str, *args: Any) -> ContractDeployment:
-    address, result = deploy_contract(chain, deployer, name, *args)
+    """``name``'s code, and a proxy to it initialized with ``args``."""
+    artifact = load_artifact(name)
+    if artifact.storage_layout is None:
+        raise ConfigurationError(
+            f"{name} is compiled without its storage layout; run `make artifacts`"
+        )
+    implementation, _ = deploy_contract(chain, deployer, name)
+    initialize = chain.w3.eth.contract(abi=artifact.abi).encode_abi("initialize", args=list(args))
+    address, result = deploy_contract(chain, deployer, PROXY, implementation, initialize)
     return ContractDeployment(
-        address=address, block_number=result.block_number, tx_hash=result.tx_hash
+        address=address,
+        block_number=result.block_number,
+        tx_hash=result.tx_hash,
+        implementation=implementation,
+        storage_layout=artifact.storage_layout,
+        code_digest=artifact.code_digest,
     )
 
 
 def deploy(chain: Chain, deployer: Signer, rates: AdvanceRates) -> Deployment:
-    """Deploys every contract with ``deployer`` as admin, the ledger with the advance ``rates``
-    (the admin changes them later with ``setAdvanceRates``)."""
+    """Deploys every contract behind its proxy with ``deployer`` as admin, the ledger with the
+    advance ``rates`` (the admin changes them later with ``setAdvanceRates``)."""
     ledger = _deploy_one(
         chain,
         deployer,

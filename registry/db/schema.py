@@ -53,6 +53,7 @@ __all__ = [
     "advance_rates",
     "api_keys",
     "consents",
+    "contract_code",
     "declaration_attestations",
     "declarations",
     "enterprise_bindings",
@@ -448,6 +449,17 @@ institution_assignments = Table(
     PrimaryKeyConstraint("id", "valid_from_block"),
 )
 
+contract_code = Table(
+    "contract_code",
+    metadata,
+    # One entity per proxy (every contract of a deployment): the code it runs, from the block of
+    # the upgrade that set it.
+    Column("contract", ADDRESS, nullable=False),
+    *_versions("contract_code", "contract"),
+    Column("implementation", ADDRESS, nullable=False),
+    PrimaryKeyConstraint("contract", "valid_from_block"),
+)
+
 read_log_anchors = Table(
     "read_log_anchors",
     metadata,
@@ -475,6 +487,7 @@ VERSIONED.update(
         "consents": (consents, "id"),
         "role_grants": (role_grants, "id"),
         "institution_assignments": (institution_assignments, "id"),
+        "contract_code": (contract_code, "contract"),
     }
 )
 

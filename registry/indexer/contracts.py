@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from registry.errors import ConfigurationError
-from registry.indexer import access, consents, ledger, pledges
+from registry.indexer import access, consents, ledger, pledges, upgrades
 from registry.indexer.decode import EventRecord
 from registry.indexer.load import IndexedContract
 
@@ -23,6 +23,7 @@ CONTRACTS: tuple[IndexedContract[Any], ...] = (
     access.CONTRACT,
     pledges.CONTRACT,
     consents.CONTRACT,
+    upgrades.CONTRACT,
 )
 """What the indexer indexes, in the order the loader writes each chunk's rows."""
 

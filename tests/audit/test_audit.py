@@ -48,6 +48,7 @@ CHAIN_CHECKS = {
     "read_log_anchors",
     "role_grants",
     "institution_assignments",
+    "contract_code",
 }
 LOG_CHECKS = {"events", "financings", "refused_attempts"}
 

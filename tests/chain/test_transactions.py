@@ -158,7 +158,11 @@ def test_a_transaction_out_of_gas_is_sent_again_and_counts_once(
         stack.chain.w3.eth.get_block(result.block_number - 1)["transactions"][0]
     )
     assert failed["status"] == 0
-    assert failed["gasUsed"] == stack.chain.w3.eth.get_transaction(failed["transactionHash"])["gas"]
+    # It ran out inside the proxy's call to the ledger's code: the proxy kept back a 64th of
+    # the gas to revert with, and nothing else was left.
+    limit = stack.chain.w3.eth.get_transaction(failed["transactionHash"])["gas"]
+    assert limit - limit // 64 <= failed["gasUsed"] < limit
+    assert chain_client.out_of_gas(failed, limit)
 
 
 @pytest.mark.parametrize("traced", [True, False], ids=["call-tracer", "replayed"])

@@ -37,8 +37,9 @@ SPECIFIC_ERRORS: dict[str, type[errors.RegistryError]] = {
 
 
 def _words(name: str) -> str:
-    """``ECDSAInvalidSignatureS`` -> ``ecdsa-invalid-signature-s``: an acronym is one word."""
-    return "-".join(re.findall(r"[A-Z]+(?![a-z])|[A-Z][a-z0-9]*", name)).lower()
+    """``ECDSAInvalidSignatureS`` -> ``ecdsa-invalid-signature-s``: an acronym is one word, with
+    the number it ends with (``ERC1967NonPayable`` -> ``erc1967-non-payable``)."""
+    return "-".join(re.findall(r"[A-Z]+[0-9]*(?![a-z])|[A-Z][a-z0-9]*", name)).lower()
 
 
 def test_every_contract_error_decodes_to_a_domain_error(stack: Stack) -> None:
@@ -63,10 +64,11 @@ def test_every_contract_error_decodes_to_a_domain_error(stack: Stack) -> None:
             }, name
             decoded.setdefault(path.stem, set()).add(name)
     # The walk saw every contract, each with its own errors.
-    assert set(decoded) == {"ReceivableLedger", "PledgeRegistry", "ConsentRegistry"}
+    assert set(decoded) == {"ReceivableLedger", "PledgeRegistry", "ConsentRegistry", "ERC1967Proxy"}
     assert "FinancingExceedsCap" in decoded["ReceivableLedger"]
     assert "SeizureNotLiftable" in decoded["PledgeRegistry"]
     assert "ConsentSuperseded" in decoded["ConsentRegistry"]
+    assert "UUPSUnsupportedProxiableUUID" in decoded["ConsentRegistry"]
     assert isinstance(errors.PropertyNotFound("x"), errors.NotFound)
     assert isinstance(errors.ReleaseNotAuthorized("x"), errors.AccessDenied)
 

@@ -49,9 +49,14 @@ UNREACHABLE: dict[str, str] = {
         "Address.verifyCallResultFromTarget on a target without code: Multicall's only target is "
         "the contract itself, which has code"
     ),
-    "invalid-short-string": (
-        "ShortStrings.toString of a string over 31 bytes: EIP712's name and version are "
-        "constructor constants that fit"
+    "not-initializing": "Initializable's guard of internal set-up functions no call can reach",
+    "erc1967-non-payable": (
+        "upgradeToAndCall with ether and no call to make: nothing of ours sends ether to a contract"
+    ),
+    "uups-unsupported-proxiable-uuid": (
+        "an upgrade to code that names another slot than ERC-1967's in proxiableUUID: every "
+        "contract of ours names that slot, and code that names none is "
+        "erc1967-invalid-implementation (tested)"
     ),
 }
 

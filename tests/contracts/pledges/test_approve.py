@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from eth_utils.crypto import keccak
 
+from registry.artifacts import load_artifact
 from registry.contracts.pledges import MAX_ACTIVE_PLEDGES, PledgeStatus, RuleReason, pledge_id
 from tests.conftest import fp, hx
 from tests.contracts.pledges.conftest import CAP, Registry
@@ -159,20 +160,19 @@ def test_application_sequences_too_large_for_the_packed_field_rank_and_release(
 def _set_applications(reg: Registry, prop: bytes, applications: int) -> None:
     """Sets the application counter of ``prop`` in storage (anvil): the word after the property's
     head packs key version (16 bits), currency (24) and the counter (64). The mapping's slot is
-    found, not assumed: it is the one whose entry for ``prop`` holds this property's key version
-    and currency."""
+    the compiler's (the artifact's storage layout); the word found there must hold this
+    property's key version and currency."""
     w3 = reg.stack.chain.w3
     address = reg.registry.address
+    layout = load_artifact("PledgeRegistry").storage_layout
+    assert layout is not None
+    (base,) = [int(item["slot"]) for item in layout["storage"] if item["label"] == "_properties"]
+    entry = int.from_bytes(keccak(prop + base.to_bytes(32, "big")), "big")
     expected = 1 | (int.from_bytes(b"CNY", "big") << 16)
-    for base in range(32):
-        entry = int.from_bytes(keccak(prop + base.to_bytes(32, "big")), "big")
-        word = int.from_bytes(w3.eth.get_storage_at(address, entry + 1), "big")
-        if word == expected:
-            value = expected | (applications << 40)
-            w3.provider.make_request(
-                "anvil_setStorageAt",  # type: ignore[arg-type]
-                [address, hex(entry + 1), "0x" + value.to_bytes(32, "big").hex()],
-            )
-            assert reg.registry.get_property(prop).applications == applications
-            return
-    raise AssertionError("the properties mapping was not found in storage")
+    assert int.from_bytes(w3.eth.get_storage_at(address, entry + 1), "big") == expected
+    value = expected | (applications << 40)
+    w3.provider.make_request(
+        "anvil_setStorageAt",  # type: ignore[arg-type]
+        [address, hex(entry + 1), "0x" + value.to_bytes(32, "big").hex()],
+    )
+    assert reg.registry.get_property(prop).applications == applications
