@@ -9,6 +9,11 @@ memory at 1x and 4x the events can be compared: a streaming indexer stays flat),
 the second (a fresh schema, dropped afterwards; skipped if the server is unreachable). Every
 measured phase runs in a fresh interpreter, whose ``ru_maxrss`` is its own peak.
 
+Then, on the full SQLite index, an advance-rate policy change (which moves the cap of every live
+receivable) is sent and indexed: the rows it writes and its time, beside an empty block's (the
+indexer's fixed cost per chunk). Caps are computed on read, so the change must write one row
+however many receivables are live.
+
 ``--chunk-size`` is in blocks. The generated blocks are dense (five full multicall transactions,
 about 1,600 events), so the default 3 blocks makes chunks of about 4,800 events: what the indexer's
 default 2,000 blocks hold on a chain with 2.4 events per block. At 2,000 blocks here, the whole
@@ -48,6 +53,7 @@ from registry.contracts.deploy import Deployment
 from registry.contracts.ledger import AdvanceRates, ReceivableLedger
 from registry.credentials import DevSecrets
 from registry.db import create_schema, make_engine
+from registry.db.schema import VERSIONED, receivables
 from registry.devstack import bootstrap
 from registry.indexer import Indexer, fetch_logs, next_range
 
@@ -57,7 +63,12 @@ POSTGRES_URL = os.environ.get(
 )
 DEFAULT_CHUNK_BLOCKS = 3
 PROFILE_LINES = 15
-TARGETS = {"sqlite_events_per_s": 20_000, "postgres_events_per_s": 10_000, "vs_raw": 0.5}
+TARGETS = {
+    "sqlite_events_per_s": 20_000,
+    "postgres_events_per_s": 10_000,
+    "vs_raw": 0.5,
+    "policy_change_rows": 1,
+}
 # Flat: at 4x the events, the replay's RSS growth at most this many times the smaller run's.
 FLAT_GROWTH_RATIO = 1.5
 MIN_CHUNKS_FOR_FLAT = 4
@@ -144,6 +155,53 @@ def _phase_replay(
     }
 
 
+def _policy_change(
+    chain: Chain, deployment: Deployment, secrets: DevSecrets, db_url: str, chunk_size: int
+) -> dict[str, Any]:
+    """An advance-rate change indexed into the index at ``db_url`` (caught up with the chain):
+    the projection rows it writes and its seconds, beside an empty block's."""
+    engine = make_engine(db_url)
+    indexer = Indexer(engine, chain, deployment, confirmations=0, chunk_size=chunk_size)
+    ledger = ReceivableLedger(chain, deployment.address_of("ReceivableLedger"))
+    indexer.run_until_caught_up()
+    # The generator took over mining; a transaction sent here is mined as it arrives.
+    chain.w3.provider.make_request("evm_setAutomine", [True])  # type: ignore[arg-type]
+    with engine.connect() as connection:
+        live = connection.execute(
+            sa.select(sa.func.count())
+            .select_from(receivables)
+            .where(receivables.c.valid_to_block.is_(None), receivables.c.status != "cancelled")
+        ).scalar_one()
+
+    def rows() -> int:
+        with engine.connect() as connection:
+            return sum(
+                connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for table, _ in VERSIONED.values()
+            )
+
+    def indexed(send: Any) -> tuple[float, int]:
+        send()
+        before, start = rows(), time.perf_counter()
+        indexer.run_until_caught_up()
+        return time.perf_counter() - start, rows() - before
+
+    empty_seconds, _ = indexed(lambda: chain.w3.provider.make_request("evm_mine", []))
+    rates = ledger.advance_rates()
+    seconds, written = indexed(
+        lambda: ledger.set_advance_rates(
+            secrets.deployer, rates.verified_bps - 500, rates.unverified_bps - 500
+        )
+    )
+    engine.dispose()
+    return {
+        "live_receivables": live,
+        "rows_written": written,
+        "seconds": seconds,
+        "empty_block_seconds": empty_seconds,
+    }
+
+
 def _file_mb(path: str) -> float:
     files = (Path(path), Path(f"{path}-wal"))
     return sum(f.stat().st_size for f in files if f.exists()) / 2**20
@@ -222,6 +280,8 @@ def run(events: int, chunk_size: int, profile: bool) -> dict[str, Any]:
         phases["sqlite"] = replay(f"sqlite:///{tmp}/full.db")
         with _postgres_schema() as postgres_url:
             phases["postgres"] = None if postgres_url is None else replay(postgres_url)
+        # Last: it adds to the chain the replays above read.
+        policy = _policy_change(chain, deployment, secrets, f"sqlite:///{tmp}/full.db", chunk_size)
 
     # Every phase of a stage must have seen the same events: the bootstrap's and the generated.
     for keys in (("raw_quarter", "sqlite_quarter"), ("raw", "sqlite", "postgres")):
@@ -237,6 +297,7 @@ def run(events: int, chunk_size: int, profile: bool) -> dict[str, Any]:
         "gas_per_tx": generator.gas_per_tx,
         "generation": {"quarter": _stage_json(quarter), "rest": _stage_json(rest)},
         "phases": phases,
+        "policy_change": policy,
         "wall_seconds": time.perf_counter() - wall,
     }
 
@@ -274,6 +335,15 @@ def _targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]
             f"{growth_ratio:.2f}x",
             f"<= {FLAT_GROWTH_RATIO:.2f}x",
             flat,
+        )
+    )
+    policy = results["policy_change"]
+    rows.append(
+        (
+            f"policy change rows ({policy['live_receivables']:,} live)",
+            f"{policy['rows_written']:,}",
+            f"<= {TARGETS['policy_change_rows']}",
+            policy["rows_written"] <= TARGETS["policy_change_rows"],
         )
     )
     return rows
@@ -326,6 +396,12 @@ def report(results: dict[str, Any]) -> None:
     print(
         f"SQLite file {small['sqlite_file_mb']:.0f} MB after the first quarter, "
         f"{large['sqlite_file_mb']:.0f} MB after all; page cache limit {cache_text}"
+    )
+    policy = results["policy_change"]
+    print(
+        f"advance-rate change with {policy['live_receivables']:,} live receivables: "
+        f"{policy['rows_written']:,} row(s) written in {policy['seconds'] * 1000:.0f} ms "
+        f"(an empty block: {policy['empty_block_seconds'] * 1000:.0f} ms)"
     )
     print(f"\n{'target':<40}{'measured':>10}{'goal':>12}")
     for target in results["targets"]:

@@ -12,7 +12,8 @@ from typing import Any
 from registry.audit.checks import Check, CheckResult, Record, VerifyContext, check, compare, hex32
 from registry.contracts.ledger import ReceivableStatus, Standing
 from registry.contracts.values import currency_text
-from registry.db.schema import advance_rates, declaration_attestations, declarations, receivables
+from registry.db.read import receivables_as_of
+from registry.db.schema import advance_rates, declaration_attestations, declarations
 from registry.indexer.ledger import (
     DeclarationAttested,
     DeclarationLinked,
@@ -34,7 +35,9 @@ def _linked(value: bytes) -> str | None:
 
 @check("receivables", contract=LEDGER, source="chain")
 def _receivables(context: VerifyContext) -> CheckResult:
-    indexed = {str(row["id"]): row for row in context.current(receivables)}
+    # As a read of the index gives them: the caps computed from the declarations and rates then.
+    with context.engine.connect() as connection:
+        indexed = {str(row["id"]): row for row in receivables_as_of(connection, context.block)}
     keys = sorted(set(indexed) | {r.id for r in context.events_of(ReceivableRegistered)})
     views = context.views(LEDGER)
     answers = views.call(

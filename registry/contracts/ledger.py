@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ from registry.contracts.values import address_or_none, currency_text
 from registry.errors import RegistryError
 
 __all__ = [
+    "BPS",
     "MAX_AMOUNT",
     "MAX_DECLARATIONS",
     "MAX_KEY_ALIASES",
@@ -42,6 +43,7 @@ __all__ = [
     "RefusalReason",
     "Standing",
     "bytes_or_none",
+    "cap_of",
     "receivable_state",
 ]
 
@@ -179,6 +181,19 @@ class Attestation:
 class AdvanceRates:
     verified_bps: int
     unverified_bps: int
+
+
+BPS = 10_000
+"""Basis points in a whole: rates are out of this."""
+
+
+def cap_of(face_value: int, counted: Iterable[tuple[Standing, int]], rates: AdvanceRates) -> int:
+    """The contract's cap of a live receivable: the face value at the verified rate, or the sum
+    of its declarations' limits (``counted``: each one's standing and counted value, at the rate
+    of its standing) if lower; each product rounded down, as the contract rounds it."""
+    rate = {Standing.VERIFIED: rates.verified_bps, Standing.UNVERIFIED: rates.unverified_bps}
+    limits = sum(value * rate.get(standing, 0) // BPS for standing, value in counted)
+    return min(face_value * rates.verified_bps // BPS, limits)
 
 
 @dataclass(frozen=True)

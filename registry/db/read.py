@@ -11,12 +11,16 @@ user compare it with the cursor first (:func:`registry.indexer.read_cursor`).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, Table, and_, or_, select
 
+from registry.contracts.ledger import AdvanceRates, Standing, cap_of
 from registry.db.schema import (
     VERSIONED,
+    advance_rates,
     consents,
     declarations,
     enterprise_bindings,
@@ -50,6 +54,7 @@ __all__ = [
     "role_grants_as_of",
     "seizures_as_of",
     "title_as_of",
+    "with_caps",
 ]
 
 
@@ -86,16 +91,51 @@ def projection_as_of(
     )
 
 
-def receivables_as_of(connection: Connection, block: int | None = None) -> Sequence[RowMapping]:
-    return projection_as_of(connection, receivables, block)
+def receivables_as_of(connection: Connection, block: int | None = None) -> list[dict[str, Any]]:
+    """Every receivable as it was at ``block``, with its cap then (:func:`with_caps`)."""
+    return with_caps(connection, projection_as_of(connection, receivables, block), block)
 
 
 def receivable_as_of(
     connection: Connection, receivable_id: str, block: int | None = None
-) -> RowMapping | None:
-    """One receivable (``0x``-hex id) as it was at ``block``; None if it did not exist then."""
+) -> dict[str, Any] | None:
+    """One receivable (``0x``-hex id) as it was at ``block``, with its cap then; None if it did
+    not exist then."""
     rows = projection_as_of(connection, receivables, block, receivables.c.id == receivable_id)
-    return rows[0] if rows else None
+    return with_caps(connection, rows, block)[0] if rows else None
+
+
+_FEW_RECEIVABLES = 500
+"""Up to this many, the declarations of the receivables read are asked for by id; beyond, all
+declarations in force are read at once (one scan instead of a long ``IN`` list)."""
+
+
+def with_caps(
+    connection: Connection, rows: Sequence[RowMapping], block: int | None
+) -> list[dict[str, Any]]:
+    """``rows`` of ``receivables`` (as of ``block``) with their ``cap`` as the contract's
+    ``getReceivable`` gave it at that block: computed here from the declarations and the advance
+    rates in force then, so that a policy change costs the index one row, not one per live
+    receivable. A cancelled receivable's declarations are unlinked: its cap is 0."""
+    if not rows:
+        return []
+    (rates,) = projection_as_of(connection, advance_rates, block) or (None,)
+    ids = [row["id"] for row in rows]
+    narrowed = [declarations.c.receivable_id.in_(ids)] if len(ids) <= _FEW_RECEIVABLES else []
+    counted: dict[str, list[tuple[Standing, int]]] = defaultdict(list)
+    for declaration in projection_as_of(connection, declarations, block, *narrowed):
+        standing = Standing[str(declaration["standing"]).upper()]
+        counted[declaration["receivable_id"]].append((standing, int(declaration["counted_value"])))
+    policy = None if rates is None else AdvanceRates(rates["verified_bps"], rates["unverified_bps"])
+    return [
+        {
+            **row,
+            "cap": 0
+            if policy is None
+            else cap_of(int(row["face_value"]), counted.get(row["id"], ()), policy),
+        }
+        for row in rows
+    ]
 
 
 def declarations_as_of(connection: Connection, block: int | None = None) -> Sequence[RowMapping]:

@@ -168,11 +168,10 @@ receivables = Table(
     Column("currency", String(3), nullable=False),
     # A uint64 the registering bank chooses freely: beyond a signed 64-bit column's range.
     Column("maturity", Uint256, nullable=False),
-    # The verified rate in force at registration (the event's); the cap follows the policy and
-    # attestations of every later block, as the contract's getReceivable computes it (0 once
-    # cancelled).
+    # The verified rate in force at registration (the event's). The cap is not stored: it follows
+    # the policy and the attestations of every later block, and a read computes it from those
+    # (registry.db.read.with_caps), as the contract's getReceivable does.
     Column("advance_rate_bps", Integer, nullable=False),
-    Column("cap", Uint256, nullable=False),
     Column("declared_value", Uint256, nullable=False),
     Column("outstanding", Uint256, nullable=False),
     Column("financier", ADDRESS, nullable=True),
@@ -213,7 +212,7 @@ declaration_attestations = Table(
 )
 
 # The ledger's advance-rate policy, one entity per ledger contract. Every live receivable's cap
-# follows it (the contract applies the rates in force at each drawdown).
+# follows it (the contract applies the rates in force at each drawdown; reads of the index too).
 advance_rates = Table(
     "advance_rates",
     metadata,

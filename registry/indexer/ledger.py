@@ -16,11 +16,12 @@ Projections (see :mod:`registry.db.schema`):
   new version per correction, linked or not.
 - ``advance_rates``: one entity per ledger contract, from ``AdvanceRatesSet`` (the constructor
   emits the first).
-- ``receivables.cap``: the contract computes a receivable's cap from the rates in force and its
-  declarations' standings at every block, so the index moves it whenever one of those changes: an
-  attestation of a declaration backing a live receivable moves that receivable's cap, a policy
-  change moves every live receivable's (the one event that touches every receivable: it reads
-  them all, once). The formula is the contract's, in the same integer arithmetic.
+- a receivable's cap is not stored: the contract computes it from the rates in force and its
+  declarations' standings at every block, and so does a read of the index
+  (:func:`registry.db.read.receivables_as_of`, with the contract's formula,
+  :func:`registry.contracts.ledger.cap_of`), from the versions in force at the block read. What
+  the index stores changes only with what an event names: a policy change writes one row, however
+  many receivables are live, and an attestation writes its declaration's.
 - ``refused_attempts``: one row per ``RegistrationRefused`` or ``FinancingRefused`` (append-only):
   who tried, which document, why, as an auditor replaying the chain must see them.
 
@@ -30,7 +31,7 @@ The ledger's access events (roles, institutions) are every contract's:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -53,7 +54,6 @@ from registry.indexer.load import IndexedContract
 from registry.indexer.versioned import VersionedTable
 
 __all__ = [
-    "BPS",
     "CONTRACT",
     "AdvanceRatesSet",
     "DeclarationAttested",
@@ -68,12 +68,10 @@ __all__ = [
     "ReceivableRegistered",
     "ReceivableRepaid",
     "RegistrationRefused",
-    "cap_of",
     "standing_name",
     "status_name",
 ]
 
-BPS = 10_000
 _ZERO_HASH = "0x" + "00" * 32
 _ZERO_ADDRESS = "0x" + "00" * 20
 _SETTLED = ReceivableStatus.SETTLED
@@ -284,10 +282,7 @@ class LedgerProjections:
         self.attestations.load(
             {r.declaration for r in records if isinstance(r, DeclarationAttested)}
         )
-        # A recount after registration and a policy change compute caps under the rates in force.
-        self.advance_rates.load(
-            {r.contract for r in records if isinstance(r, AdvanceRatesSet | DeclarationCounted)}
-        )
+        self.advance_rates.load({r.contract for r in records if isinstance(r, AdvanceRatesSet)})
 
     def write(self) -> None:
         self.receivables.write()
@@ -321,7 +316,6 @@ def _on_registered(p: LedgerProjections, event: ReceivableRegistered) -> None:
             "currency": event.currency,
             "maturity": event.maturity,
             "advance_rate_bps": event.advance_rate_bps,
-            "cap": event.cap,
             "declared_value": _declared_value(p, event.id),
             "outstanding": 0,
             "financier": None,
@@ -403,33 +397,10 @@ def _on_repaid(p: LedgerProjections, event: ReceivableRepaid) -> None:
 
 def _on_cancelled(p: LedgerProjections, event: ReceivableCancelled) -> None:
     p.receivables.require(event.id, event, "registered")
-    # A cancelled receivable has no cap: its declarations are free.
-    p.receivables.put(event.id, event.block_number, {"status": _CANCELLED, "cap": 0})
+    # Its declarations are free (and with none, its cap reads 0, as the contract's).
+    p.receivables.put(event.id, event.block_number, {"status": _CANCELLED})
     for fingerprint in p.declarations.in_group(event.id):
         p.declarations.remove(fingerprint, event.block_number)
-
-
-def _limit(declaration: Mapping[str, Any], rates: Mapping[str, Any]) -> int:
-    rate = {
-        standing_name(Standing.VERIFIED): rates["verified_bps"],
-        standing_name(Standing.UNVERIFIED): rates["unverified_bps"],
-    }.get(declaration["standing"], 0)
-    return int(declaration["counted_value"] * rate // BPS)
-
-
-def cap_of(p: LedgerProjections, receivable_id: str, rates: Mapping[str, Any]) -> int:
-    """The contract's cap: min(face value x verified rate, sum of the declarations' limits), each
-    limit counted value x the rate of its standing; 0 once cancelled."""
-    receivable = p.receivables.get(receivable_id)
-    if receivable is None or receivable["status"] == _CANCELLED:
-        return 0
-    by_face = int(receivable["face_value"] * rates["verified_bps"] // BPS)
-    limits = 0
-    for fingerprint in p.declarations.in_group(receivable_id):
-        declaration = p.declarations.get(fingerprint)
-        assert declaration is not None  # in_group lists current entities only
-        limits += _limit(declaration, rates)
-    return min(by_face, limits)
 
 
 def _declaration_at(
@@ -471,22 +442,6 @@ def _on_counted(p: LedgerProjections, event: DeclarationCounted) -> None:
             "counted_value": event.counted_value,
         },
     )
-    # During a registration the receivable is absent (or the cancelled one being presented again)
-    # and its ReceivableRegistered, which follows, carries the cap. Otherwise this is an
-    # attestation moving a live receivable's cap.
-    receivable = p.receivables.get(event.id)
-    if receivable is not None and receivable["status"] != _CANCELLED:
-        p.receivables.put(
-            event.id,
-            event.block_number,
-            {
-                "cap": cap_of(
-                    p,
-                    event.id,
-                    p.advance_rates.require(event.contract, event, "set"),
-                )
-            },
-        )
 
 
 def _on_balance(p: LedgerProjections, event: DeclarationFinanced | DeclarationRepaid) -> None:
@@ -500,17 +455,8 @@ def _on_rates_set(p: LedgerProjections, event: AdvanceRatesSet) -> None:
         "unverified_bps": event.unverified_bps,
         "admin": event.admin,
     }
+    # One row: every live receivable's cap follows on read (see the module's docstring).
     p.advance_rates.put(event.contract, event.block_number, rates)
-    # Every live receivable's cap follows; read them and their declarations all at once.
-    p.declarations.load_all()
-    for receivable_id in p.receivables.current_keys():
-        receivable = p.receivables.get(receivable_id)
-        assert receivable is not None  # a current key
-        if receivable["status"] == _CANCELLED:
-            continue
-        cap = cap_of(p, receivable_id, rates)
-        if cap != receivable["cap"]:
-            p.receivables.put(receivable_id, event.block_number, {"cap": cap})
 
 
 def _on_registration_refused(p: LedgerProjections, event: RegistrationRefused) -> None:

@@ -82,8 +82,6 @@ class VersionedTable:
     _loaded_groups: set[str] = field(default_factory=set)
     _new: list[_Version] = field(default_factory=list)
     _closed: list[_Version] = field(default_factory=list)
-    _complete: bool = False
-    """Every current version was read (:meth:`load_all`): nothing more to ask the database."""
 
     def __post_init__(self) -> None:
         self._columns = [
@@ -96,8 +94,6 @@ class VersionedTable:
 
     def load(self, keys: Collection[str], groups: Collection[str] = ()) -> None:
         """Reads the current versions of ``keys``, and of every entity in ``groups``."""
-        if self._complete:
-            return
         table = self.table
         current = table.c.valid_to_block.is_(None)
         wanted = [k for k in keys if k not in self._current]
@@ -112,22 +108,6 @@ class VersionedTable:
                     self.connection.execute(select(table).where(current, among)).mappings()
                 )
             self._loaded_groups.update(fresh)
-
-    def load_all(self) -> None:
-        """Reads every current version, for an event that changes every entity (a policy)."""
-        if not self._complete:
-            table = self.table
-            self._remember(
-                self.connection.execute(
-                    select(table).where(table.c.valid_to_block.is_(None))
-                ).mappings()
-            )
-            self._complete = True
-
-    def current_keys(self) -> list[str]:
-        """The keys of every entity that has a current version."""
-        self.load_all()
-        return sorted(key for key, version in self._current.items() if version is not None)
 
     def _remember(self, rows: Iterable[RowMapping]) -> None:
         for row in rows:
@@ -166,7 +146,7 @@ class VersionedTable:
 
     def in_group(self, group: str) -> list[str]:
         """The keys of the entities whose current ``group`` column is ``group``."""
-        if not self._complete and group not in self._loaded_groups:
+        if group not in self._loaded_groups:
             self.load((), [group])
         return sorted(self._groups.get(group, ()))
 

@@ -240,8 +240,13 @@ def test_verify_fails_naming_a_tampered_or_deleted_record(audited: Audited, how:
         check == projection and source == "replay" and key in record
         for check, source, record, _ in named
     )
-    # Nothing else is blamed.
-    assert {check for check, *_ in named} == {projection}
+    # Nothing else is blamed, but for the cap of the receivable a deleted declaration backed: a
+    # read of the index computes it from its declarations, so it reads wrong too.
+    if how == "delete":
+        assert ("receivables", "chain", hx(fp("R1")), "cap") in named
+        assert {check for check, *_ in named} == {projection, "receivables"}
+    else:
+        assert {check for check, *_ in named} == {projection}
     assert report["live_digest"]["digest"] != report["replay_digest"]["digest"]
     assert report["replay_digest"]["digest"] == clean
     assert audited.json_of("tampered", "audit", "digest")["digest"] != clean

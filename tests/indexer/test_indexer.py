@@ -393,6 +393,19 @@ def test_attestations_policy_balances_and_refusals_are_projected(
     assert_matches_chain(stack, engine, {"INV-1": rid}, before_policy)
     assert projected(engine, rid).cap == 36_000 + 25_000
     assert projected(engine, rid, before_policy).cap == 32_000 + 40_000
+    # The policy moved the cap without a version of the receivable: a policy change writes its
+    # own row only, however many receivables are live (the cap is computed on read).
+    policy_block = before_policy + 1
+    with engine.connect() as connection:
+        written = {
+            table.name: connection.execute(
+                sa.select(sa.func.count())
+                .select_from(table)
+                .where(table.c.valid_from_block == policy_block)
+            ).scalar_one()
+            for table, _ in schema.VERSIONED.values()
+        }
+    assert {name: n for name, n in written.items() if n} == {"advance_rates": 1}
     with engine.connect() as connection:
         attested = {
             row["fingerprint"]: (row["exporter"], row["attested_value"], row["export_date"])

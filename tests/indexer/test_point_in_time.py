@@ -22,6 +22,7 @@ from registry.db.read import (
     consent_as_of,
     financings_as_of,
     projection_as_of,
+    receivable_as_of,
     receivables_as_of,
     title_as_of,
 )
@@ -119,17 +120,21 @@ def test_several_changes_in_one_block_make_one_version(stack: Stack, engine: sa.
             .select_from(schema.declarations)
             .where(schema.declarations.c.fingerprint == hx(fp("D4")))
         ).scalar_one()
-    registered, financed, recapped, settled = (tuple(v) for v in versions)
-    # Registered, then the block of the multicall (two drawdowns and a repayment), then the block
-    # of the new advance rates (a new cap), then settled; each version ends where the next starts.
+    registered, financed, settled = (tuple(v) for v in versions)
+    # Registered, then the block of the multicall (two drawdowns and a repayment), then settled;
+    # each version ends where the next starts. The new advance rates in between make no version
+    # of the receivable: its cap follows them on read.
     assert registered[2:] == ("registered", 0)
     assert financed[2:] == ("financed", 12_000)
-    assert recapped[2:] == ("financed", 12_000)
     assert settled[2:] == ("settled", 0)
     assert registered[1] == financed[0]
-    assert financed[1] == recapped[0]
-    assert recapped[1] == settled[0]
+    assert financed[1] == settled[0]
     assert settled[1] is None
+    with engine.connect() as connection:
+        rates = projection_as_of(connection, schema.advance_rates, None)[0]["valid_from_block"]
+        caps = [receivable_as_of(connection, hx(ids["r1"]), b)["cap"] for b in (rates - 1, rates)]
+    assert caps == [stack.ledger.receivable(ids["r1"], b).cap for b in (rates - 1, rates)]
+    assert caps[0] != caps[1]
     assert d4 == 0
 
 
