@@ -22,19 +22,30 @@ from api.body_limit import BodyLimit
 from api.metrics import HttpMetrics, new_registry, rate_limited_counter
 from api.problems import install_problem_handlers, problem_openapi
 from api.rate_limits import RateLimit, RateLimiter, budgets_from
-from api.routes import health, receivables, status, transactions
+from api.routes import declarations, health, properties, receivables, status, transactions
 from api.services import Services
 from registry.settings import Settings, get_settings
 
 __all__ = ["PUBLIC_ROUTERS", "ROUTERS", "create_app", "create_app_from_environment"]
 
-ROUTERS = (health.router, status.router, receivables.router, transactions.router)
+ROUTERS = (
+    health.router,
+    status.router,
+    receivables.router,
+    declarations.router,
+    properties.property_router,
+    properties.pledge_router,
+    transactions.router,
+)
 PUBLIC_ROUTERS = (health.router, status.router)
 """The routers served without an API key: health, index status, metrics. Every route of the
 others takes one, checked before the request's body is read (:mod:`api.authentication`)."""
 
 DESCRIPTION = """\
-The bank-facing API of the credit registry and trade-finance ledger.
+The API of the credit registry and trade-finance ledger, for every member of the consortium:
+banks (receivables, pledges), the property registration center's clerks and automated registrar
+(properties, pledge decisions), courts (seizures) and customs (attestations). Each acts in its
+key's role, which its account must also hold on chain.
 
 Authenticate with your institution's key in the `X-API-Key` header. Amounts are JSON integers of
 minor units (cents, fen). Every error is an RFC 9457 `application/problem+json` document whose
@@ -96,7 +107,11 @@ def create_app(
     app.add_middleware(
         RateLimit,
         limiter=app.state.rate_limiter,
-        writes=receivables.write_routes(),
+        writes=[
+            *receivables.write_routes(),
+            *declarations.write_routes(),
+            *properties.write_routes(),
+        ],
         refused=rate_limited_counter(app.state.metrics),
     )
     keyed = [route for router in ROUTERS if router not in PUBLIC_ROUTERS for route in router.routes]

@@ -24,22 +24,28 @@ from api.problems import Unauthenticated
 from api.services import Services
 from registry.api_keys import Principal
 from registry.chain.client import Signer
+from registry.contracts.binding import ConsortiumContract
 from registry.contracts.roles import Role
 from registry.errors import AccessDenied
+from registry.pledges import PledgeService
 from registry.receivables import ReceivableService
 
 __all__ = [
     "API_KEY_HEADER",
+    "Actor",
+    "EnforcerDep",
     "Lender",
     "LenderDep",
+    "PledgeeDep",
     "PrincipalDep",
+    "PropertiesDep",
     "ReceivablesDep",
+    "RegistrarDep",
     "ServicesDep",
+    "VerifierDep",
     "authenticate",
 ]
 
-LENDER_ON_LEDGER = Role.LENDER.chain_role
-"""The chain role a bank needs on the ledger: the one the deployment grants it."""
 
 # auto_error=False: a missing key is answered by our 401 problem, not by FastAPI's own error. The
 # scheme still appears in the OpenAPI document, so /docs offers an "Authorize" button.
@@ -78,22 +84,31 @@ PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
 @dataclass(frozen=True)
-class Lender:
-    """A bank calling: who it is, its chain account, and the key the API signs its transactions
-    with; None for a bank that signs them itself (its key in an HSM or a wallet), which sends
-    each write signed (:data:`api.writes.SIGNED_TRANSACTION_HEADER`)."""
+class Actor:
+    """An institution calling in its role: who it is, its chain account, and the key the API
+    signs its transactions with; None for one that signs them itself (its key in an HSM or a
+    wallet), which sends each write signed (:data:`api.writes.SIGNED_TRANSACTION_HEADER`)."""
 
     principal: Principal
     account: ChecksumAddress
     signer: Signer | None
 
 
-def require_lender(principal: PrincipalDep, services: ServicesDep) -> Lender:
-    if principal.role is not Role.LENDER:
+Lender = Actor
+"""A bank calling."""
+
+
+def _acting(
+    principal: Principal, services: Services, role: Role, contract: ConsortiumContract
+) -> Actor:
+    """``principal`` acting as ``role`` on ``contract``: its key's role must be ``role``
+    (403 ``access-denied``) and its account must hold the role there, on chain (403
+    ``missing-role``)."""
+    if principal.role is not role:
         raise AccessDenied(
-            f"{principal.institution} has the role {principal.role.value}; banks only "
-            f"({Role.LENDER.value})",
-            required_role=Role.LENDER.value,
+            f"{principal.institution} has the role {principal.role.value}; this is for the "
+            f"{role.value} role only",
+            required_role=role.value,
             role=principal.role.value,
         )
     signer = services.signers.get(principal.institution)
@@ -103,11 +118,40 @@ def require_lender(principal: PrincipalDep, services: ServicesDep) -> Lender:
             f"this API knows no chain account for {principal.institution}",
             institution=principal.institution,
         )
-    services.roles.require(services.ledger, LENDER_ON_LEDGER, account, principal.institution)
-    return Lender(principal, account, signer)
+    services.roles.require(contract, role.chain_role, account, principal.institution)
+    return Actor(principal, account, signer)
 
 
-LenderDep = Annotated[Lender, Depends(require_lender)]
+def require_lender(principal: PrincipalDep, services: ServicesDep) -> Actor:
+    return _acting(principal, services, Role.LENDER, services.ledger)
+
+
+def require_verifier(principal: PrincipalDep, services: ServicesDep) -> Actor:
+    return _acting(principal, services, Role.VERIFIER, services.ledger)
+
+
+def require_pledgee(principal: PrincipalDep, services: ServicesDep) -> Actor:
+    return _acting(principal, services, Role.LENDER, services.pledges)
+
+
+def require_registrar(principal: PrincipalDep, services: ServicesDep) -> Actor:
+    return _acting(principal, services, Role.REGISTRAR, services.pledges)
+
+
+def require_enforcer(principal: PrincipalDep, services: ServicesDep) -> Actor:
+    return _acting(principal, services, Role.ENFORCER, services.pledges)
+
+
+LenderDep = Annotated[Actor, Depends(require_lender)]
+"""A bank, on the ledger."""
+VerifierDep = Annotated[Actor, Depends(require_verifier)]
+"""Customs, on the ledger."""
+PledgeeDep = Annotated[Actor, Depends(require_pledgee)]
+"""A bank, on the pledge registry."""
+RegistrarDep = Annotated[Actor, Depends(require_registrar)]
+"""The registration center's clerk or automated account, on the pledge registry."""
+EnforcerDep = Annotated[Actor, Depends(require_enforcer)]
+"""A court or enforcement office, on the pledge registry."""
 
 
 async def get_receivables(services: ServicesDep) -> ReceivableService:
@@ -115,3 +159,10 @@ async def get_receivables(services: ServicesDep) -> ReceivableService:
 
 
 ReceivablesDep = Annotated[ReceivableService, Depends(get_receivables)]
+
+
+async def get_properties(services: ServicesDep) -> PledgeService:
+    return services.properties
+
+
+PropertiesDep = Annotated[PledgeService, Depends(get_properties)]

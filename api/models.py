@@ -47,17 +47,35 @@ __all__ = [
     "DECLARATION_NUMBER_PATTERN",
     "RECEIVABLE_ID_PATTERN",
     "AmountRequest",
+    "AppraisalRequest",
+    "AttestationRequest",
+    "AttestedOut",
+    "CancelledOut",
     "CheckRequest",
     "CheckResponse",
     "DeclarationCheckOut",
     "DeclarationIn",
+    "DeclarationNumber",
     "FieldError",
     "Health",
+    "PledgeApplication",
+    "PledgeId",
+    "PledgeOut",
+    "PledgeStateOut",
     "Problem",
+    "PropertyId",
+    "PropertyIdOut",
+    "PropertyLookup",
+    "PropertyOut",
+    "PropertyRequest",
     "ReceivableId",
     "ReceivableOut",
     "RegisterRequest",
     "RegisteredOut",
+    "RejectionRequest",
+    "SeizureOut",
+    "SeizureRequest",
+    "TitleOut",
     "TransactionOut",
     "TxHash",
 ]
@@ -362,3 +380,232 @@ class Problem(BaseModel):
     field: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
     errors: list[FieldError] | None = None
+
+
+# --- property pledges -----------------------------------------------------------------------------
+
+
+def _hash_id(rule: str) -> Any:
+    """An id of 0x and 64 hex digits, refused under ``rule``."""
+    return Annotated[
+        str,
+        Strict(),
+        StringConstraints(pattern=RECEIVABLE_ID_PATTERN),
+        _matching(RECEIVABLE_ID_PATTERN, rule, "must be 0x followed by 64 hex digits"),
+    ]
+
+
+PropertyId = _hash_id("property-id-format")
+"""A property's id: its keyed fingerprint, 0x and 64 hex digits."""
+PledgeId = _hash_id("pledge-id-format")
+"""A pledge's id, 0x and 64 hex digits."""
+
+
+def _int_range(low: int, high: int, rule: str) -> Any:
+    """An integer from ``low`` to ``high``, refused under ``rule`` (the service's name for it)."""
+
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> int:
+        try:
+            result: int = handler(value)
+        except ValidationError:
+            result = low - 1
+        if not low <= result <= high:
+            raise PydanticCustomError(
+                rule, "must be an integer from {low} to {high}", {"low": low, "high": high}
+            )
+        return result
+
+    return Annotated[int, Strict(), Field(ge=low, le=high), WrapValidator(check)]
+
+
+REGION_CODE_PATTERN = "^[0-9]{6}$"
+RegionCode = Annotated[
+    str,
+    Strict(),
+    StringConstraints(pattern=REGION_CODE_PATTERN),
+    _matching(REGION_CODE_PATTERN, "region-code-format", "must be 6 digits"),
+    Field(
+        description="The administrative division code (GB/T 2260) the property lies in: 6 "
+        "digits (rule `region-code-format`).",
+        examples=["330203"],
+    ),
+]
+CertificateNumber = Annotated[
+    Text,
+    Field(
+        description="The title certificate number, as printed: format `identifier` (rules "
+        "`identifier-empty`, `identifier-too-long`, `identifier-characters`).",
+        examples=["ZJ-NB-2026-0001234"],
+        json_schema_extra={"format": "identifier"},
+    ),
+]
+Currency = Annotated[
+    Text,
+    Field(
+        description="ISO 4217 alphabetic code: format `iso-4217` (rule `iso-4217`).",
+        examples=["CNY"],
+        json_schema_extra={"format": "iso-4217"},
+    ),
+]
+
+
+class PropertyRequest(_Request):
+    """A property as the registration center records it (clerk)."""
+
+    region_code: RegionCode
+    certificate_number: CertificateNumber
+    appraised_value: Amount
+    currency: Currency
+    max_ltv_bps: _int_range(1, 10_000, "ltv-range") | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="Maximum loan-to-value in basis points, 1 to 10000 (rule `ltv-range`); "
+        "omitted: the registry's default (7000).",
+        examples=[6000],
+    )
+
+
+class PropertyLookup(_Request):
+    """A property's plain identifiers, to find its id (under any key version still held)."""
+
+    region_code: RegionCode
+    certificate_number: CertificateNumber
+
+
+class PropertyIdOut(_Response):
+    property_id: str = Field(description="The property's keyed fingerprint, 0x and hex.")
+
+
+class AppraisalRequest(_Request):
+    appraised_value: Amount
+
+
+class PledgeApplication(_Request):
+    """A bank's application for a pledge (amount, currency, maturity)."""
+
+    amount: Amount
+    currency: Currency
+    maturity_date: IsoDate = Field(
+        description="The secured loan's due date, YYYY-MM-DD, not past (rules `iso-8601-date`, "
+        "`maturity-in-past`).",
+        examples=["2027-06-30"],
+    )
+
+
+class RejectionRequest(_Request):
+    reason_code: _int_range(100, 65_535, "clerk-reason-code") = Field(  # type: ignore[valid-type]
+        description="The clerk's reason code, 100 to 65535 (rule `clerk-reason-code`; codes below "
+        "100 are the rules' own: 1 seized, 2 beyond headroom, 3 too many active pledges).",
+        examples=[101],
+    )
+
+
+class SeizureRequest(_Request):
+    case_number: Annotated[Text, StringConstraints(min_length=1, max_length=128)] = Field(
+        description="The court's case number, 1 to 128 characters once normalized; its "
+        "keccak-256 names the seizure on chain (rule `case-number-format`).",
+        examples=["(2026) Zhe 0203 Zhi 1234"],
+    )
+
+
+class CancelledOut(_Response):
+    receivable_id: str
+    tx_hash: str
+    block_number: int
+
+
+class AttestationRequest(_Request):
+    """What customs attests of a declaration."""
+
+    exporter_uscc: Text = Field(
+        description="The exporter customs recorded: its unified social credit code (rules "
+        "`uscc-format`, `uscc-check-digit`).",
+        examples=["91350100M000100Y43"],
+        json_schema_extra={"format": "uscc"},
+    )
+    value: Amount
+    export_date: IsoDate = Field(
+        description="The export date, YYYY-MM-DD, not in the future (rules `iso-8601-date`, "
+        "`export-date-in-future`).",
+        examples=["2026-11-20"],
+    )
+
+
+class AttestedOut(_Response):
+    declaration_number: str
+    declaration_fingerprint: str
+    key_version: int
+    value: int
+    export_date: date
+    tx_hash: str
+    block_number: int
+
+
+class PropertyOut(_Response):
+    property_id: str = Field(description="The property's keyed fingerprint, 0x and hex.")
+    key_version: int
+    tx_hash: str
+    block_number: int
+
+
+class PledgeOut(_Response):
+    pledge_id: str
+    tx_hash: str
+    block_number: int
+    approved: bool | None = Field(
+        default=None, description="For a decision: whether the rules approved it."
+    )
+    reason_code: int | None = Field(
+        default=None, description="For a rejection: why (rule codes below 100, clerks' above)."
+    )
+
+
+class SeizureOut(_Response):
+    property_id: str
+    case_ref: str = Field(description="keccak-256 of the normalized case number.")
+    tx_hash: str
+    block_number: int
+
+
+class SeizureInForce(_Response):
+    case_ref: str
+    court: str = Field(description="The seizing court's institution id.")
+
+
+class TitlePledgeOut(_Response):
+    pledge_id: str
+    rank: int = Field(description="1 is paid first; juniors move up when a senior is released.")
+    institution: str = Field(description="The pledgee bank's institution id.")
+    amount: int
+    currency: str
+    maturity: int = Field(description="Unix seconds of 00:00 UTC on the due date.")
+
+
+class TitleOut(_Response):
+    """A title verification: status, seizures in force, active pledges by rank, headroom."""
+
+    property_id: str
+    status: str = Field(description="`normal` or `seized`.")
+    seizures: list[SeizureInForce]
+    appraised_value: int
+    currency: str
+    max_ltv_bps: int
+    secured_amount: int = Field(description="The active pledges' amounts, summed.")
+    headroom: int = Field(
+        description="What a new pledge could still secure: appraisal x LTV - secured, at least "
+        "0; 0 while seized."
+    )
+    pledges: list[TitlePledgeOut]
+    as_of_block: int
+
+
+class PledgeStateOut(_Response):
+    pledge_id: str
+    property_id: str
+    status: str = Field(description="`applied`, `active`, `rejected` or `released`.")
+    rank: int | None
+    institution: str
+    amount: int
+    currency: str
+    maturity: int
+    reason_code: int | None
+    as_of_block: int

@@ -32,7 +32,9 @@ from api.writes import Writes
 from registry.api_keys import Principal, store_api_keys
 from registry.chain.client import Chain, Signer
 from registry.connect import connect_deployment
+from registry.contracts.deploy import Deployment
 from registry.contracts.ledger import ReceivableLedger
+from registry.contracts.pledges import PledgeRegistry
 from registry.credentials import ApiSecrets, DevSecrets
 from registry.db import create_schema, make_engine
 from registry.db.locks import account_lock
@@ -42,6 +44,7 @@ from registry.idempotency import IdempotencyStore
 from registry.index_watch import IndexWatch
 from registry.indexer import CURSOR_NAME, IndexStatus, read_cursor, read_index_status
 from registry.keystore import Keystores
+from registry.pledges import PledgeService
 from registry.receivables import ReceivableService
 from registry.settings import Settings
 
@@ -65,9 +68,11 @@ class Services:
     engine: Engine
     chain: Chain
     ledger: ReceivableLedger
+    pledges: PledgeRegistry
     keyring: FingerprintKeyring
     signers: Mapping[str, Signer]
     receivables: ReceivableService
+    properties: PledgeService
     roles: ChainRoles
     writes: Writes
     confirmations: int = 0
@@ -81,7 +86,7 @@ class Services:
         cls,
         engine: Engine,
         chain: Chain,
-        ledger: ReceivableLedger,
+        deployment: Deployment,
         secrets: ApiSecrets | DevSecrets,
         confirmations: int = 0,
         write_index_timeout: float = 30.0,
@@ -92,13 +97,17 @@ class Services:
         api_secrets = secrets.api_secrets() if isinstance(secrets, DevSecrets) else secrets
         create_schema(engine)
         store_api_keys(engine, api_secrets.credentials)
+        ledger = ReceivableLedger(chain, deployment.address_of(ReceivableLedger.NAME))
+        pledges = PledgeRegistry(chain, deployment.address_of(PledgeRegistry.NAME))
         return cls(
             engine=engine,
             chain=chain,
             ledger=ledger,
+            pledges=pledges,
             keyring=api_secrets.keyring,
             signers={i.name: i.signer for i in api_secrets.institutions},
             receivables=ReceivableService(ledger, api_secrets.keyring),
+            properties=PledgeService(pledges, api_secrets.keyring, engine),
             roles=ChainRoles(engine),
             writes=Writes(
                 IdempotencyStore(engine), IndexWatch(engine), index_timeout=write_index_timeout
@@ -119,11 +128,10 @@ class Services:
             settings, ", or run `creditreg up`", account_lock(engine)
         )
         secrets = ApiSecrets.load(settings.resolved_secrets_path, Keystores.from_settings(settings))
-        ledger = ReceivableLedger(chain, deployment.address_of(ReceivableLedger.NAME))
         return cls.build(
             engine,
             chain,
-            ledger,
+            deployment,
             secrets,
             settings.confirmations,
             settings.write_index_timeout,

@@ -1,9 +1,14 @@
-"""``creditreg demo``: the classic trade-finance fraud, played against a running API.
+"""``creditreg demo``: the classic trade-finance fraud, then a property pledged twice, played
+against a running API.
 
 One shipment, so one customs declaration, is presented under two invoices to two banks. Bank A
 checks, registers and finances the first invoice; Bank B's duplicate check then shows the
-declaration already backing another invoice, and the ledger refuses B's registration. It talks to
-the API over HTTP with the banks' API keys, exactly as the banks would.
+declaration already backing another invoice, and the ledger refuses B's registration.
+
+Then one property and two banks: the registry center's clerk registers it, Bank A's pledge is
+approved (rank 1), Bank B's is decided by the automated registrar (rank 2), Bank A releases and
+Bank B moves up; a court seizes the property and a new pledge is refused. It talks to the API over
+HTTP with each institution's API key, exactly as they would.
 """
 
 from __future__ import annotations
@@ -30,12 +35,12 @@ def _declaration_number() -> str:
     return "".join(secrets.choice("0123456789") for _ in range(18))
 
 
-class _Bank:
+class _Caller:
     def __init__(self, client: httpx.Client, name: str, api_key: str, console: Console) -> None:
         self.client, self.name, self.console = client, name, console
         self.headers = {"X-API-Key": api_key}
 
-    def call(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
         response = self.client.request(method, path, json=body, headers=self.headers)
         style = "green" if response.is_success else "red"
         self.console.print(
@@ -68,9 +73,9 @@ def run_demo(api_url: str, secrets_path: Path, console: Console) -> None:
     keys = {
         credential.name: credential.api_key for credential in read_api_credentials(secrets_path)
     }
-    for bank in ("Bank A", "Bank B"):
-        if bank not in keys:
-            raise ConfigurationError(f"no institution named {bank!r} in {secrets_path}")
+    for name in ("Bank A", "Bank B", *_PLEDGE_SCENE):
+        if name not in keys:
+            raise ConfigurationError(f"no institution named {name!r} in {secrets_path}")
     declaration = _declaration_number()
     invoice_a = f"INV-{declaration[-6:]}-A"
     invoice_b = f"INV-{declaration[-6:]}-B"
@@ -85,8 +90,8 @@ def run_demo(api_url: str, secrets_path: Path, console: Console) -> None:
         console.print(
             f"[bold]API[/] {api_url}: chain {health['chain_id']}, block {health['head_block']}"
         )
-        bank_a = _Bank(client, "Bank A", keys["Bank A"], console)
-        bank_b = _Bank(client, "Bank B", keys["Bank B"], console)
+        bank_a = _Caller(client, "Bank A", keys["Bank A"], console)
+        bank_b = _Caller(client, "Bank B", keys["Bank B"], console)
 
         console.rule(f"1. Exporter {EXPORTER_USCC} presents invoice {invoice_a} to Bank A")
         check = {**invoice, "invoice_number": invoice_a, "declaration_numbers": [declaration]}
@@ -136,3 +141,69 @@ def run_demo(api_url: str, secrets_path: Path, console: Console) -> None:
         console.print(
             "\nNo declaration backs two invoices; no receivable is financed by two banks."
         )
+        clerk, automated, court = (
+            _Caller(client, name, keys[name], console) for name in _PLEDGE_SCENE
+        )
+        _pledge_scene(console, bank_a, bank_b, clerk, automated, court, declaration[-8:])
+
+
+_PLEDGE_SCENE = ("Registry center", "Registry center (automated)", "Court")
+"""The clerk, the automated registrar and the court of the pledge scene."""
+
+
+def _pledge_scene(
+    console: Console,
+    bank_a: _Caller,
+    bank_b: _Caller,
+    clerk: _Caller,
+    automated: _Caller,
+    court: _Caller,
+    run: str,
+) -> None:
+    maturity = (datetime.now(UTC).date() + timedelta(days=365)).isoformat()
+    certificate = f"ZJ-NB-DEMO-{run}"
+    console.rule(f"4. The registry center registers property {certificate}")
+    prop = {
+        "region_code": "330203",
+        "certificate_number": certificate,
+        "appraised_value": 100_000_000,
+        "currency": "CNY",
+        "max_ltv_bps": 7000,
+    }
+    property_id = _expect(clerk.call("POST", "/v1/properties", prop), 201)["property_id"]
+    application = {"amount": 30_000_000, "currency": "CNY", "maturity_date": maturity}
+    pledges = f"/v1/properties/{property_id}/pledges"
+    senior = _expect(bank_a.call("POST", pledges, application), 201)["pledge_id"]
+    _expect(clerk.call("POST", f"/v1/pledges/{senior}/approval"), 201)
+    junior = _expect(bank_b.call("POST", pledges, application), 201)["pledge_id"]
+    decided = _expect(automated.call("POST", f"/v1/pledges/{junior}/decision"), 201)
+    console.print(f"  the automated registrar approved Bank B's pledge: {decided['approved']}")
+    _show_title(console, _expect(bank_b.call("GET", f"/v1/properties/{property_id}/title"), 200))
+
+    console.rule("5. Bank A releases its pledge: Bank B's moves up to rank 1")
+    _expect(bank_a.call("POST", f"/v1/pledges/{senior}/release"), 201)
+    _show_title(console, _expect(bank_b.call("GET", f"/v1/properties/{property_id}/title"), 200))
+
+    console.rule("6. A court seizes the property; a new pledge is refused")
+    case = {"case_number": f"(2026) Zhe 0203 Zhi {run}"}
+    _expect(court.call("POST", f"/v1/properties/{property_id}/seizures", case), 201)
+    late = _expect(bank_a.call("POST", pledges, {**application, "amount": 1_000_000}), 201)
+    refused = clerk.call("POST", f"/v1/pledges/{late['pledge_id']}/approval")
+    console.print(f"  [bold red]refused[/]: rule [bold]{_expect(refused, 409)['rule']}[/]")
+    console.print("\nRanks follow approvals; a seized property takes no new pledge.")
+
+
+def _show_title(console: Console, title: dict[str, Any]) -> None:
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("rank", justify="right")
+    table.add_column("pledge")
+    table.add_column("amount (CNY)", justify="right")
+    for pledge in title["pledges"]:
+        table.add_row(
+            str(pledge["rank"]), pledge["pledge_id"][:18] + "...", f"{pledge['amount'] / 100:,.2f}"
+        )
+    console.print(table)
+    console.print(
+        f"  status {title['status']}, headroom CNY {title['headroom'] / 100:,.2f} "
+        f"(block {title['as_of_block']})"
+    )

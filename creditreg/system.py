@@ -39,7 +39,6 @@ from registry.chain.client import Chain
 from registry.chain.node import DevNode, NodeState
 from registry.connect import connect_chain, deploy_or_reuse, dev_secrets
 from registry.contracts.deploy import Deployment
-from registry.contracts.ledger import ReceivableLedger
 from registry.credentials import ApiSecrets
 from registry.db import create_schema, opened_engine
 from registry.db.locks import account_lock
@@ -126,12 +125,11 @@ def api_for(system: Running) -> FastAPI:
     of its own to the node rather than the one that deployed, whose signers the admin's key was
     one of."""
     chain = Chain.connect(system.rpc_url, account_lock=account_lock(system.engine))
-    ledger = ReceivableLedger(chain, system.deployment.address_of(ReceivableLedger.NAME))
     settings = system.settings
     services = Services.build(
         system.engine,
         chain,
-        ledger,
+        system.deployment,
         system.secrets,
         settings.confirmations,
         settings.write_index_timeout,

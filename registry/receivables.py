@@ -40,13 +40,13 @@ Design:
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from eth_typing import ChecksumAddress
 
+from registry import inputs
 from registry.chain.client import Signer, TxResult
 from registry.chain.views import HeadViews, ViewCall
 from registry.contracts import ledger as chain_ledger
@@ -77,12 +77,15 @@ from registry.fingerprint import (
     FingerprintKeyring,
     normalize_declaration_number,
 )
+from registry.inputs import AMOUNT_RULE
 from registry.overdue import is_overdue, maturity_seconds
 
 __all__ = [
     "AMOUNT_RULE",
     "MAX_AMOUNT",
     "MAX_DECLARATIONS",
+    "Attested",
+    "Cancelled",
     "DeclarationCheck",
     "DeclarationInput",
     "DeclarationStatus",
@@ -103,9 +106,7 @@ MAX_DECLARATIONS = chain_ledger.MAX_DECLARATIONS
 # any real invoice), so a larger one is refused here as bad input naming the field, rather than
 # by the contract. The sum of the declared values is bounded the same way, by the contract.
 MAX_AMOUNT = chain_ledger.MAX_AMOUNT
-AMOUNT_RULE = "positive-integer-minor-units"
 
-_RECEIVABLE_ID = re.compile(r"0x[0-9a-fA-F]{64}", re.ASCII)
 _LIVE = frozenset(
     {ReceivableStatus.REGISTERED, ReceivableStatus.FINANCED, ReceivableStatus.SETTLED}
 )
@@ -219,24 +220,31 @@ class TransactionRecorded:
     """Which call of a grouped transaction (:mod:`registry.chain.grouping`) it was."""
 
 
+@dataclass(frozen=True)
+class Cancelled:
+    """A cancellation the chain accepted: the receivable's declarations are free again."""
+
+    receivable_id: str
+    tx_hash: str
+    block_number: int
+
+
+@dataclass(frozen=True)
+class Attested:
+    """A customs attestation the chain accepted."""
+
+    declaration_number: str
+    declaration_fingerprint: str
+    key_version: int
+    value: int
+    export_date: date
+    tx_hash: str
+    block_number: int
+
+
 def parse_receivable_id(value: str, field: str = "receivable_id") -> bytes:
     """A receivable id as the API shows it (``0x`` and 64 hex digits: the invoice fingerprint)."""
-    if not isinstance(value, str) or not _RECEIVABLE_ID.fullmatch(value):
-        raise InvalidInput(
-            field, "receivable-id-format", f"{field} must be 0x followed by 64 hex digits"
-        )
-    return bytes.fromhex(value[2:])
-
-
-def _amount(value: object, field: str) -> int:
-    # bool is an int in Python but never an amount; a float cannot hold a large amount exactly.
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_AMOUNT:
-        raise InvalidInput(
-            field,
-            AMOUNT_RULE,
-            f"{field} must be a positive integer amount in minor units, at most 2**96 - 1",
-        )
-    return value
+    return inputs.hash_id(value, field, "receivable-id-format")
 
 
 def _declaration_numbers(numbers: Sequence[str], field: Callable[[int], str]) -> list[str]:
@@ -431,15 +439,15 @@ class ReceivableService:
         """:meth:`register`, validated and prepared, for whoever signs and sends it."""
         invoice = ExportInvoice(exporter_uscc, invoice_number, currency)
         exporter = Enterprise(invoice.exporter_uscc)
-        face = _amount(face_value, "face_value")
-        maturity = self._maturity(maturity_date)
+        face = inputs.amount(face_value, "face_value")
+        maturity = inputs.maturity(maturity_date, self._today())
         _declaration_count(len(declarations), 1, "declarations")
         numbers = _declaration_numbers(
             [declaration.number for declaration in declarations],
             lambda i: f"declarations.{i}.number",
         )
         values = [
-            _amount(declaration.value, f"declarations.{i}.value")
+            inputs.amount(declaration.value, f"declarations.{i}.value")
             for i, declaration in enumerate(declarations)
         ]
 
@@ -487,7 +495,7 @@ class ReceivableService:
     def prepare_finance(self, receivable_id: str, amount: int) -> Call[TransactionRecorded]:
         """:meth:`finance`, validated and prepared."""
         rid = parse_receivable_id(receivable_id)
-        drawn = _amount(amount, "amount")
+        drawn = inputs.amount(amount, "amount")
         attempt = self.ledger.try_finance_call(rid, drawn)
 
         def outcome(tx: TxResult) -> TransactionRecorded:
@@ -505,26 +513,62 @@ class ReceivableService:
     def prepare_repay(self, receivable_id: str, amount: int) -> Call[TransactionRecorded]:
         """:meth:`repay`, validated and prepared."""
         rid = parse_receivable_id(receivable_id)
-        repaid = _amount(amount, "amount")
+        repaid = inputs.amount(amount, "amount")
         repayment = self.ledger.repay_call(rid, repaid)
         return repayment.read_as(lambda tx: self._recorded(rid, repaid, tx))
 
-    # --- helpers --------------------------------------------------------------------------------
+    def prepare_cancel(self, receivable_id: str) -> Call[Cancelled]:
+        """Cancels a receivable nothing is drawn on (the registering bank): its declarations may
+        back another invoice again."""
+        rid = parse_receivable_id(receivable_id)
+        return self.ledger.cancel_call(rid).read_as(
+            lambda tx: Cancelled(_hex(rid), tx.tx_hash, tx.block_number)
+        )
 
-    def _maturity(self, maturity_date: date) -> int:
-        """Unix seconds of 00:00 UTC on the due date: the chain stores maturity as seconds."""
-        # datetime is a date subclass; a timestamp with a time of day is not what the field means.
-        if not isinstance(maturity_date, date) or isinstance(maturity_date, datetime):
+    def prepare_attest(
+        self, declaration_number: str, exporter_uscc: str, value: int, export_date: date
+    ) -> Call[Attested]:
+        """Customs' attestation of a declaration: the exporter and value it records and the
+        export date, under every key version held (a declaration registered under an older one
+        is found through its alias)."""
+        number = normalize_declaration_number(declaration_number)
+        attested = inputs.amount(value, "value")
+        if not isinstance(export_date, date) or isinstance(export_date, datetime):
             raise InvalidInput(
-                "maturity_date", "iso-8601-date", "maturity_date must be a date (YYYY-MM-DD)"
+                "export_date", "iso-8601-date", "export_date must be a date (YYYY-MM-DD)"
             )
-        if maturity_date < self._today():
+        if export_date > self._today():
             raise InvalidInput(
-                "maturity_date",
-                "maturity-in-past",
-                f"maturity_date {maturity_date.isoformat()} is already past",
+                "export_date",
+                "export-date-in-future",
+                f"export_date {export_date.isoformat()} has not come yet",
             )
-        return maturity_seconds(maturity_date)
+        declarations = self.keyring.candidates(CustomsDeclaration(number))
+        exporters = self.keyring.candidates(Enterprise(exporter_uscc))
+        aliases = [
+            chain_ledger.DeclarationAlias(declarations[k].digest, exporters[k].digest)
+            for k in range(1, len(declarations))
+        ]
+        call = self.ledger.attest_declaration_call(
+            declarations[0].digest,
+            exporters[0].digest,
+            attested,
+            maturity_seconds(export_date),
+            aliases,
+        )
+        return call.read_as(
+            lambda tx: Attested(
+                number,
+                declarations[0].hex,
+                declarations[0].key_version,
+                attested,
+                export_date,
+                tx.tx_hash,
+                tx.block_number,
+            )
+        )
+
+    # --- helpers --------------------------------------------------------------------------------
 
     @staticmethod
     def _aliases(

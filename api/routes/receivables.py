@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.convertors import Convertor, register_url_convertor
@@ -18,9 +18,9 @@ from starlette.convertors import Convertor, register_url_convertor
 from api.deps import Lender, LenderDep, ReceivablesDep, ServicesDep, authenticate
 from api.models import (
     AmountRequest,
+    CancelledOut,
     CheckRequest,
     CheckResponse,
-    Problem,
     ReceivableId,
     ReceivableOut,
     RegisteredOut,
@@ -28,10 +28,18 @@ from api.models import (
     TransactionOut,
     UnsignedTransactionOut,
 )
+from api.routes.writing import (
+    IDEMPOTENCY_PROBLEMS,
+    IdempotencyKeyHeader,
+    SignedTransactionHeader,
+    problem,
+    write,
+)
 from api.services import Services
-from api.writes import IDEMPOTENCY_KEY_HEADER, SIGNED_TRANSACTION_HEADER, Rendered, Sender
+from api.writes import Rendered
 from registry.contracts.binding import Call
 from registry.receivables import (
+    Cancelled,
     DeclarationInput,
     DuplicateCheck,
     Receivable,
@@ -45,66 +53,19 @@ __all__ = ["router", "write_routes"]
 T = TypeVar("T")
 
 
-def _problem(description: str) -> dict[str, Any]:
-    # Documented under application/problem+json by api.problems.problem_openapi.
-    return {"model": Problem, "description": description}
-
-
 # 400, 401, 413, 422, 429 and 503 are the same on every route that takes a key, and are documented
 # once, for all of them, by api.problems.problem_openapi; these are the routes' own.
 _BANK_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    403: _problem(
+    403: problem(
         "The key's role may not do this (`access-denied`), or the bank's account no longer holds "
         "its role on chain (`missing-role`)."
     ),
 }
 _WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    404: _problem("No such receivable."),
-    409: _problem(
+    404: problem("No such receivable."),
+    409: problem(
         "A ledger rule refused it. Nothing was written but, for an attempt to double- or "
         "over-finance, the refusal itself, recorded on chain for auditors."
-    ),
-}
-
-SignedTransactionHeader = Annotated[
-    str | None,
-    Header(
-        alias=SIGNED_TRANSACTION_HEADER,
-        pattern=r"^0x([0-9a-fA-F]{2})+$",
-        max_length=2 + 2 * 131_072,
-        description="For a bank that signs with its own key: the transaction the write's "
-        "`/unsigned` twin describes, signed, 0x and hex. The API relays it only if it is that "
-        "transaction (signer, contract, call, chain); otherwise 422 "
-        "`signed-transaction-mismatch` (`signed-transaction` for bytes that are no signed "
-        "transaction, `nonce-used` for one whose nonce the account has spent) and nothing is "
-        "sent.",
-    ),
-]
-
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias=IDEMPOTENCY_KEY_HEADER,
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="A key of your choosing, unique per request (a UUID does): sent again with "
-        "the same request, the first answer is replayed (with `Idempotent-Replayed: true`), and "
-        "nothing is written twice; sent with another request, it is refused (422 "
-        "`idempotency-key-reused`). Kept per institution.",
-        examples=["4f1c2a8e-9b7d-4e53-a1f0-6c2d8e9b3a71"],
-    ),
-]
-
-_IDEMPOTENCY_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    409: _problem(
-        "A ledger rule refused it (see above), or a request with this Idempotency-Key is still "
-        "being answered (`idempotency-key-in-flight`, with Retry-After)."
-    ),
-    503: _problem(
-        "The chain node is unreachable; or the write is on chain but the index has not reached "
-        "its block yet (`index-behind`, with the transaction's hash: send the same request with "
-        "the same Idempotency-Key for the answer)."
     ),
 }
 
@@ -200,7 +161,7 @@ def check_receivable(
         },
         **_BANK_PROBLEMS,
         409: _WRITE_PROBLEMS[409],
-        **_IDEMPOTENCY_PROBLEMS,
+        **IDEMPOTENCY_PROBLEMS,
     },
 )
 def register_receivable(
@@ -235,7 +196,7 @@ def register_receivable(
         201: {"description": "Recorded, and the index holds it.", "links": _links(_IN_ANSWER)},
         **_BANK_PROBLEMS,
         **_WRITE_PROBLEMS,
-        **_IDEMPOTENCY_PROBLEMS,
+        **IDEMPOTENCY_PROBLEMS,
     },
 )
 def finance_receivable(
@@ -265,7 +226,7 @@ def finance_receivable(
         201: {"description": "Recorded, and the index holds it.", "links": _links(_IN_ANSWER)},
         **_BANK_PROBLEMS,
         **_WRITE_PROBLEMS,
-        **_IDEMPOTENCY_PROBLEMS,
+        **IDEMPOTENCY_PROBLEMS,
     },
 )
 def repay_receivable(
@@ -284,6 +245,42 @@ def repay_receivable(
     return _write(request, lender, services, idempotency_key, signed, body, call, _transaction)
 
 
+@router.post(
+    "/{receivable_id}/cancellation",
+    response_model=CancelledOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Cancel a receivable nothing is drawn on",
+    operation_id="cancel_receivable",
+    responses={
+        201: {"description": "Cancelled, and the index holds it."},
+        **_BANK_PROBLEMS,
+        **_WRITE_PROBLEMS,
+        **IDEMPOTENCY_PROBLEMS,
+    },
+)
+def cancel_receivable(
+    request: Request,
+    receivable_id: ReceivableIdPath,
+    lender: LenderDep,
+    receivables: ReceivablesDep,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+    signed: SignedTransactionHeader = None,
+) -> Response:
+    """Only the registering bank, and only a receivable never financed (409
+    `receivable-not-cancellable` otherwise); its declarations may back another invoice again."""
+    call = receivables.prepare_cancel(receivable_id)
+
+    def render(cancelled: Cancelled) -> Rendered:
+        return Rendered(201, CancelledOut.model_validate(cancelled), {}, cancelled.block_number)
+
+    return _write(request, lender, services, idempotency_key, signed, _Nothing(), call, render)
+
+
+class _Nothing(BaseModel):
+    """What a write without a body is remembered by under its Idempotency-Key: its path."""
+
+
 def _transaction(recorded: TransactionRecorded) -> Rendered:
     return Rendered(201, TransactionOut.model_validate(recorded), {}, recorded.block_number)
 
@@ -298,13 +295,7 @@ def _write(
     call: Call[T],
     render: Callable[[T], Rendered],
 ) -> Response:
-    sender = Sender(
-        lender.principal.institution,
-        lender.account,
-        lender.signer,
-        bytes.fromhex(signed[2:]) if signed is not None else None,
-    )
-    return services.writes.perform(request, sender, key, body, services.ledger, call, render)
+    return write(request, lender, services, services.ledger, key, signed, body, call, render)
 
 
 def _registration(receivables: ReceivableService, body: RegisterRequest) -> Call[Registered]:
@@ -323,7 +314,7 @@ def _registration(receivables: ReceivableService, body: RegisterRequest) -> Call
 _UNSIGNED_PROBLEMS: dict[int | str, dict[str, Any]] = {
     **_BANK_PROBLEMS,
     404: _WRITE_PROBLEMS[404],
-    409: _problem("A ledger rule refuses it already: nothing to sign."),
+    409: problem("A ledger rule refuses it already: nothing to sign."),
 }
 
 
@@ -409,7 +400,7 @@ def get_receivable(receivable_id: ReceivableIdPath, receivables: ReceivablesDep)
     return receivables.get(receivable_id)
 
 
-_WRITES = (register_receivable, finance_receivable, repay_receivable)
+_WRITES = (register_receivable, finance_receivable, repay_receivable, cancel_receivable)
 
 
 def write_routes() -> list[APIRoute]:

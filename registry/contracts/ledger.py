@@ -391,7 +391,11 @@ class ReceivableLedger(ConsortiumContract):
         )
 
     def cancel(self, signer: Signer, receivable_id: bytes) -> TxResult:
-        return self.chain.transact(signer, self.contract.functions.cancel(receivable_id))
+        return self.execute(signer, self.cancel_call(receivable_id))
+
+    def cancel_call(self, receivable_id: bytes) -> Call[TxResult]:
+        """:meth:`cancel`, prepared."""
+        return Call(self.contract.functions.cancel(receivable_id), lambda tx: tx)
 
     def attest_declaration(
         self,
@@ -402,6 +406,18 @@ class ReceivableLedger(ConsortiumContract):
         export_date: int,
         aliases: Sequence[DeclarationAlias] = (),
     ) -> TxResult:
+        call = self.attest_declaration_call(declaration, exporter, value, export_date, aliases)
+        return self.execute(signer, call)
+
+    def attest_declaration_call(
+        self,
+        declaration: bytes,
+        exporter: bytes,
+        value: int,
+        export_date: int,
+        aliases: Sequence[DeclarationAlias] = (),
+    ) -> Call[TxResult]:
+        """:meth:`attest_declaration`, prepared."""
         function = self.contract.functions.attestDeclaration(
             declaration,
             exporter,
@@ -409,7 +425,7 @@ class ReceivableLedger(ConsortiumContract):
             export_date,
             [(a.declaration, a.exporter) for a in aliases],
         )
-        return self.chain.transact(signer, function)
+        return Call(function, lambda tx: tx)
 
     def set_advance_rates(self, signer: Signer, verified_bps: int, unverified_bps: int) -> TxResult:
         function = self.contract.functions.setAdvanceRates(verified_bps, unverified_bps)

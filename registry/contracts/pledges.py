@@ -1,10 +1,11 @@
 """Typed binding of the PledgeRegistry contract: one method per contract function.
 
-Transactions go through :meth:`Chain.transact`, so a refusal raises the decoded domain error (a
-:class:`~registry.errors.RuleViolation` whose ``rule`` is the contract error in kebab case, or
-:class:`~registry.errors.MissingRole`) and sends nothing. The one refusal that *is* sent on purpose
-is :meth:`PledgeRegistry.decide`: the rules' rejection is recorded on chain, and the method returns
-it as a :class:`Decision` instead of raising.
+Transactions go through :meth:`Chain.transact` (each prepared first as a
+:class:`~registry.contracts.binding.Call`, which the API's write path sends), so a refusal raises
+the decoded domain error (a :class:`~registry.errors.RuleViolation` whose ``rule`` is the contract
+error in kebab case, or :class:`~registry.errors.MissingRole`) and sends nothing. The one refusal
+that *is* sent on purpose is :meth:`PledgeRegistry.decide`: the rules' rejection is recorded on
+chain, and the method returns it as a :class:`Decision` instead of raising.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
 
 from registry.chain.client import Signer, TxResult
-from registry.contracts.binding import ConsortiumContract
+from registry.contracts.binding import Call, ConsortiumContract
 from registry.contracts.values import address_or_none, currency_text
 
 __all__ = [
@@ -165,10 +166,32 @@ def _pledge_state(raw: Sequence[Any]) -> PledgeState:
     )
 
 
+def _mined(tx: TxResult) -> TxResult:
+    """The outcome of a transaction whose refusals revert: its being mined."""
+    return tx
+
+
 class PledgeRegistry(ConsortiumContract):
     NAME = "PledgeRegistry"
 
     # --- transactions -------------------------------------------------------------------------
+    #
+    # Each one prepared (``*_call``: what the API's write path sends for an institution) and sent
+    # (the plain method, for a signer at hand).
+
+    def register_property_call(
+        self,
+        property_fp: bytes,
+        key_version: int,
+        appraised_value: int,
+        currency: str,
+        max_ltv_bps: int = 0,
+    ) -> Call[TxResult]:
+        """``max_ltv_bps`` 0: the contract's current default."""
+        function = self.contract.functions.registerProperty(
+            property_fp, key_version, appraised_value, currency.encode("ascii"), max_ltv_bps
+        )
+        return Call(function, _mined)
 
     def register_property(
         self,
@@ -179,50 +202,77 @@ class PledgeRegistry(ConsortiumContract):
         currency: str,
         max_ltv_bps: int = 0,
     ) -> TxResult:
-        """``max_ltv_bps`` 0: the contract's current default."""
-        function = self.contract.functions.registerProperty(
-            property_fp, key_version, appraised_value, currency.encode("ascii"), max_ltv_bps
+        call = self.register_property_call(
+            property_fp, key_version, appraised_value, currency, max_ltv_bps
         )
-        return self.chain.transact(signer, function)
+        return self.execute(signer, call)
+
+    def update_appraisal_call(self, property_fp: bytes, appraised_value: int) -> Call[TxResult]:
+        return Call(self.contract.functions.updateAppraisal(property_fp, appraised_value), _mined)
 
     def update_appraisal(
         self, signer: Signer, property_fp: bytes, appraised_value: int
     ) -> TxResult:
-        function = self.contract.functions.updateAppraisal(property_fp, appraised_value)
-        return self.chain.transact(signer, function)
+        return self.execute(signer, self.update_appraisal_call(property_fp, appraised_value))
 
-    def apply(
-        self, signer: Signer, property_fp: bytes, amount: int, currency: str, maturity: int
-    ) -> Applied:
+    def apply_call(
+        self, property_fp: bytes, amount: int, currency: str, maturity: int
+    ) -> Call[Applied]:
         """Applies for a pledge; the id comes from the mined PledgeApplied event."""
         function = self.contract.functions.applyForPledge(
             property_fp, amount, currency.encode("ascii"), maturity
         )
-        tx = self.chain.transact(signer, function)
+        return Call(function, self._applied)
+
+    def apply(
+        self, signer: Signer, property_fp: bytes, amount: int, currency: str, maturity: int
+    ) -> Applied:
+        return self.execute(signer, self.apply_call(property_fp, amount, currency, maturity))
+
+    def _applied(self, tx: TxResult) -> Applied:
         (applied,) = self.events(tx, "PledgeApplied")
         return Applied(pledge_id=bytes(applied["pledgeId"]), tx=tx)
 
+    def approve_call(self, pledge_id: bytes) -> Call[TxResult]:
+        return Call(self.contract.functions.approvePledge(pledge_id), _mined)
+
     def approve(self, signer: Signer, pledge_id: bytes) -> TxResult:
-        return self.chain.transact(signer, self.contract.functions.approvePledge(pledge_id))
+        return self.execute(signer, self.approve_call(pledge_id))
+
+    def decide_call(self, pledge_id: bytes) -> Call[Decision]:
+        """Lets the rules decide; a rejection is recorded on chain and returned, not raised."""
+        return Call(self.contract.functions.decidePledge(pledge_id), self._decision)
 
     def decide(self, signer: Signer, pledge_id: bytes) -> Decision:
-        """Lets the rules decide; a rejection is recorded on chain and returned, not raised."""
-        tx = self.chain.transact(signer, self.contract.functions.decidePledge(pledge_id))
+        return self.execute(signer, self.decide_call(pledge_id))
+
+    def _decision(self, tx: TxResult) -> Decision:
         rejected = self.events(tx, "PledgeRejected")
         return Decision(reason_code=int(rejected[0]["reasonCode"]) if rejected else 0, tx=tx)
 
+    def reject_call(self, pledge_id: bytes, reason_code: int) -> Call[TxResult]:
+        return Call(self.contract.functions.rejectPledge(pledge_id, reason_code), _mined)
+
     def reject(self, signer: Signer, pledge_id: bytes, reason_code: int) -> TxResult:
-        function = self.contract.functions.rejectPledge(pledge_id, reason_code)
-        return self.chain.transact(signer, function)
+        return self.execute(signer, self.reject_call(pledge_id, reason_code))
+
+    def release_call(self, pledge_id: bytes) -> Call[TxResult]:
+        return Call(self.contract.functions.releasePledge(pledge_id), _mined)
 
     def release(self, signer: Signer, pledge_id: bytes) -> TxResult:
-        return self.chain.transact(signer, self.contract.functions.releasePledge(pledge_id))
+        return self.execute(signer, self.release_call(pledge_id))
+
+    def seize_call(self, property_fp: bytes, case_ref: bytes) -> Call[TxResult]:
+        return Call(self.contract.functions.seize(property_fp, case_ref), _mined)
 
     def seize(self, signer: Signer, property_fp: bytes, case_ref: bytes) -> TxResult:
-        return self.chain.transact(signer, self.contract.functions.seize(property_fp, case_ref))
+        return self.execute(signer, self.seize_call(property_fp, case_ref))
+
+    def unseize_call(self, property_fp: bytes, case_ref: bytes) -> Call[TxResult]:
+        return Call(self.contract.functions.unseize(property_fp, case_ref), _mined)
 
     def unseize(self, signer: Signer, property_fp: bytes, case_ref: bytes) -> TxResult:
-        return self.chain.transact(signer, self.contract.functions.unseize(property_fp, case_ref))
+        return self.execute(signer, self.unseize_call(property_fp, case_ref))
 
     def set_default_max_ltv(self, signer: Signer, max_ltv_bps: int) -> TxResult:
         function = self.contract.functions.setDefaultMaxLtv(max_ltv_bps)

@@ -43,6 +43,7 @@ __all__ = [
     "enterprise_bindings_as_of",
     "financings_as_of",
     "institution_assignments_as_of",
+    "pledge_as_of",
     "pledge_rejections_as_of",
     "pledges_as_of",
     "projection_as_of",
@@ -191,6 +192,14 @@ def title_as_of(
         .mappings()
         .all()
     )
+
+
+def pledge_as_of(
+    connection: Connection, pledge_id: str, block: int | None = None
+) -> RowMapping | None:
+    """One pledge (``0x``-hex id) as it was at ``block``; None if not applied for then."""
+    rows = projection_as_of(connection, pledges, block, pledges.c.id == pledge_id)
+    return rows[0] if rows else None
 
 
 def seizures_as_of(

@@ -16,5 +16,5 @@ def services(stack: Stack, sqlite_url: str) -> Iterator[Services]:
     """The API's services on the (rewound) anvil stack, over a fresh SQLite index. A module that
     wants them otherwise (on PostgreSQL too, or other secrets) defines its own."""
     engine = make_engine(sqlite_url)
-    yield Services.build(engine, stack.chain, stack.ledger, stack.secrets)
+    yield Services.build(engine, stack.chain, stack.deployment, stack.secrets)
     engine.dispose()

@@ -27,7 +27,6 @@ from api.app import create_app
 from api.services import Services
 from registry.chain.client import Chain, Signer
 from registry.chain.node import free_port
-from registry.contracts.ledger import ReceivableLedger
 from registry.credentials import DevSecrets
 from registry.errors import ConfigurationError
 from registry.keystore import Keystores, signer_reference
@@ -96,13 +95,12 @@ def test_no_admin_key_is_reachable_from_the_app(
     # The API's own connection: the stack's, which deployed, remembers the deployer as a signer
     # that sent through it (as any connection would that the admin used).
     chain = Chain.connect(stack.node.url)
-    ledger = ReceivableLedger(chain, stack.ledger.address)
     # Even handed every dev secret, the admin's included.
-    services = Services.build(engine, chain, ledger, stack.secrets)
+    services = Services.build(engine, chain, stack.deployment, stack.secrets)
     app = create_app(Settings(state_dir=tmp_path), services)
 
     assert_no_admin_key(app, stack.secrets)
-    assert ledger.chain is chain
+    assert services.ledger.chain is chain
     assert "Consortium admin" not in services.signers
 
 
@@ -111,7 +109,7 @@ def test_the_admin_still_authenticates_without_a_signer_here(
 ) -> None:
     """The admin's API key stays valid for what needs no signature (reading), and a bank route
     answers it 403 as before."""
-    services = Services.build(engine, stack.chain, stack.ledger, stack.secrets)
+    services = Services.build(engine, stack.chain, stack.deployment, stack.secrets)
     with TestClient(create_app(Settings(state_dir=tmp_path), services)) as client:
         read = client.get(f"/v1/receivables/0x{'ab' * 32}", headers=key(stack, "Consortium admin"))
         write = client.post(

@@ -188,6 +188,20 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
         "/v1/receivables/{receivable_id}/financings/unsigned",
         "/v1/receivables/{receivable_id}/repayments/unsigned",
         "/v1/transactions/{tx_hash}",
+        "/v1/receivables/{receivable_id}/cancellation",
+        "/v1/declarations/{declaration_number}/attestation",
+        "/v1/properties",
+        "/v1/properties/lookup",
+        "/v1/properties/{property_id}/appraisal",
+        "/v1/properties/{property_id}/title",
+        "/v1/properties/{property_id}/pledges",
+        "/v1/properties/{property_id}/seizures",
+        "/v1/properties/{property_id}/seizures/lift",
+        "/v1/pledges/{pledge_id}",
+        "/v1/pledges/{pledge_id}/approval",
+        "/v1/pledges/{pledge_id}/rejection",
+        "/v1/pledges/{pledge_id}/decision",
+        "/v1/pledges/{pledge_id}/release",
     }
     assert document["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
     register_op = document["paths"]["/v1/receivables"]["post"]
@@ -685,5 +699,8 @@ def test_demo_plays_against_the_served_api(served: str, stack: Stack, tmp_path: 
     output = console.export_text()
     assert "declaration-linked-to-other-invoice" in output
     assert "receivable-held-by-other-bank" in output
+    # The pledge scene: ranks, the junior moving up, a seizure refusing a new pledge.
+    assert "the automated registrar approved Bank B's pledge: True" in output
+    assert "property-seized" in output
     for secret in secrets_of(stack.secrets):
         assert secret not in output

@@ -26,7 +26,6 @@ from web3.types import RPCEndpoint, RPCResponse
 from api.app import create_app
 from api.services import Services
 from registry.chain.client import Chain
-from registry.contracts.ledger import ReceivableLedger
 from registry.settings import Settings
 from tests.api.test_api import assert_problem, check_body, key, secrets_of
 from tests.api.test_roles import BANK_ROUTES, RECEIVABLE, SENDING, RecordingProvider, nonce
@@ -92,9 +91,7 @@ def client_for(stack: Stack, tmp_path: Path) -> Iterator[ClientFor]:
 
 def build(stack: Stack, engine: sa.Engine, chain: Chain | None = None) -> Services:
     chain = chain or stack.chain
-    return Services.build(
-        engine, chain, ReceivableLedger(chain, stack.ledger.address), stack.secrets
-    )
+    return Services.build(engine, chain, stack.deployment, stack.secrets)
 
 
 # --- a bug in a route ---------------------------------------------------------------------------
@@ -189,7 +186,7 @@ def test_a_bank_the_api_holds_no_signing_key_for_is_refused_before_anything_is_s
     secrets = without_signing_key(stack, "Bank A")
     provider = RecordingProvider(stack.node.url)
     chain = Chain(Web3(provider))
-    services = Services.build(engine, chain, ReceivableLedger(chain, stack.ledger.address), secrets)
+    services = Services.build(engine, chain, stack.deployment, secrets)
     client = client_for(services)
     tip, bank_nonce = stack.tip(), nonce(stack, "Bank A")
 

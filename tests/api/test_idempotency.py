@@ -34,7 +34,9 @@ FINANCINGS = "/v1/receivables/{}/financings"
 @pytest.fixture
 def services(stack: Stack, sqlite_url: str) -> Iterator[Services]:
     engine = make_engine(sqlite_url)
-    yield Services.build(engine, stack.chain, stack.ledger, stack.secrets, write_index_timeout=5)
+    yield Services.build(
+        engine, stack.chain, stack.deployment, stack.secrets, write_index_timeout=5
+    )
     engine.dispose()
 
 
@@ -201,7 +203,7 @@ def test_when_the_index_lags_the_answer_says_so_and_a_retry_gets_it_later(
     second drawdown."""
     engine = make_engine(sqlite_url)
     services = Services.build(
-        engine, stack.chain, stack.ledger, stack.secrets, write_index_timeout=0.3
+        engine, stack.chain, stack.deployment, stack.secrets, write_index_timeout=0.3
     )
     app = create_app(Settings(state_dir=tmp_path), services)
     try:
@@ -313,7 +315,7 @@ def reorganized(tmp_path: Path) -> Iterator[tuple[Stack, TestClient]]:
     stack = start_stack("anvil")
     engine = make_engine(f"sqlite:///{tmp_path / 'index.db'}")
     services = Services.build(
-        engine, stack.chain, stack.ledger, stack.secrets, write_index_timeout=5
+        engine, stack.chain, stack.deployment, stack.secrets, write_index_timeout=5
     )
     app = create_app(Settings(state_dir=tmp_path), services)
     try:

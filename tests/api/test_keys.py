@@ -56,7 +56,7 @@ def check(client: TestClient, stack: Stack, bank: str) -> int:
 
 @pytest.fixture
 def client(stack: Stack, engine: sa.Engine, tmp_path: Path) -> Iterator[TestClient]:
-    services = Services.build(engine, stack.chain, stack.ledger, stack.secrets)
+    services = Services.build(engine, stack.chain, stack.deployment, stack.secrets)
     with TestClient(create_app(Settings(state_dir=tmp_path), services)) as test_client:
         yield test_client
 
@@ -83,7 +83,7 @@ def test_a_key_revoked_at_run_time_is_refused_at_the_next_request(
 
     # A restart stores the secrets file's keys again; the file still holds Bank A's key, which
     # stays revoked.
-    Services.build(engine, stack.chain, stack.ledger, stack.secrets)
+    Services.build(engine, stack.chain, stack.deployment, stack.secrets)
     assert lookup(engine, stack.bank_a.api_key) is None
     assert lookup(engine, stack.bank_b.api_key) is not None
 
@@ -97,7 +97,7 @@ def test_revoking_what_is_not_there_fails(
 
 
 def test_one_key_is_revoked_by_its_id(stack: Stack, engine: sa.Engine) -> None:
-    Services.build(engine, stack.chain, stack.ledger, stack.secrets)
+    Services.build(engine, stack.chain, stack.deployment, stack.secrets)
     (bank_a,) = [k for k in list_api_keys(engine) if k.institution == "Bank A"]
 
     another = ("1" if bank_a.key_id.startswith("0") else "0") + bank_a.key_id[1:]

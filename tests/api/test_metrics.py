@@ -29,7 +29,7 @@ ODD_REQUESTS = 60
 @pytest.fixture
 def client(stack: Stack, sqlite_url: str, tmp_path: Path) -> Iterator[TestClient]:
     engine = make_engine(sqlite_url)
-    services = Services.build(engine, stack.chain, stack.ledger, stack.secrets)
+    services = Services.build(engine, stack.chain, stack.deployment, stack.secrets)
     with TestClient(create_app(Settings(state_dir=tmp_path), services)) as test_client:
         yield test_client
     engine.dispose()

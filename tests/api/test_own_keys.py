@@ -29,7 +29,7 @@ def client(stack: Stack, sqlite_url: str, tmp_path: Path) -> Iterator[TestClient
     """The API as a bank that signs itself sees it: no signing key for Bank A."""
     secrets = without_signing_key(stack, "Bank A")
     engine = make_engine(sqlite_url)
-    services = Services.build(engine, stack.chain, stack.ledger, secrets, write_index_timeout=5)
+    services = Services.build(engine, stack.chain, stack.deployment, secrets, write_index_timeout=5)
     app = create_app(Settings(state_dir=tmp_path), services)
     with indexing(stack, engine), TestClient(app) as test_client:
         yield test_client

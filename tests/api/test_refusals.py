@@ -59,7 +59,7 @@ def client(stack: Stack, engine: sa.Engine, tmp_path: Path) -> Iterator[TestClie
         response.read()
         bodies.append(response.text + repr(dict(response.headers)))
 
-    services = Services.build(engine, stack.chain, stack.ledger, stack.secrets)
+    services = Services.build(engine, stack.chain, stack.deployment, stack.secrets)
     app = create_app(Settings(state_dir=tmp_path), services)
     with indexing(stack, engine), TestClient(app) as test_client:
         test_client.event_hooks = {"request": [], "response": [record]}

@@ -24,7 +24,6 @@ from api.app import create_app
 from api.roles import MAX_AGE_SECONDS, ChainRoles
 from api.services import Services
 from registry.chain.client import Chain
-from registry.contracts.ledger import ReceivableLedger
 from registry.contracts.roles import LENDER_ROLE
 from registry.indexer import Indexer
 from registry.settings import Settings
@@ -68,8 +67,7 @@ def api(stack: Stack, engine: sa.Engine, tmp_path: Path) -> Iterator[Api]:
     the test moves."""
     provider = RecordingProvider(stack.node.url)
     chain = Chain(Web3(provider))
-    ledger = ReceivableLedger(chain, stack.ledger.address)
-    services = Services.build(engine, chain, ledger, stack.secrets)
+    services = Services.build(engine, chain, stack.deployment, stack.secrets)
     now = [0.0]
     services = replace(services, roles=ChainRoles(engine, clock=lambda: now[0]))
     with TestClient(create_app(Settings(state_dir=tmp_path), services)) as client:

@@ -34,7 +34,7 @@ with warnings.catch_warnings():
 @pytest.fixture
 def services(stack: Stack, database_url: str) -> Iterator[Services]:
     engine = make_engine(database_url)
-    yield Services.build(engine, stack.chain, stack.ledger, stack.secrets)
+    yield Services.build(engine, stack.chain, stack.deployment, stack.secrets)
     engine.dispose()
 
 
@@ -172,7 +172,7 @@ def test_lag_when_the_chain_moves_ahead(
 
     # With confirmations the safe head trails the head, and an index at it is caught up.
     trailing = Services.build(
-        services.engine, stack.chain, stack.ledger, stack.secrets, confirmations=3
+        services.engine, stack.chain, stack.deployment, stack.secrets, confirmations=3
     )
     assert trailing.index_status().caught_up
     assert trailing.index_status().safe_head == indexed

@@ -46,7 +46,7 @@ def banks(stack: Stack) -> DevSecrets:
 @pytest.fixture
 def services(stack: Stack, banks: DevSecrets, database_url: str) -> Iterator[Services]:
     engine = make_engine(database_url)
-    yield Services.build(engine, stack.chain, stack.ledger, banks)
+    yield Services.build(engine, stack.chain, stack.deployment, banks)
     engine.dispose()
 
 

@@ -16,7 +16,7 @@ from tests.conftest import Stack
 def test_a_malformed_key_id_is_refused_and_revokes_nothing(
     stack: Stack, engine: sa.Engine, key_id: str
 ) -> None:
-    Services.build(engine, stack.chain, stack.ledger, stack.secrets)
+    Services.build(engine, stack.chain, stack.deployment, stack.secrets)
     before = list_api_keys(engine)
     assert any(k.institution == "Bank A" for k in before)
     with pytest.raises(InvalidInput) as raised:

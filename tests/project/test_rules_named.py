@@ -22,6 +22,7 @@ test names after all, fails the test too, so the list cannot rot.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import json
 from collections.abc import Iterator
@@ -187,28 +188,39 @@ class _Module:
     def _passed(
         self, function: ast.FunctionDef, position: int, name: str, site: ast.AST
     ) -> list[str]:
-        """The literals this module's calls of ``function`` pass for its parameter ``name``."""
+        """The literals the calls of ``function`` pass for its parameter ``name``: this module's,
+        and, for a public function, every other module's too (a shared check of inputs)."""
         values: list[str] = []
-        for call in ast.walk(self.tree):
-            if not isinstance(call, ast.Call):
-                continue
-            callee = call.func
-            called = callee.id if isinstance(callee, ast.Name) else getattr(callee, "attr", None)
-            if called != function.name:
-                continue
-            argument = next((k.value for k in call.keywords if k.arg == name), None)
-            if argument is None and position < len(call.args):
-                argument = call.args[position]
-            values += self.resolve(argument, call)
+        callers = [self]
+        if not function.name.startswith("_"):
+            callers += [m for m in _all_modules() if m.path != self.path]
+        for module in callers:
+            for call in ast.walk(module.tree):
+                if not isinstance(call, ast.Call):
+                    continue
+                callee = call.func
+                called = (
+                    callee.id if isinstance(callee, ast.Name) else getattr(callee, "attr", None)
+                )
+                if called != function.name:
+                    continue
+                argument = next((k.value for k in call.keywords if k.arg == name), None)
+                if argument is None and position < len(call.args):
+                    argument = call.args[position]
+                values += module.resolve(argument, call)
         assert values, f"{self.where(site)}: no caller of {function.name} gives {name}"
         return values
+
+
+@functools.cache
+def _all_modules() -> tuple[_Module, ...]:
+    return tuple(_Module(path) for path in _python_files())
 
 
 def input_rules() -> dict[str, str]:
     """Every rule an InvalidInput raised in registry/ or api/ can carry -> its raise site."""
     rules: dict[str, str] = {}
-    for path in _python_files():
-        module = _Module(path)
+    for module in _all_modules():
         for node in ast.walk(module.tree):
             if isinstance(node, ast.Call) and _is_invalid_input(node):
                 for rule in module.resolve(_rule_argument(node), node):

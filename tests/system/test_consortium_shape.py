@@ -23,7 +23,6 @@ from api.services import Services
 from registry.chain.client import Chain
 from registry.chain.node import DevNode, NetworkShape
 from registry.contracts.deploy import Deployment
-from registry.contracts.ledger import ReceivableLedger
 from registry.credentials import DevSecrets
 from registry.db import make_engine
 from registry.devstack import bootstrap
@@ -63,9 +62,8 @@ def consortium(tmp_path: Path) -> Iterator[Consortium]:
         for method, params in (("evm_setAutomine", [False]), ("evm_setIntervalMining", [2])):
             response = chain.w3.provider.make_request(method, params)  # type: ignore[arg-type]
             assert "error" not in response, response
-        ledger = ReceivableLedger(chain, deployment.address_of(ReceivableLedger.NAME))
         services = Services.build(
-            engine, chain, ledger, secrets, confirmations=CONFIRMATIONS, write_index_timeout=30
+            engine, chain, deployment, secrets, confirmations=CONFIRMATIONS, write_index_timeout=30
         )
         indexer = Indexer(
             engine, chain, deployment, confirmations=CONFIRMATIONS, poll_interval=0.05
