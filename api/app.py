@@ -15,14 +15,23 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api.authentication import Authentication
 from api.body_limit import BodyLimit
 from api.metrics import HttpMetrics, new_registry, rate_limited_counter
 from api.problems import install_problem_handlers, problem_openapi
+from api.query import known_query_only
 from api.rate_limits import RateLimit, RateLimiter, budgets_from
-from api.routes import declarations, health, properties, receivables, status, transactions
+from api.routes import (
+    consents,
+    declarations,
+    health,
+    properties,
+    receivables,
+    status,
+    transactions,
+)
 from api.services import Services
 from registry.settings import Settings, get_settings
 
@@ -35,6 +44,8 @@ ROUTERS = (
     declarations.router,
     properties.property_router,
     properties.pledge_router,
+    consents.enterprise_router,
+    consents.consent_router,
     transactions.router,
 )
 PUBLIC_ROUTERS = (health.router, status.router)
@@ -44,8 +55,9 @@ others takes one, checked before the request's body is read (:mod:`api.authentic
 DESCRIPTION = """\
 The API of the credit registry and trade-finance ledger, for every member of the consortium:
 banks (receivables, pledges), the property registration center's clerks and automated registrar
-(properties, pledge decisions), courts (seizures) and customs (attestations). Each acts in its
-key's role, which its account must also hold on chain.
+(properties, pledge decisions, enterprise bindings), courts (seizures) and customs
+(attestations); enterprises consent through their banks, which relay what they signed. Each acts
+in its key's role, which its account must also hold on chain.
 
 Authenticate with your institution's key in the `X-API-Key` header. Amounts are JSON integers of
 minor units (cents, fen). Every error is an RFC 9457 `application/problem+json` document whose
@@ -94,6 +106,7 @@ def create_app(
         version=version("creditreg"),
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(known_query_only)],
     )
     if services is not None:
         app.state.services = services
@@ -111,6 +124,7 @@ def create_app(
             *receivables.write_routes(),
             *declarations.write_routes(),
             *properties.write_routes(),
+            *consents.write_routes(),
         ],
         refused=rate_limited_counter(app.state.metrics),
     )

@@ -1,13 +1,15 @@
-"""Route dependencies, as typed ``Annotated`` aliases: the services, the caller, the bank.
+"""Route dependencies, as typed ``Annotated`` aliases: the services, the caller in its role.
 
 Authentication happens before the body is read, in :class:`api.authentication.Authentication`:
 the ``X-API-Key`` header names the caller, its hash is looked up in the database
 (:func:`registry.api_keys.lookup`), and a missing, unknown or revoked key is 401 there.
 :func:`authenticate` hands routes the principal it found. Authorization is by role, twice: the
-key's role from the table must be the route's (bank routes take :data:`LenderDep`; any other role
-gets 403 ``access-denied``), and the bank's account must hold that role on the contract, on chain
-(:mod:`api.roles`; 403 ``missing-role`` when revoked), before anything is signed for it. The key
-itself is never logged or echoed; only the principal it resolves to travels further.
+key's role from the table must be the route's (a bank's route takes :data:`LenderDep`, a clerk's
+:data:`RegistrarDep`, a court's :data:`EnforcerDep`, customs' :data:`VerifierDep`; any other role
+gets 403 ``access-denied``), and the caller's account must hold that role on the contract the
+route writes to, on chain (:mod:`api.roles`; 403 ``missing-role`` when revoked), before anything
+is signed for it. The key itself is never logged or echoed; only the principal it resolves to
+travels further.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from api.problems import Unauthenticated
 from api.services import Services
 from registry.api_keys import Principal
 from registry.chain.client import Signer
+from registry.consents import ConsentService
 from registry.contracts.binding import ConsortiumContract
 from registry.contracts.roles import Role
 from registry.errors import AccessDenied
@@ -33,6 +36,8 @@ from registry.receivables import ReceivableService
 __all__ = [
     "API_KEY_HEADER",
     "Actor",
+    "BindingClerkDep",
+    "ConsentDep",
     "EnforcerDep",
     "Lender",
     "LenderDep",
@@ -138,6 +143,10 @@ def require_registrar(principal: PrincipalDep, services: ServicesDep) -> Actor:
     return _acting(principal, services, Role.REGISTRAR, services.pledges)
 
 
+def require_binding_clerk(principal: PrincipalDep, services: ServicesDep) -> Actor:
+    return _acting(principal, services, Role.REGISTRAR, services.consents)
+
+
 def require_enforcer(principal: PrincipalDep, services: ServicesDep) -> Actor:
     return _acting(principal, services, Role.ENFORCER, services.pledges)
 
@@ -150,6 +159,8 @@ PledgeeDep = Annotated[Actor, Depends(require_pledgee)]
 """A bank, on the pledge registry."""
 RegistrarDep = Annotated[Actor, Depends(require_registrar)]
 """The registration center's clerk or automated account, on the pledge registry."""
+BindingClerkDep = Annotated[Actor, Depends(require_binding_clerk)]
+"""The registration center's clerk, on the consent registry (binds enterprises)."""
 EnforcerDep = Annotated[Actor, Depends(require_enforcer)]
 """A court or enforcement office, on the pledge registry."""
 
@@ -166,3 +177,10 @@ async def get_properties(services: ServicesDep) -> PledgeService:
 
 
 PropertiesDep = Annotated[PledgeService, Depends(get_properties)]
+
+
+async def get_consent(services: ServicesDep) -> ConsentService:
+    return services.consent
+
+
+ConsentDep = Annotated[ConsentService, Depends(get_consent)]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -50,13 +50,19 @@ __all__ = [
     "AppraisalRequest",
     "AttestationRequest",
     "AttestedOut",
+    "BoundOut",
     "CancelledOut",
     "CheckRequest",
     "CheckResponse",
+    "ConsentAsk",
+    "ConsentScope",
+    "ConsentStateOut",
     "DeclarationCheckOut",
     "DeclarationIn",
     "DeclarationNumber",
+    "EnterpriseBinding",
     "FieldError",
+    "FinancingPageOut",
     "Health",
     "PledgeApplication",
     "PledgeId",
@@ -70,14 +76,19 @@ __all__ = [
     "PropertyRequest",
     "ReceivableId",
     "ReceivableOut",
+    "ReceivablePageOut",
     "RegisterRequest",
     "RegisteredOut",
     "RejectionRequest",
+    "RelayedOut",
+    "RevocationAsk",
     "SeizureOut",
     "SeizureRequest",
+    "SignedConsent",
     "TitleOut",
     "TransactionOut",
     "TxHash",
+    "Uscc",
 ]
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
@@ -608,4 +619,155 @@ class PledgeStateOut(_Response):
     currency: str
     maturity: int
     reason_code: int | None
+    as_of_block: int
+
+
+# --- consent --------------------------------------------------------------------------------------
+
+Uscc = Annotated[
+    Text,
+    Field(
+        description="The enterprise's unified social credit code (rules `uscc-format`, "
+        "`uscc-check-digit`).",
+        examples=["91350100M000100Y43"],
+        json_schema_extra={"format": "uscc"},
+    ),
+]
+ADDRESS_PATTERN = "^0x[0-9a-fA-F]{40}$"
+SIGNATURE_PATTERN = "^0x([0-9a-fA-F]{2}){1,1024}$"
+ConsentScope = Annotated[
+    Literal["credit-report"],
+    Field(description="What the consent lets the bank read (rule `consent-scope`)."),
+]
+
+
+class EnterpriseBinding(_Request):
+    """An enterprise's account, whose key signs its consents (clerk)."""
+
+    uscc: Uscc
+    account: Annotated[
+        str,
+        Strict(),
+        StringConstraints(pattern=ADDRESS_PATTERN),
+        _matching(ADDRESS_PATTERN, "account-format", "must be a 0x address"),
+    ] = Field(examples=["0x" + "ab" * 20])
+
+
+class BoundOut(_Response):
+    enterprise_id: str = Field(description="The enterprise's keyed fingerprint.")
+    key_version: int
+    account: str
+    tx_hash: str
+    block_number: int
+
+
+class ConsentAsk(_Request):
+    """What a bank asks an enterprise to consent to."""
+
+    enterprise_uscc: Uscc
+    scope: ConsentScope
+    expiry_date: IsoDate = Field(
+        description="The consent lapses at 00:00 UTC on this date, which must not be past "
+        "(rules `iso-8601-date`, `maturity-in-past`).",
+        examples=["2027-06-30"],
+    )
+
+
+class RevocationAsk(_Request):
+    enterprise_uscc: Uscc
+    scope: ConsentScope
+
+
+Bytes32Hex = Annotated[
+    str,
+    Strict(),
+    StringConstraints(pattern=RECEIVABLE_ID_PATTERN),
+    _matching(RECEIVABLE_ID_PATTERN, "message-field", "must be 0x followed by 64 hex digits"),
+]
+
+
+class SignedConsentMessage(_Request):
+    """The `message` of the typed data the request gave, unchanged."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    enterprise: Bytes32Hex
+    grantee_institution: Bytes32Hex = Field(alias="granteeInstitution")
+    scope: Bytes32Hex
+    # Bounds a double holds exactly, so that every JSON tool reads the bound the server applies
+    # (see AMOUNT_LIMIT); the API's own nonces and expiries are far below.
+    expiry: _int_range(0, 10**18, "message-field") | None = Field(  # type: ignore[valid-type]
+        default=None, description="Unix seconds (consents only; rule `message-field`)."
+    )
+    nonce: _int_range(0, 10**18, "message-field") = Field(  # type: ignore[valid-type]
+        description="As the request gave it: an integer (rule `message-field`)."
+    )
+
+
+class SignedConsent(_Request):
+    """A consent or revocation as the enterprise signed it (EIP-712, `eth_signTypedData_v4`)."""
+
+    message: SignedConsentMessage
+    signature: Annotated[
+        str,
+        Strict(),
+        StringConstraints(pattern=SIGNATURE_PATTERN),
+        _matching(SIGNATURE_PATTERN, "signature-format", "must be 0x and hex, 1 to 1024 bytes"),
+    ]
+
+
+class RelayedOut(_Response):
+    enterprise_id: str
+    grantee_institution: str
+    scope: str
+    nonce: int
+    tx_hash: str
+    block_number: int
+
+
+class ConsentStateOut(_Response):
+    enterprise_id: str
+    grantee_institution: str = Field(description="The asking bank's institution id.")
+    scope: str
+    active: bool
+    expiry: int | None = Field(description="Unix seconds it lapses at; null if never granted.")
+
+
+# --- a bank's lists -------------------------------------------------------------------------------
+
+
+class ReceivableEntryOut(_Response):
+    receivable_id: str
+    status: str
+    currency: str
+    face_value: int
+    declared_value: int
+    cap: int = Field(description="As the policy and attestations in force at the block make it.")
+    outstanding: int
+    registered_block: int
+
+
+class ReceivablePageOut(_Response):
+    items: list[ReceivableEntryOut]
+    next_after: str | None = Field(
+        description="Pass as `after` for the next page; null on the last page."
+    )
+    as_of_block: int
+
+
+class FinancingEntryOut(_Response):
+    kind: str = Field(examples=["drawdown", "repayment"])
+    amount: int
+    outstanding_after: int
+    bank: str = Field(description="The account that drew or repaid.")
+    block_number: int
+    log_index: int
+    tx_hash: str
+
+
+class FinancingPageOut(_Response):
+    items: list[FinancingEntryOut]
+    next_after: str | None = Field(
+        description="Pass as `after` for the next page (`block:log`); null on the last page."
+    )
     as_of_block: int

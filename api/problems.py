@@ -30,6 +30,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from api.models import Problem
@@ -230,13 +231,32 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors (unknown path, wrong method) in the same shape."""
     assert isinstance(exc, StarletteHTTPException)
     phrase = http.HTTPStatus(exc.status_code).phrase
+    headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
     return problem_response(
         request,
         status=exc.status_code,
         rule=phrase.lower().replace(" ", "-"),
         detail=str(exc.detail) if exc.detail else phrase,
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers,
     )
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method a route of the app takes at this path. Starlette's own ``Allow`` names the
+    first route matching the path only, where several (a GET beside a POST) may."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.routes
+        )
+    ]
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

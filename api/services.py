@@ -32,6 +32,8 @@ from api.writes import Writes
 from registry.api_keys import Principal, store_api_keys
 from registry.chain.client import Chain, Signer
 from registry.connect import connect_deployment
+from registry.consents import ConsentService
+from registry.contracts.consents import ConsentRegistry
 from registry.contracts.deploy import Deployment
 from registry.contracts.ledger import ReceivableLedger
 from registry.contracts.pledges import PledgeRegistry
@@ -40,6 +42,7 @@ from registry.db import create_schema, make_engine
 from registry.db.locks import account_lock
 from registry.errors import AccessDenied
 from registry.fingerprint import FingerprintKeyring
+from registry.history import HistoryService
 from registry.idempotency import IdempotencyStore
 from registry.index_watch import IndexWatch
 from registry.indexer import CURSOR_NAME, IndexStatus, read_cursor, read_index_status
@@ -69,10 +72,13 @@ class Services:
     chain: Chain
     ledger: ReceivableLedger
     pledges: PledgeRegistry
+    consents: ConsentRegistry
     keyring: FingerprintKeyring
     signers: Mapping[str, Signer]
     receivables: ReceivableService
     properties: PledgeService
+    consent: ConsentService
+    history: HistoryService
     roles: ChainRoles
     writes: Writes
     confirmations: int = 0
@@ -99,15 +105,19 @@ class Services:
         store_api_keys(engine, api_secrets.credentials)
         ledger = ReceivableLedger(chain, deployment.address_of(ReceivableLedger.NAME))
         pledges = PledgeRegistry(chain, deployment.address_of(PledgeRegistry.NAME))
+        consents = ConsentRegistry(chain, deployment.address_of(ConsentRegistry.NAME))
         return cls(
             engine=engine,
             chain=chain,
             ledger=ledger,
             pledges=pledges,
+            consents=consents,
             keyring=api_secrets.keyring,
             signers={i.name: i.signer for i in api_secrets.institutions},
             receivables=ReceivableService(ledger, api_secrets.keyring),
             properties=PledgeService(pledges, api_secrets.keyring, engine),
+            consent=ConsentService(consents, api_secrets.keyring),
+            history=HistoryService(engine),
             roles=ChainRoles(engine),
             writes=Writes(
                 IdempotencyStore(engine), IndexWatch(engine), index_timeout=write_index_timeout

@@ -42,6 +42,7 @@ __all__ = [
     "ConfigurationError",
     "DeclarationExporterMismatch",
     "DeclarationLinkedToOtherInvoice",
+    "EnterpriseNotBound",
     "FinancingExceedsCap",
     "IndexBehind",
     "InvalidInput",
@@ -127,6 +128,12 @@ class PropertyNotFound(NotFound):
 
 class PledgeNotFound(NotFound):
     rule = "pledge-not-found"
+
+
+class EnterpriseNotBound(NotFound):
+    """No account is bound to the enterprise: nobody can sign its consents yet."""
+
+    rule = "enterprise-not-bound"
 
 
 class RuleViolation(RegistryError):

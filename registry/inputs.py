@@ -7,11 +7,14 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from sqlalchemy import Connection
+
 from registry.contracts.ledger import MAX_AMOUNT
 from registry.errors import InvalidInput
+from registry.indexer.cursor import CURSOR_NAME, read_cursor
 from registry.overdue import maturity_seconds
 
-__all__ = ["AMOUNT_RULE", "amount", "hash_id", "maturity"]
+__all__ = ["AMOUNT_RULE", "amount", "as_of_block", "hash_id", "maturity", "page_size"]
 
 AMOUNT_RULE = "positive-integer-minor-units"
 
@@ -48,3 +51,34 @@ def maturity(value: object, today: date, field: str = "maturity_date") -> int:
             field, "maturity-in-past", f"{field} {value.isoformat()} is already past"
         )
     return maturity_seconds(value)
+
+
+MAX_PAGE = 200
+"""The most items one page of a list holds."""
+
+
+def page_size(value: object) -> int:
+    """How many items a page of a list holds: 1 to :data:`MAX_PAGE`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PAGE:
+        raise InvalidInput("limit", "page-size", f"limit must be 1 to {MAX_PAGE}")
+    return value
+
+
+def as_of_block(connection: Connection, value: object) -> int:
+    """The block a read of the index is taken at: ``value``, which the index must have reached,
+    or (None) the newest block it has."""
+    cursor = read_cursor(connection, CURSOR_NAME)
+    indexed = -1 if cursor is None else cursor.block_number
+    if value is None:
+        return indexed
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(
+            "as_of_block", "block-number", "as_of_block must be a block number (0 or more)"
+        )
+    if value > indexed:
+        raise InvalidInput(
+            "as_of_block",
+            "block-not-indexed",
+            f"the index has reached block {indexed}, not {value} yet",
+        )
+    return value

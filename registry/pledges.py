@@ -36,7 +36,6 @@ from registry.fingerprint import (
     normalize_currency,
     normalize_text,
 )
-from registry.indexer import CURSOR_NAME, read_cursor
 
 __all__ = [
     "PledgeRecorded",
@@ -293,7 +292,7 @@ class PledgeService:
         status, seizures in force, active pledges by rank (1 is paid first), headroom."""
         fp = _hex(inputs.hash_id(property_id, "property_id", "property-id-format"))
         with self.engine.connect() as connection:
-            block = self._indexed_block(connection, as_of_block)
+            block = inputs.as_of_block(connection, as_of_block)
             prop = property_as_of(connection, fp, block)
             if prop is None:
                 raise PropertyNotFound(f"no property {fp} at block {block}")
@@ -330,7 +329,7 @@ class PledgeService:
         """One pledge as the index holds it at ``as_of_block`` (None: the newest indexed)."""
         pid = _hex(self._pledge_id(pledge_id))
         with self.engine.connect() as connection:
-            block = self._indexed_block(connection, as_of_block)
+            block = inputs.as_of_block(connection, as_of_block)
             row = pledge_as_of(connection, pid, block)
         if row is None:
             raise PledgeNotFound(f"no pledge {pid} at block {block}")
@@ -352,24 +351,6 @@ class PledgeService:
     @staticmethod
     def _pledge_id(value: str) -> bytes:
         return inputs.hash_id(value, "pledge_id", "pledge-id-format")
-
-    @staticmethod
-    def _indexed_block(connection: object, as_of_block: int | None) -> int:
-        cursor = read_cursor(connection, CURSOR_NAME)  # type: ignore[arg-type]
-        indexed = -1 if cursor is None else cursor.block_number
-        if as_of_block is None:
-            return indexed
-        if isinstance(as_of_block, bool) or not isinstance(as_of_block, int) or as_of_block < 0:
-            raise InvalidInput(
-                "as_of_block", "block-number", "as_of_block must be a block number (0 or more)"
-            )
-        if as_of_block > indexed:
-            raise InvalidInput(
-                "as_of_block",
-                "block-not-indexed",
-                f"the index has reached block {indexed}, not {as_of_block} yet",
-            )
-        return as_of_block
 
 
 def _pledge_recorded(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.convertors import Convertor, register_url_convertor
@@ -21,8 +21,10 @@ from api.models import (
     CancelledOut,
     CheckRequest,
     CheckResponse,
+    FinancingPageOut,
     ReceivableId,
     ReceivableOut,
+    ReceivablePageOut,
     RegisteredOut,
     RegisterRequest,
     TransactionOut,
@@ -38,6 +40,7 @@ from api.routes.writing import (
 from api.services import Services
 from api.writes import Rendered
 from registry.contracts.binding import Call
+from registry.history import FinancingEntry, Page, ReceivableEntry
 from registry.receivables import (
     Cancelled,
     DeclarationInput,
@@ -398,6 +401,91 @@ def repay_receivable_unsigned(
 def get_receivable(receivable_id: ReceivableIdPath, receivables: ReceivablesDep) -> Receivable:
     """The receivable as the contract holds it now."""
     return receivables.get(receivable_id)
+
+
+Limit = Annotated[
+    int,
+    Query(
+        description="Items per page, 1 to 200 (rule `page-size`).",
+        json_schema_extra={"minimum": 1, "maximum": 200},
+    ),
+]
+ReceivableAfter = Annotated[
+    str | None,
+    Query(
+        description="Where the page starts: a previous page's `next_after`, a receivable id "
+        "(rule `page-after`).",
+        json_schema_extra={"pattern": "^0x[0-9a-fA-F]{64}$"},
+    ),
+]
+FinancingAfter = Annotated[
+    str | None,
+    Query(
+        description="Where the page starts: a previous page's `next_after`, `block:log` (rule "
+        "`page-after`).",
+        json_schema_extra={"pattern": "^[0-9]{1,19}:[0-9]{1,9}$"},
+    ),
+]
+AsOfBlock = Annotated[
+    int | None,
+    Query(
+        json_schema_extra={"minimum": 0},
+        description="Read as the index held it at this block (rules `block-number`, "
+        "`block-not-indexed`); omitted: the newest block indexed.",
+    ),
+]
+
+
+@router.get(
+    "",
+    response_model=ReceivablePageOut,
+    summary="Your receivables, a page at a time",
+    operation_id="list_receivables",
+    responses=_BANK_PROBLEMS,
+)
+def list_receivables(
+    lender: LenderDep,
+    services: ServicesDep,
+    in_status: Annotated[
+        str | None,
+        Query(
+            alias="status",
+            description="Only those in this status (rule `receivable-status`).",
+            json_schema_extra={"enum": ["registered", "financed", "settled", "cancelled"]},
+            examples=["financed"],
+        ),
+    ] = None,
+    after: ReceivableAfter = None,
+    limit: Limit = 50,
+    as_of_block: AsOfBlock = None,
+) -> Page[ReceivableEntry]:
+    """The receivables your account registered, by id, with caps as the policy and attestations
+    in force at the block make them; from the index."""
+    return services.history.receivables_of(
+        lender.account, status=in_status, after=after, limit=limit, as_of_block=as_of_block
+    )
+
+
+@router.get(
+    "/{receivable_id}/financings",
+    response_model=FinancingPageOut,
+    summary="A receivable's drawdowns and repayments, a page at a time",
+    operation_id="list_financings",
+    responses=_BANK_PROBLEMS,
+)
+def list_financings(
+    receivable_id: ReceivableIdPath,
+    lender: LenderDep,
+    services: ServicesDep,
+    after: FinancingAfter = None,
+    limit: Limit = 50,
+    as_of_block: AsOfBlock = None,
+) -> Page[FinancingEntry]:
+    """In chain order, each with the outstanding balance after it; from the index. What every
+    consortium member can read on chain, served to any bank."""
+    return services.history.financings_of(
+        receivable_id, after=after, limit=limit, as_of_block=as_of_block
+    )
 
 
 _WRITES = (register_receivable, finance_receivable, repay_receivable, cancel_receivable)

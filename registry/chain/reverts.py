@@ -36,6 +36,7 @@ _SPECIFIC: dict[str, type[errors.RegistryError]] = {
     "PropertyNotFound": errors.PropertyNotFound,
     "PledgeNotFound": errors.PledgeNotFound,
     "ReleaseNotAuthorized": errors.ReleaseNotAuthorized,
+    "EnterpriseNotBound": errors.EnterpriseNotBound,
 }
 
 

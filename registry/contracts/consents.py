@@ -39,7 +39,7 @@ from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 
 from registry.chain.client import Signer, TxResult
-from registry.contracts.binding import ConsortiumContract
+from registry.contracts.binding import Call, ConsortiumContract
 from registry.contracts.values import address_or_none
 from registry.errors import InvalidInput
 from registry.fingerprint import Fingerprint
@@ -433,10 +433,14 @@ class ConsentRegistry(ConsortiumContract):
     def bind_enterprise(self, signer: Signer, account: str, enterprise: Fingerprint) -> TxResult:
         """Binds the enterprise fingerprint (``Keyring.fingerprint(Enterprise(uscc))``) to
         ``account``; ``signer`` needs REGISTRAR_ROLE."""
+        return self.execute(signer, self.bind_enterprise_call(account, enterprise))
+
+    def bind_enterprise_call(self, account: str, enterprise: Fingerprint) -> Call[TxResult]:
+        """:meth:`bind_enterprise`, prepared."""
         function = self.contract.functions.bindEnterprise(
             account, enterprise.digest, enterprise.key_version
         )
-        return self.chain.transact(signer, function)
+        return Call(function, lambda tx: tx)
 
     def unbind_enterprise(self, signer: Signer, enterprise: bytes) -> TxResult:
         function = self.contract.functions.unbindEnterprise(enterprise)
@@ -444,13 +448,21 @@ class ConsentRegistry(ConsortiumContract):
 
     def grant(self, relayer: Signer, consent: Consent, signature: bytes) -> TxResult:
         """Relays a signed consent; ``relayer`` may be anyone with gas."""
+        return self.execute(relayer, self.grant_call(consent, signature))
+
+    def grant_call(self, consent: Consent, signature: bytes) -> Call[TxResult]:
+        """:meth:`grant`, prepared."""
         function = self.contract.functions.grantConsent(consent.as_tuple(), signature)
-        return self.chain.transact(relayer, function)
+        return Call(function, lambda tx: tx)
 
     def revoke(self, relayer: Signer, revocation: Revocation, signature: bytes) -> TxResult:
         """Relays a signed revocation; ``relayer`` may be anyone with gas."""
+        return self.execute(relayer, self.revoke_call(revocation, signature))
+
+    def revoke_call(self, revocation: Revocation, signature: bytes) -> Call[TxResult]:
+        """:meth:`revoke`, prepared."""
         function = self.contract.functions.revokeConsent(revocation.as_tuple(), signature)
-        return self.chain.transact(relayer, function)
+        return Call(function, lambda tx: tx)
 
     def anchor_read_log(
         self, signer: Signer, merkle_root: bytes, first_entry: int, last_entry: int

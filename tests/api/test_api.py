@@ -202,6 +202,12 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
         "/v1/pledges/{pledge_id}/rejection",
         "/v1/pledges/{pledge_id}/decision",
         "/v1/pledges/{pledge_id}/release",
+        "/v1/enterprises",
+        "/v1/consents",
+        "/v1/consents/requests",
+        "/v1/consents/revocation-requests",
+        "/v1/consents/revocations",
+        "/v1/consents/status",
     }
     assert document["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
     register_op = document["paths"]["/v1/receivables"]["post"]

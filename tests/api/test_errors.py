@@ -138,9 +138,11 @@ RID = "0x" + "ab" * 32
     ("method", "path", "allowed"),
     [
         ("PUT", "/v1/receivables/check", {"POST"}),
-        ("GET", "/v1/receivables", {"POST"}),
+        ("GET", "/v1/receivables/unsigned", {"POST"}),
+        ("DELETE", "/v1/receivables", {"GET", "POST"}),
+        ("PUT", f"/v1/receivables/{RID}/financings", {"GET", "POST"}),
         ("DELETE", f"/v1/receivables/{RID}", {"GET"}),
-        ("GET", f"/v1/receivables/{RID}/financings", {"POST"}),
+        ("GET", f"/v1/receivables/{RID}/repayments", {"POST"}),
         ("PATCH", f"/v1/receivables/{RID}/repayments", {"POST"}),
         ("POST", "/health", {"GET"}),
         ("DELETE", "/v1/index/status", {"GET"}),

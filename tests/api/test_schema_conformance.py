@@ -76,8 +76,12 @@ RULES_NO_SCHEMA_STATES = {
     "the state of the chain",
     "nonce-used": "a signed transaction whose nonce the account has spent: the state of the chain",
     "block-not-indexed": "a block the index has not reached yet: the state of the server",
+    "consent-grantee": "a signed consent naming another institution than the caller's: who calls",
+    "consent-scope": "a scope hash that is no scope's (the keccak-256 of a scope name)",
     "case-number-format": "a case number that normalizes to nothing (spaces only) or beyond "
     "128 characters (NFKC can lengthen a string)",
+    "message-field": "a signed message's nonce or expiry written as a float with no fraction: "
+    "the enterprise signed an integer; tolerated for such a request only",
     "positive-integer-minor-units": "an amount written as a float with no fraction (1.0): the "
     "same number as 1 to JSON Schema, refused by the API all the same (a float cannot hold a "
     "large amount exactly); tolerated for such a request only",
@@ -86,8 +90,12 @@ RULES_NO_SCHEMA_STATES = {
 so. Each is named in the document, in the description of the field or header it is about."""
 
 
+FLOATS_REFUSED = {"positive-integer-minor-units", "message-field"}
+"""Rules of integers the API refuses written as floats (1.0), whatever JSON Schema says."""
+
+
 def _no_schema_states(rule: str | None, case: schemathesis.Case) -> bool:
-    if rule == "positive-integer-minor-units":
+    if rule in FLOATS_REFUSED:
         return _holds_a_float(case.body)
     return rule in RULES_NO_SCHEMA_STATES
 
@@ -279,7 +287,11 @@ def test_sequences_of_operations_conform(target: Target) -> None:
     # The bank's key drives the scenarios, so they walk the bank's links: the receivables. The
     # pledge registry's operations belong to clerks and courts as much as to banks; they are
     # checked one by one above and as flows in tests/api/test_properties.py.
-    banks = schema.include(path_regex="^/v1/receivables")
+    # The lists and the cancellation are left to the stateless phase: they would spread the
+    # scenarios' steps thin, and no link leads from a registration to them.
+    banks = schema.include(path_regex="^/v1/receivables").exclude(
+        operation_id=["list_receivables", "list_financings", "cancel_receivable"]
+    )
 
     class Scenarios(banks.as_state_machine()):  # type: ignore[misc]
         def setup(self) -> None:

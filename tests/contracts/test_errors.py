@@ -33,6 +33,7 @@ SPECIFIC_ERRORS: dict[str, type[errors.RegistryError]] = {
     "PropertyNotFound": errors.PropertyNotFound,
     "PledgeNotFound": errors.PledgeNotFound,
     "ReleaseNotAuthorized": errors.ReleaseNotAuthorized,
+    "EnterpriseNotBound": errors.EnterpriseNotBound,
 }
 
 

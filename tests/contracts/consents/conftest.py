@@ -12,6 +12,7 @@ account with no role and no relation to the enterprise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -35,7 +36,7 @@ from registry.contracts.consents import (
 )
 from registry.fingerprint import Enterprise, Fingerprint
 from tests.conftest import Stack
-from tests.helpers import Deployed
+from tests.helpers import Deployed, violated
 
 DAY = 86_400
 BANK_A = keccak(text="institution: Bank A")
@@ -148,3 +149,9 @@ def reg(stack: Stack) -> Registry:
 @pytest.fixture
 def any_reg(any_stack: Stack) -> Registry:
     return Registry(any_stack, any_stack.consents)
+
+
+def unbound(reg: Registry, action: Callable[[], object]) -> dict[str, Any]:
+    """``action`` refused because no account is bound to the enterprise: the one consent
+    refusal that is a not-found (404 over HTTP), not a rule."""
+    return violated(reg.stack, "enterprise-not-bound", action, errors.EnterpriseNotBound)

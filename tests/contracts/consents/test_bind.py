@@ -15,7 +15,7 @@ from registry.contracts.consents import (
     Revocation,
 )
 from tests.conftest import hx
-from tests.contracts.consents.conftest import BANK_A, BANK_B, EnterpriseKey, Registry
+from tests.contracts.consents.conftest import BANK_A, BANK_B, EnterpriseKey, Registry, unbound
 
 
 def test_bind_enterprise_records_the_binding(any_reg: Registry) -> None:
@@ -91,10 +91,8 @@ def test_unbind_deactivates_consents_at_once_and_for_good(any_reg: Registry) -> 
     assert reg.registry.address_of(who.fp) is None
     assert reg.registry.enterprise_of(who.address) is None
     assert reg.registry.binding_of(who.fp) == Binding(who.address, 1, epoch=1, bound=False)
-    reg.violated(
-        "enterprise-not-bound", lambda: reg.registry.unbind_enterprise(reg.registrar, who.fp)
-    )
-    reg.violated("enterprise-not-bound", lambda: reg.grant(who, reg.consent(who, nonce=2)))
+    unbound(reg, lambda: reg.registry.unbind_enterprise(reg.registrar, who.fp))
+    unbound(reg, lambda: reg.grant(who, reg.consent(who, nonce=2)))
 
     # Bound again, even to the same account: the old consent stays inactive (a new epoch).
     reg.registry.bind_enterprise(reg.registrar, who.address, who.fingerprint)

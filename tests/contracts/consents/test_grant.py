@@ -13,7 +13,7 @@ from registry.contracts.consents import (
 )
 from registry.contracts.roles import OPERATOR_ROLE, REGISTRAR_ROLE
 from tests.conftest import hx
-from tests.contracts.consents.conftest import BANK_A, BANK_B, SCOPE_LOAN_REVIEW, Registry
+from tests.contracts.consents.conftest import BANK_A, BANK_B, SCOPE_LOAN_REVIEW, Registry, unbound
 
 
 def test_an_unrelated_relayer_relays_a_grant(any_reg: Registry) -> None:
@@ -79,12 +79,10 @@ def test_consent_already_expired_is_refused(reg: Registry) -> None:
 
 def test_unbound_enterprise_and_zero_terms_are_refused(reg: Registry) -> None:
     stranger = reg.enterprise(bind=False)
-    details = reg.violated(
-        "enterprise-not-bound", lambda: reg.grant(stranger, reg.consent(stranger, nonce=1))
-    )
+    details = unbound(reg, lambda: reg.grant(stranger, reg.consent(stranger, nonce=1)))
     assert details == {"enterprise": hx(stranger.fp)}
-    reg.violated(
-        "enterprise-not-bound",
+    unbound(
+        reg,
         lambda: reg.revoke(stranger, Revocation(stranger.fp, BANK_A, SCOPE_CREDIT_REPORT, 1)),
     )
 
