@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
@@ -41,9 +41,11 @@ from api.models import (
     SeizureRequest,
     TitleOut,
 )
+from api.routes.reading import AsOfBlock
 from api.routes.writing import (
     IDEMPOTENCY_PROBLEMS,
     IdempotencyKeyHeader,
+    NoBody,
     SignedTransactionHeader,
     problem,
     write,
@@ -91,20 +93,6 @@ PledgeIdPath = Annotated[
         examples=["0x" + "7e" * 32],
     ),
 ]
-AsOfBlock = Annotated[
-    int | None,
-    Query(
-        json_schema_extra={"minimum": 0},
-        description="Read as the index held it at this block (rules `block-number`, "
-        "`block-not-indexed`); omitted: the newest block indexed.",
-    ),
-]
-
-
-class _NoBody(BaseModel):
-    """What an act without a body is remembered by under its Idempotency-Key: its path alone."""
-
-
 property_router = APIRouter(prefix="/v1/properties", tags=["property pledges"])
 pledge_router = APIRouter(prefix="/v1/pledges", tags=["property pledges"])
 
@@ -342,7 +330,7 @@ def approve_pledge(
     """Refused (409) on a seized property (`property-seized`) or beyond appraisal x LTV
     (`pledge-exceeds-headroom`). The pledge ranks after the active ones."""
     call = properties.prepare_approve(pledge_id)
-    return _written(request, clerk, services, idempotency_key, signed, _NoBody(), call, _pledge)
+    return _written(request, clerk, services, idempotency_key, signed, NoBody(), call, _pledge)
 
 
 @_decision_route("/{pledge_id}/rejection", "Reject a pledge (registry clerk)", "reject_pledge")
@@ -376,7 +364,7 @@ def decide_pledge(
     """Approved when every rule passes, else rejected and the rule's reason code recorded on
     chain (`approved`, `reason_code` in the answer): no human intervention."""
     call = properties.prepare_decide(pledge_id)
-    return _written(request, clerk, services, idempotency_key, signed, _NoBody(), call, _pledge)
+    return _written(request, clerk, services, idempotency_key, signed, NoBody(), call, _pledge)
 
 
 @_decision_route("/{pledge_id}/release", "Release a pledge (the pledgee bank)", "release_pledge")
@@ -391,7 +379,7 @@ def release_pledge(
 ) -> Response:
     """Only the pledgee bank (`release-not-authorized` for another); its juniors move up."""
     call = properties.prepare_release(pledge_id)
-    return _written(request, bank, services, idempotency_key, signed, _NoBody(), call, _pledge)
+    return _written(request, bank, services, idempotency_key, signed, NoBody(), call, _pledge)
 
 
 _WRITES = (

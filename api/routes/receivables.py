@@ -30,9 +30,11 @@ from api.models import (
     TransactionOut,
     UnsignedTransactionOut,
 )
+from api.routes.reading import AsOfBlock
 from api.routes.writing import (
     IDEMPOTENCY_PROBLEMS,
     IdempotencyKeyHeader,
+    NoBody,
     SignedTransactionHeader,
     problem,
     write,
@@ -277,11 +279,7 @@ def cancel_receivable(
     def render(cancelled: Cancelled) -> Rendered:
         return Rendered(201, CancelledOut.model_validate(cancelled), {}, cancelled.block_number)
 
-    return _write(request, lender, services, idempotency_key, signed, _Nothing(), call, render)
-
-
-class _Nothing(BaseModel):
-    """What a write without a body is remembered by under its Idempotency-Key: its path."""
+    return _write(request, lender, services, idempotency_key, signed, NoBody(), call, render)
 
 
 def _transaction(recorded: TransactionRecorded) -> Rendered:
@@ -424,14 +422,6 @@ FinancingAfter = Annotated[
         description="Where the page starts: a previous page's `next_after`, `block:log` (rule "
         "`page-after`).",
         json_schema_extra={"pattern": "^[0-9]{1,19}:[0-9]{1,9}$"},
-    ),
-]
-AsOfBlock = Annotated[
-    int | None,
-    Query(
-        json_schema_extra={"minimum": 0},
-        description="Read as the index held it at this block (rules `block-number`, "
-        "`block-not-indexed`); omitted: the newest block indexed.",
     ),
 ]
 

@@ -19,6 +19,7 @@ from registry.contracts.binding import Call, ConsortiumContract
 __all__ = [
     "IDEMPOTENCY_PROBLEMS",
     "IdempotencyKeyHeader",
+    "NoBody",
     "SignedTransactionHeader",
     "problem",
     "write",
@@ -73,6 +74,10 @@ IDEMPOTENCY_PROBLEMS: dict[int | str, dict[str, Any]] = {
         "the same Idempotency-Key for the answer)."
     ),
 }
+
+
+class NoBody(BaseModel):
+    """What a write without a body is remembered by under its Idempotency-Key: its path alone."""
 
 
 def write(
