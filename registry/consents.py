@@ -24,9 +24,11 @@ from registry.chain.client import TxResult
 from registry.contracts.binding import Call
 from registry.contracts.consents import (
     SCOPE_CREDIT_REPORT,
+    Binding,
     Consent,
     ConsentRegistry,
     Revocation,
+    consent_in_force,
     consent_typed_data,
     next_nonce,
     revocation_typed_data,
@@ -159,7 +161,7 @@ class ConsentService:
         consent = Consent(
             _bytes32_field(message, "enterprise"),
             self._own(message, grantee_institution),
-            _scope(_scope_of(message)),
+            _scope_of(message),
             _int_field(message, "expiry"),
             _int_field(message, "nonce"),
         )
@@ -173,7 +175,7 @@ class ConsentService:
         revocation = Revocation(
             _bytes32_field(message, "enterprise"),
             self._own(message, grantee_institution),
-            _scope(_scope_of(message)),
+            _scope_of(message),
             _int_field(message, "nonce"),
         )
         call = self.registry.revoke_call(revocation, _signature(signature))
@@ -182,26 +184,27 @@ class ConsentService:
     def status(self, uscc: str, grantee_institution: bytes, scope: str) -> ConsentState:
         """Whether ``grantee_institution`` holds the enterprise's consent for ``scope`` now,
         judged by this clock (an expired consent denies at once, whatever the last block)."""
-        enterprise = self._bound(uscc)
-        wanted = _scope(scope)
+        enterprise, binding = self._binding(uscc)
+        record = self.registry.consent_of(enterprise.digest, grantee_institution, _scope(scope))
         now = int(datetime.now(UTC).timestamp())
-        active = self.registry.is_consent_active_at(
-            enterprise.digest, grantee_institution, wanted, now
-        )
-        record = self.registry.consent_of(enterprise.digest, grantee_institution, wanted)
         return ConsentState(
             enterprise.hex,
             _hex(grantee_institution),
             scope,
-            active,
+            consent_in_force(record, binding, now),
             record.expiry if record.nonce else None,
         )
 
     def _bound(self, uscc: str) -> Fingerprint:
         """The enterprise's fingerprint under the key version it is bound with."""
+        return self._binding(uscc)[0]
+
+    def _binding(self, uscc: str) -> tuple[Fingerprint, Binding]:
+        """:meth:`_bound`, with the binding it found (read once)."""
         for candidate in self.keyring.candidates(Enterprise(uscc)):
-            if self.registry.binding_of(candidate.digest).bound:
-                return candidate
+            binding = self.registry.binding_of(candidate.digest)
+            if binding.bound:
+                return candidate, binding
         raise EnterpriseNotBound("no account is bound to that enterprise")
 
     @staticmethod
@@ -235,11 +238,11 @@ def _int_field(message: dict[str, Any], name: str) -> int:
     return value
 
 
-def _scope_of(message: dict[str, Any]) -> str:
+def _scope_of(message: dict[str, Any]) -> bytes:
     raw = _bytes32_field(message, "scope")
     if raw not in SCOPES.values():
         raise InvalidInput("message.scope", "consent-scope", "an unknown scope")
-    return _scope_name(raw)
+    return raw
 
 
 def _json_ready(typed: dict[str, Any]) -> dict[str, Any]:

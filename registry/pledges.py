@@ -270,18 +270,19 @@ class PledgeService:
     # --- seizures -------------------------------------------------------------------------------
 
     def prepare_seize(self, property_id: str, case_number: str) -> Call[SeizureRecorded]:
-        fp = inputs.hash_id(property_id, "property_id", "property-id-format")
-        case = case_ref_of(case_number)
-        call = self.registry.seize_call(fp, case)
-        return call.read_as(
-            lambda tx: SeizureRecorded(_hex(fp), _hex(case), tx.tx_hash, tx.block_number)
-        )
+        return self._seizure(self.registry.seize_call, property_id, case_number)
 
     def prepare_unseize(self, property_id: str, case_number: str) -> Call[SeizureRecorded]:
+        return self._seizure(self.registry.unseize_call, property_id, case_number)
+
+    @staticmethod
+    def _seizure(
+        prepare: Callable[[bytes, bytes], Call[TxResult]], property_id: str, case_number: str
+    ) -> Call[SeizureRecorded]:
+        """A seizure imposed or lifted (``prepare``) on the property under the case."""
         fp = inputs.hash_id(property_id, "property_id", "property-id-format")
         case = case_ref_of(case_number)
-        call = self.registry.unseize_call(fp, case)
-        return call.read_as(
+        return prepare(fp, case).read_as(
             lambda tx: SeizureRecorded(_hex(fp), _hex(case), tx.tx_hash, tx.block_number)
         )
 

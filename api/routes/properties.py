@@ -14,10 +14,8 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 
 from api.deps import (
-    Actor,
     EnforcerDep,
     PledgeeDep,
     PropertiesDep,
@@ -50,9 +48,7 @@ from api.routes.writing import (
     problem,
     write,
 )
-from api.services import Services
 from api.writes import Rendered
-from registry.contracts.binding import Call
 from registry.pledges import (
     PledgeRecorded,
     PledgeView,
@@ -95,19 +91,6 @@ PledgeIdPath = Annotated[
 ]
 property_router = APIRouter(prefix="/v1/properties", tags=["property pledges"])
 pledge_router = APIRouter(prefix="/v1/pledges", tags=["property pledges"])
-
-
-def _written(
-    request: Request,
-    actor: Actor,
-    services: Services,
-    key: str | None,
-    signed: str | None,
-    body: BaseModel,
-    call: Call[T],
-    render: Callable[[T], Rendered],
-) -> Response:
-    return write(request, actor, services, services.pledges, key, signed, body, call, render)
 
 
 def _property(code: int) -> Callable[[PropertyRecorded], Rendered]:
@@ -160,7 +143,17 @@ def register_property(
         body.currency,
         body.max_ltv_bps,
     )
-    return _written(request, clerk, services, idempotency_key, signed, body, call, _property(201))
+    return write(
+        request,
+        clerk,
+        services,
+        services.pledges,
+        idempotency_key,
+        signed,
+        body,
+        call,
+        _property(201),
+    )
 
 
 @property_router.post(
@@ -197,7 +190,17 @@ def update_appraisal(
 ) -> Response:
     """A lower appraisal leaves the pledges in force; new ones wait for headroom."""
     call = properties.prepare_update_appraisal(property_id, body.appraised_value)
-    return _written(request, clerk, services, idempotency_key, signed, body, call, _property(200))
+    return write(
+        request,
+        clerk,
+        services,
+        services.pledges,
+        idempotency_key,
+        signed,
+        body,
+        call,
+        _property(200),
+    )
 
 
 @property_router.get(
@@ -236,7 +239,9 @@ def apply_for_pledge(
 ) -> Response:
     """The application waits for a clerk's (or the automated registrar's) decision."""
     call = properties.prepare_apply(property_id, body.amount, body.currency, body.maturity_date)
-    return _written(request, bank, services, idempotency_key, signed, body, call, _pledge)
+    return write(
+        request, bank, services, services.pledges, idempotency_key, signed, body, call, _pledge
+    )
 
 
 @property_router.post(
@@ -260,7 +265,17 @@ def seize_property(
     """A seized property takes no new pledge; those in force stay. Several courts may seize it,
     each under its own case."""
     call = properties.prepare_seize(property_id, body.case_number)
-    return _written(request, court, services, idempotency_key, signed, body, call, _seizure(201))
+    return write(
+        request,
+        court,
+        services,
+        services.pledges,
+        idempotency_key,
+        signed,
+        body,
+        call,
+        _seizure(201),
+    )
 
 
 @property_router.post(
@@ -283,7 +298,17 @@ def lift_seizure(
     """Only the seizing court (or the admin) lifts its seizure; the property is normal again
     once no seizure is in force."""
     call = properties.prepare_unseize(property_id, body.case_number)
-    return _written(request, court, services, idempotency_key, signed, body, call, _seizure(200))
+    return write(
+        request,
+        court,
+        services,
+        services.pledges,
+        idempotency_key,
+        signed,
+        body,
+        call,
+        _seizure(200),
+    )
 
 
 # --- pledges -------------------------------------------------------------------------------------
@@ -330,7 +355,9 @@ def approve_pledge(
     """Refused (409) on a seized property (`property-seized`) or beyond appraisal x LTV
     (`pledge-exceeds-headroom`). The pledge ranks after the active ones."""
     call = properties.prepare_approve(pledge_id)
-    return _written(request, clerk, services, idempotency_key, signed, NoBody(), call, _pledge)
+    return write(
+        request, clerk, services, services.pledges, idempotency_key, signed, NoBody(), call, _pledge
+    )
 
 
 @_decision_route("/{pledge_id}/rejection", "Reject a pledge (registry clerk)", "reject_pledge")
@@ -346,7 +373,9 @@ def reject_pledge(
 ) -> Response:
     """Recorded with the clerk's reason code."""
     call = properties.prepare_reject(pledge_id, body.reason_code)
-    return _written(request, clerk, services, idempotency_key, signed, body, call, _pledge)
+    return write(
+        request, clerk, services, services.pledges, idempotency_key, signed, body, call, _pledge
+    )
 
 
 @_decision_route(
@@ -364,7 +393,9 @@ def decide_pledge(
     """Approved when every rule passes, else rejected and the rule's reason code recorded on
     chain (`approved`, `reason_code` in the answer): no human intervention."""
     call = properties.prepare_decide(pledge_id)
-    return _written(request, clerk, services, idempotency_key, signed, NoBody(), call, _pledge)
+    return write(
+        request, clerk, services, services.pledges, idempotency_key, signed, NoBody(), call, _pledge
+    )
 
 
 @_decision_route("/{pledge_id}/release", "Release a pledge (the pledgee bank)", "release_pledge")
@@ -379,7 +410,9 @@ def release_pledge(
 ) -> Response:
     """Only the pledgee bank (`release-not-authorized` for another); its juniors move up."""
     call = properties.prepare_release(pledge_id)
-    return _written(request, bank, services, idempotency_key, signed, NoBody(), call, _pledge)
+    return write(
+        request, bank, services, services.pledges, idempotency_key, signed, NoBody(), call, _pledge
+    )
 
 
 _WRITES = (

@@ -7,12 +7,10 @@ back as a problem (:mod:`api.problems`). Every route takes an API key; all but t
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
 from starlette.convertors import Convertor, register_url_convertor
 
 from api.deps import Lender, LenderDep, ReceivablesDep, ServicesDep, authenticate
@@ -188,7 +186,9 @@ def register_receivable(
         out = RegisteredOut.model_validate(registered)
         return Rendered(201, out, location, registered.block_number)
 
-    return _write(request, lender, services, idempotency_key, signed, body, call, render)
+    return write(
+        request, lender, services, services.ledger, idempotency_key, signed, body, call, render
+    )
 
 
 @router.post(
@@ -218,7 +218,17 @@ def finance_receivable(
     rate, and each declaration's value x the rate for verified or unverified declarations) or
     while another bank holds financing on it."""
     call = receivables.prepare_finance(receivable_id, body.amount)
-    return _write(request, lender, services, idempotency_key, signed, body, call, _transaction)
+    return write(
+        request,
+        lender,
+        services,
+        services.ledger,
+        idempotency_key,
+        signed,
+        body,
+        call,
+        _transaction,
+    )
 
 
 @router.post(
@@ -247,7 +257,17 @@ def repay_receivable(
     """Only the financing bank records repayments, at most what is outstanding; at zero the
     receivable is settled and any bank may finance it again."""
     call = receivables.prepare_repay(receivable_id, body.amount)
-    return _write(request, lender, services, idempotency_key, signed, body, call, _transaction)
+    return write(
+        request,
+        lender,
+        services,
+        services.ledger,
+        idempotency_key,
+        signed,
+        body,
+        call,
+        _transaction,
+    )
 
 
 @router.post(
@@ -279,24 +299,13 @@ def cancel_receivable(
     def render(cancelled: Cancelled) -> Rendered:
         return Rendered(201, CancelledOut.model_validate(cancelled), {}, cancelled.block_number)
 
-    return _write(request, lender, services, idempotency_key, signed, NoBody(), call, render)
+    return write(
+        request, lender, services, services.ledger, idempotency_key, signed, NoBody(), call, render
+    )
 
 
 def _transaction(recorded: TransactionRecorded) -> Rendered:
     return Rendered(201, TransactionOut.model_validate(recorded), {}, recorded.block_number)
-
-
-def _write(
-    request: Request,
-    lender: Lender,
-    services: Services,
-    key: str | None,
-    signed: str | None,
-    body: BaseModel,
-    call: Call[T],
-    render: Callable[[T], Rendered],
-) -> Response:
-    return write(request, lender, services, services.ledger, key, signed, body, call, render)
 
 
 def _registration(receivables: ReceivableService, body: RegisterRequest) -> Call[Registered]:

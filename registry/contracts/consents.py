@@ -63,6 +63,7 @@ __all__ = [
     "ReadLogEntry",
     "Revocation",
     "consent_digest",
+    "consent_in_force",
     "consent_signer",
     "consent_typed_data",
     "domain",
@@ -392,6 +393,17 @@ class ConsentRecord:
     signer: ChecksumAddress | None
 
 
+def consent_in_force(record: ConsentRecord, binding: Binding, timestamp: int) -> bool:
+    """The contract's ``isConsentActive`` rule at ``timestamp`` (unix seconds): granted under the
+    enterprise's current binding and not expired."""
+    return (
+        binding.bound
+        and record.status is ConsentStatus.GRANTED
+        and record.epoch == binding.epoch
+        and record.expiry > timestamp
+    )
+
+
 @dataclass(frozen=True)
 class Binding:
     """``bindingOf``: ``account`` stays after unbinding (``bound`` False), for the record."""
@@ -502,13 +514,7 @@ class ConsentRegistry(ConsortiumContract):
         applied to the stored record and binding, both read at ``block``.
         """
         record = self.consent_of(enterprise, grantee_institution, scope, block)
-        binding = self.binding_of(enterprise, block)
-        return (
-            binding.bound
-            and record.status is ConsentStatus.GRANTED
-            and record.epoch == binding.epoch
-            and record.expiry > timestamp
-        )
+        return consent_in_force(record, self.binding_of(enterprise, block), timestamp)
 
     def is_consent_active_for(
         self, enterprise: bytes, account: str, scope: bytes, block: int | str = "latest"
